@@ -1,0 +1,84 @@
+# document-exceptions: one entry point for set-up, tests, synth, diff, deploy and the demo.
+# Everything installs itself on first use: `make demo` and `make test` work on a fresh clone.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LAMBDA_PYTHON := 3.14
+LAMBDA_PLATFORM := manylinux2014_x86_64
+ENV ?=
+CDK_ENV_ARG := $(if $(ENV),-c env=$(ENV),)
+CDK := npx --no-install cdk
+CDK_OUT := cdk.out
+
+# Offline, quiet CDK: no telemetry, notices or version checks; CLI cache inside the repo.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
+export npm_config_update_notifier := false
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_HOME := $(CURDIR)/.cdk-home
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup wheelhouse lint format test synth snapshots diff deploy preflight demo bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed node_modules/.installed .wheelhouse/.complete  ## Create the venv, install pinned Python and npm dependencies, fill the Lambda wheelhouse
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt lambda_src/requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Wheels for the Lambda runtime (Python $(LAMBDA_PYTHON), x86_64), so synth bundles with no network.
+.wheelhouse/.complete: lambda_src/requirements.txt $(VENV)/.installed
+	$(PY) -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+		--platform $(LAMBDA_PLATFORM) --python-version $(LAMBDA_PYTHON) --implementation cp \
+		-d .wheelhouse -r lambda_src/requirements.txt
+	touch $@
+
+wheelhouse: .wheelhouse/.complete  ## Download the Lambda runtime wheels
+
+lint: setup  ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup  ## Format and fix with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: setup lint  ## Set up, then run every test (unit, CDK assertions, cdk-nag, cfn-lint, snapshots, broker tests)
+	$(PY) -m pytest
+
+synth: setup  ## Synthesize offline: all environments, or ENV=dev|staging|prod
+	$(CDK) synth $(CDK_ENV_ARG) --quiet --output $(CDK_OUT)
+
+snapshots: setup  ## Refresh the committed template snapshots after an intended infrastructure change
+	UPDATE_SNAPSHOTS=1 $(PY) -m pytest tests/test_snapshots.py -q
+
+diff: synth  ## Offline diff of each synthesized stack against its committed snapshot (fails on any difference)
+	$(PY) -m tools.snapshot_diff --cdk-out $(CDK_OUT) $(CDK_ENV_ARG)
+
+preflight: setup  ## With real AWS credentials: check ENV's Kafka version, instance type and subnets before deploy
+	@test -n "$(ENV)" || { echo "usage: make preflight ENV=dev|staging|prod"; exit 2; }
+	$(PY) -m tools.preflight --env $(ENV)
+
+deploy: setup  ## Deploy one environment: make deploy ENV=dev (run make preflight ENV=... first)
+	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|staging|prod"; exit 2; }
+	$(CDK) deploy -c env=$(ENV) --require-approval broadening
+
+demo: setup  ## Run the whole system locally: synth summary, local SASL_SSL broker, topic bootstrap, publishing, read-back
+	$(PY) -m demo
+
+bench: setup  ## Benchmarks against a local broker: producer paths, app-side sender, cold start
+	$(PY) -m bench
+
+clean:  ## Remove build output (keeps the venv and node_modules)
+	rm -rf $(CDK_OUT) .cdk-home .pytest_cache .ruff_cache
