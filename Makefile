@@ -59,12 +59,19 @@ test: setup lint  ## Set up, then run every test (unit, CDK assertions, cdk-nag,
 
 synth: setup  ## Synthesize offline: all environments, or ENV=dev|staging|prod
 	$(CDK) synth $(CDK_ENV_ARG) --quiet --output $(CDK_OUT)
+	$(VENV)/bin/cfn-lint $(CDK_OUT)/*.template.json --ignore-checks W3005
 
 snapshots: setup  ## Refresh the committed template snapshots after an intended infrastructure change
 	UPDATE_SNAPSHOTS=1 $(PY) -m pytest tests/test_snapshots.py -q
 
-diff: synth  ## Offline diff of each synthesized stack against its committed snapshot (fails on any difference)
-	$(PY) -m tools.snapshot_diff --cdk-out $(CDK_OUT) $(CDK_ENV_ARG)
+STACKS := $(if $(ENV),DocumentExceptions-$(ENV),DocumentExceptions-dev DocumentExceptions-staging DocumentExceptions-prod)
+
+diff: setup  ## Offline: diff each synthesized stack against its committed snapshot; fails on any difference
+	$(CDK) synth $(CDK_ENV_ARG) --no-path-metadata --no-asset-metadata --quiet --output $(CDK_OUT)
+	@for stack in $(STACKS); do \
+		echo "== $$stack"; \
+		$(CDK) diff --app $(CDK_OUT) --template tests/snapshots/$$stack.json --fail $$stack || exit 1; \
+	done
 
 preflight: setup  ## With real AWS credentials: check ENV's Kafka version, instance type and subnets before deploy
 	@test -n "$(ENV)" || { echo "usage: make preflight ENV=dev|staging|prod"; exit 2; }

@@ -3,23 +3,108 @@
 `app.py` reads the `environments` context from `cdk.json`, turns each entry into an
 `EnvironmentConfig` (validated once, here) and passes it down as keyword arguments.
 Constructs never read context or the process environment themselves.
+
+Keys in `cdk.json` are the dataclass field names below. Every mistake raises `ConfigError`
+with one line naming the environment and the key path, e.g.
+`environment 'dev': network.subnets: two subnets in the same AZ (eu-west-1a)`.
+
+Naming rule: an environment that shares its AWS account with another environment gets
+`-<env>` appended to the default cluster name and the default secret name (MSK cluster,
+configuration and secret names, and CloudWatch dashboard names, must be unique per account
+and region; dashboards per account). An environment alone in its account keeps the seed's
+`document-exceptions-cluster`. An explicit `cluster_name` / `secret_name` is used as given.
+Because a cluster name change replaces the cluster, set the name explicitly before moving
+another environment into a production account.
+
+The committed cdk.json holds placeholders: accounts 111111111111 (dev and staging, one shared
+non-production account) and 222222222222 (prod), and the seed's `broker-info.json` ids
+(vpc/subnet/rtb/sg-12345678...). Replace them with real ids before deploying; synth never
+checks them against AWS (`python -m tools.preflight --env <name>` does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import ipaddress
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 DEFAULT_CLUSTER_NAME = "document-exceptions-cluster"
+DEFAULT_SECRET_NAME = "AmazonMSK_document-exceptions"  # noqa: S105 (a name, not a value)
 DEFAULT_KAFKA_VERSION = "2.8.1"
 DEFAULT_INSTANCE_TYPE = "kafka.t3.small"
+DEFAULT_VPC_CIDR = "10.20.0.0/16"
+RECOMMENDED_KAFKA_LINE = "3.8.x"
 SCRAM_PORT = 9096
+SCRAM_SECRET_PREFIX = "AmazonMSK_"  # noqa: S105 (a name prefix, not a value)
+
+# Apache Kafka versions past Amazon MSK end of support, with the date support ended.
+KAFKA_END_OF_SUPPORT = MappingProxyType({"2.8.1": "2024-09-11"})
+
+# Provisioned MSK broker types with EBS storage (Express brokers need three AZs and no EBS).
+MSK_INSTANCE_TYPES = frozenset(
+    {
+        "kafka.t3.small",
+        *(f"kafka.m5.{size}" for size in ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge")),
+        *(f"kafka.m5.{size}" for size in ("12xlarge", "16xlarge", "24xlarge")),
+        *(f"kafka.m7g.{size}" for size in ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge")),
+        *(f"kafka.m7g.{size}" for size in ("12xlarge", "16xlarge")),
+    }
+)
+ENHANCED_MONITORING_LEVELS = (
+    "DEFAULT",
+    "PER_BROKER",
+    "PER_TOPIC_PER_BROKER",
+    "PER_TOPIC_PER_PARTITION",
+)
+# CloudWatch Logs accepts only these retention periods (days -> aws_logs.RetentionDays member).
+LOG_RETENTION_NAMES = MappingProxyType(
+    {
+        1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
+        30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
+        150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
+        545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
+        2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
+        3653: "TEN_YEARS",
+    }
+)  # fmt: skip
+LOG_RETENTION_DAYS = tuple(LOG_RETENTION_NAMES)
+
+# min.insync.replicas=1: with two brokers in two AZs and replication factor 2, a value of 2
+# would stop every acks=all producer whenever one broker is down (patching, AZ outage), and
+# MSK's guidance is min.insync.replicas <= RF - 1. The price is that a write acknowledged by
+# one replica can be lost if that broker fails before the follower catches up; three AZs
+# with RF 3 and min.insync.replicas 2 remove that risk.
+DEFAULT_SERVER_PROPERTIES = MappingProxyType(
+    {
+        "auto.create.topics.enable": "false",
+        "default.replication.factor": "2",
+        "min.insync.replicas": "1",
+        "unclean.leader.election.enable": "false",
+    }
+)
 
 RemovalMode = Literal["retain", "destroy"]
 TopicDeletionPolicy = Literal["Retain", "Delete"]
 RecordKeyMode = Literal["constant", "order_req_id"]
+NetworkMode = Literal["import", "create"]
+
+
+class ConfigError(ValueError):
+    """A configuration mistake: one line naming the environment and the key path."""
+
+    def __init__(self, environment: str | None, path: str, problem: str) -> None:
+        where = f"{path}: " if path else ""
+        whose = f"environment '{environment}': " if environment is not None else ""
+        super().__init__(f"{whose}{where}{problem}")
+        self.environment = environment
+        self.path = path
+        self.problem = problem
 
 
 def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -48,11 +133,16 @@ class SubnetRef:
 
 @dataclass(frozen=True)
 class NetworkSettings:
-    """Either import an existing VPC by ids (`mode="import"`) or create one (`mode="create"`)."""
+    """Either import an existing VPC by ids (`mode="import"`) or create one (`mode="create"`).
 
-    mode: Literal["import", "create"] = "create"
+    With `import`, `availability_zones` is derived from `subnets`; with `create`, it names
+    the two AZs of the new VPC. `vpc_cidr` is the new VPC's block (`create`) or, optionally,
+    the imported VPC's block.
+    """
+
+    mode: NetworkMode = "create"
     vpc_id: str | None = None
-    vpc_cidr: str = "10.20.0.0/16"
+    vpc_cidr: str | None = None
     subnets: tuple[SubnetRef, ...] = ()
     availability_zones: tuple[str, ...] = ()
     nat_gateways: int = 0
@@ -102,8 +192,9 @@ class EnvironmentConfig:
     volume_gib: int = 100
     enhanced_monitoring: str = "DEFAULT"
     log_retention_days: int = 30
-    server_properties: Mapping[str, str] = field(default_factory=_frozen)
-    secret_name: str = "AmazonMSK_document-exceptions"
+    server_properties: Mapping[str, str] = field(default_factory=lambda: DEFAULT_SERVER_PROPERTIES)
+    secret_name: str = DEFAULT_SECRET_NAME
+    scram_username: str = "document-exceptions"
     removal: RemovalMode = "retain"
     termination_protection: bool = False
     topic: TopicSettings = field(default_factory=TopicSettings)
@@ -111,3 +202,422 @@ class EnvironmentConfig:
     client_access: ClientAccess = field(default_factory=ClientAccess)
     producer: ProducerFunctionSettings = field(default_factory=ProducerFunctionSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+
+    @property
+    def stack_name(self) -> str:
+        return f"DocumentExceptions-{self.name}"
+
+    @property
+    def retain(self) -> bool:
+        return self.removal == "retain"
+
+    @property
+    def log_retention_name(self) -> str:
+        """The `aws_logs.RetentionDays` member for `log_retention_days`."""
+        return LOG_RETENTION_NAMES[self.log_retention_days]
+
+    @property
+    def kafka_version_warning(self) -> str | None:
+        """A one-line warning when the Kafka version is past MSK end of support."""
+        ended = KAFKA_END_OF_SUPPORT.get(self.kafka_version)
+        if ended is None:
+            return None
+        return (
+            f"environment '{self.name}': Kafka {self.kafka_version} reached Amazon MSK end of "
+            f"support on {ended} and MSK may refuse to create clusters on it; the recommended "
+            f'line is {RECOMMENDED_KAFKA_LINE} (set "kafka_version": "{RECOMMENDED_KAFKA_LINE}" '
+            "in cdk.json)"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Loading: raw JSON-like mappings -> dataclasses, with the key path tracked for errors.
+# ---------------------------------------------------------------------------------------
+
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+_KAFKA_VERSION = re.compile(r"^\d+\.\d+\.(\d+|x)(\.\d+)?(\.(tiered|kraft))?$")
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+_SCRAM_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9._-]*$")
+_AWS_ID = r"[0-9a-f]{8}(?:[0-9a-f]{9})?"
+_VPC_ID = re.compile(rf"^vpc-{_AWS_ID}$")
+_SUBNET_ID = re.compile(rf"^subnet-{_AWS_ID}$")
+_ROUTE_TABLE_ID = re.compile(rf"^rtb-{_AWS_ID}$")
+_SECURITY_GROUP_ID = re.compile(rf"^sg-{_AWS_ID}$")
+_SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}$")
+
+
+class _Reader:
+    """Converts raw values for one environment; raises `ConfigError` with the key path."""
+
+    def __init__(self, environment: str) -> None:
+        self.environment = environment
+
+    def fail(self, path: str, problem: str) -> typing.NoReturn:
+        raise ConfigError(self.environment, path, problem)
+
+    def dataclass(self, cls: type, raw: Any, path: str, fixed: Mapping[str, Any]) -> Any:
+        if not isinstance(raw, Mapping):
+            self.fail(path, f"expected an object, got {_kind(raw)}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in fixed}
+        unknown = sorted(set(raw) - set(fields))
+        if unknown:
+            self.fail(
+                _join(path, unknown[0]),
+                f"unknown key (known: {', '.join(sorted(fields))})",
+            )
+        values: dict[str, Any] = dict(fixed)
+        for name, spec in fields.items():
+            if name in raw:
+                values[name] = self.value(hints[name], raw[name], _join(path, name))
+            elif (
+                spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+            ):
+                self.fail(_join(path, name), "required key is missing")
+        return cls(**values)
+
+    def value(self, hint: Any, raw: Any, path: str) -> Any:
+        origin = typing.get_origin(hint)
+        args = typing.get_args(hint)
+        if origin in (typing.Union, types.UnionType):
+            if raw is None and type(None) in args:
+                return None
+            (inner,) = [arg for arg in args if arg is not type(None)]
+            return self.value(inner, raw, path)
+        if origin is Literal:
+            if raw not in args:
+                self.fail(path, f"{raw!r} is not one of {', '.join(map(repr, args))}")
+            return raw
+        if origin in (tuple, Mapping):
+            return self.collection(origin, args[0], raw, path)
+        if dataclasses.is_dataclass(hint):
+            return self.dataclass(hint, raw, path, {})
+        return self.scalar(hint, raw, path)
+
+    def collection(self, origin: type, item_hint: Any, raw: Any, path: str) -> Any:
+        """`tuple[X, ...]` from a JSON list, `Mapping[str, str]` from an object of scalars."""
+        if origin is tuple:
+            if not isinstance(raw, list):
+                self.fail(path, f"expected a list, got {_kind(raw)}")
+            return tuple(self.value(item_hint, item, f"{path}[{i}]") for i, item in enumerate(raw))
+        if not isinstance(raw, Mapping):
+            self.fail(path, f"expected an object, got {_kind(raw)}")
+        return MappingProxyType(
+            {key: self.scalar_text(item, _join(path, key)) for key, item in raw.items()}
+        )
+
+    def scalar(self, hint: type, raw: Any, path: str) -> Any:
+        accepts, expected = _SCALARS[hint]  # KeyError: a field type this loader lacks (a bug)
+        if not accepts(raw):
+            self.fail(path, f"expected {expected}, got {_kind(raw)}")
+        return raw
+
+    def scalar_text(self, raw: Any, path: str) -> str:
+        """Kafka properties: strings, numbers and booleans, as Kafka spells them."""
+        if not isinstance(raw, bool | int | str):
+            self.fail(path, f"expected a string, number or boolean, got {_kind(raw)}")
+        if isinstance(raw, bool):
+            return "true" if raw else "false"
+        return str(raw)
+
+
+_SCALARS: Mapping[type, tuple[Callable[[Any], bool], str]] = {
+    bool: (lambda raw: isinstance(raw, bool), "true or false"),
+    int: (lambda raw: isinstance(raw, int) and not isinstance(raw, bool), "an integer"),
+    str: (lambda raw: isinstance(raw, str) and bool(raw), "a non-empty string"),
+}
+
+
+def _kind(raw: Any) -> str:
+    if raw is None:
+        return "null"
+    return {
+        dict: "an object",
+        list: "a list",
+        str: f"the string {raw!r}",
+        bool: str(raw).lower(),
+    }.get(type(raw), f"{type(raw).__name__} {raw!r}")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def load_environment(name: str, raw: Any, *, shares_account: bool = False) -> EnvironmentConfig:
+    """Parse and validate one environment's entry from the `environments` context.
+
+    `shares_account` says another environment uses the same AWS account, which appends
+    `-<name>` to the default cluster and secret names (see the module docstring).
+    """
+    if not isinstance(name, str) or not _ENV_NAME.match(name):
+        raise ConfigError(str(name), "", "environment names are lowercase letters, digits, '-'")
+    reader = _Reader(name)
+    if isinstance(raw, Mapping) and "server_properties" in raw:
+        overrides = reader.value(Mapping[str, str], raw["server_properties"], "server_properties")
+        for key in overrides:
+            if not _PROPERTY_NAME.match(key):
+                reader.fail(f"server_properties.{key}", "not a Kafka property name")
+        raw = {**raw, "server_properties": {**DEFAULT_SERVER_PROPERTIES, **overrides}}
+    config: EnvironmentConfig = reader.dataclass(EnvironmentConfig, raw, "", {"name": name})
+    defaults: dict[str, Any] = {}
+    if isinstance(raw, Mapping) and shares_account:
+        if "cluster_name" not in raw:
+            defaults["cluster_name"] = f"{DEFAULT_CLUSTER_NAME}-{name}"
+        if "secret_name" not in raw:
+            defaults["secret_name"] = f"{DEFAULT_SECRET_NAME}-{name}"
+    if config.network.mode == "import":
+        defaults["network"] = dataclasses.replace(
+            config.network,
+            availability_zones=tuple(subnet.availability_zone for subnet in config.network.subnets),
+        )
+    elif config.network.vpc_cidr is None:
+        defaults["network"] = dataclasses.replace(config.network, vpc_cidr=DEFAULT_VPC_CIDR)
+    if defaults:
+        config = dataclasses.replace(config, **defaults)
+    _validate(reader, config, raw)
+    return config
+
+
+def load_environments(environments: Any) -> dict[str, EnvironmentConfig]:
+    """Parse the whole `environments` context (name -> settings), validating each entry."""
+    if not isinstance(environments, Mapping) or not environments:
+        raise ConfigError(None, "environments", "the cdk.json context must define environments")
+    account_of = {
+        name: raw.get("account") if isinstance(raw, Mapping) else None
+        for name, raw in environments.items()
+    }
+    accounts = list(account_of.values())
+    configs = {
+        name: load_environment(name, raw, shares_account=accounts.count(account_of[name]) > 1)
+        for name, raw in environments.items()
+    }
+    seen: dict[tuple[str, str, str], str] = {}
+    for config in configs.values():
+        for key, value in (
+            ("cluster_name", config.cluster_name),
+            ("secret_name", config.secret_name),
+        ):
+            other = seen.setdefault((config.account, key, value), config.name)
+            if other != config.name:
+                raise ConfigError(
+                    config.name,
+                    key,
+                    f"{value!r} is also used by '{other}' in account {config.account}",
+                )
+    return configs
+
+
+def select_environments(
+    configs: Mapping[str, EnvironmentConfig], name: str | None
+) -> list[EnvironmentConfig]:
+    """One environment by name (`-c env=dev`), or all of them when no name is given."""
+    if name is None:
+        return list(configs.values())
+    if name not in configs:
+        raise ConfigError(name, "", f"unknown environment (known: {', '.join(configs)})")
+    return [configs[name]]
+
+
+def _validate(reader: _Reader, config: EnvironmentConfig, raw: Mapping[str, Any]) -> None:
+    fail = reader.fail
+    if not _ACCOUNT.match(config.account):
+        fail("account", f"{config.account!r} is not a 12-digit AWS account id")
+    if not _REGION.match(config.region):
+        fail("region", f"{config.region!r} is not an AWS region name")
+    if not _CLUSTER_NAME.match(config.cluster_name):
+        fail("cluster_name", f"{config.cluster_name!r}: 1-64 letters, digits or '-'")
+    if not _KAFKA_VERSION.match(config.kafka_version):
+        fail("kafka_version", f"{config.kafka_version!r} is not an MSK Kafka version like 3.8.x")
+    if config.broker_instance_type not in MSK_INSTANCE_TYPES:
+        fail(
+            "broker_instance_type",
+            f"{config.broker_instance_type!r} is not an MSK broker type (e.g. kafka.t3.small, "
+            "kafka.m5.large, kafka.m7g.large)",
+        )
+    if not 1 <= config.volume_gib <= 16384:
+        fail("volume_gib", f"{config.volume_gib} is outside 1..16384 GiB")
+    if config.enhanced_monitoring not in ENHANCED_MONITORING_LEVELS:
+        fail(
+            "enhanced_monitoring",
+            f"{config.enhanced_monitoring!r} is not one of {', '.join(ENHANCED_MONITORING_LEVELS)}",
+        )
+    if config.log_retention_days not in LOG_RETENTION_DAYS:
+        fail(
+            "log_retention_days",
+            f"{config.log_retention_days} is not a CloudWatch Logs retention period "
+            f"({', '.join(map(str, LOG_RETENTION_DAYS))})",
+        )
+    if not config.secret_name.startswith(SCRAM_SECRET_PREFIX):
+        fail("secret_name", f"{config.secret_name!r} must start with {SCRAM_SECRET_PREFIX!r} (MSK)")
+    if not _SECRET_NAME.match(config.secret_name):
+        fail("secret_name", f"{config.secret_name!r} has characters Secrets Manager refuses")
+    if not _SCRAM_USERNAME.match(config.scram_username):
+        fail("scram_username", f"{config.scram_username!r}: 1-64 letters, digits, '_', '.', '-'")
+    _validate_network(reader, config.network, config.region)
+    subnet_count = len(config.network.availability_zones)
+    if config.broker_nodes < 1 or config.broker_nodes % subnet_count:
+        fail(
+            "broker_nodes",
+            f"{config.broker_nodes} is not a positive multiple of the subnet count "
+            f"({subnet_count})",
+        )
+    _validate_topic(reader, config)
+    _validate_server_properties(reader, config)
+    _validate_client_access(reader, config.client_access)
+    _validate_producer(reader, config.producer)
+    _validate_monitoring(reader, config)
+
+
+def _validate_network(reader: _Reader, network: NetworkSettings, region: str) -> None:
+    if network.mode == "import":
+        _validate_imported_network(reader, network, region)
+    else:
+        _validate_created_network(reader, network, region)
+    if network.vpc_cidr is not None:
+        cidr = _cidr(reader, "network.vpc_cidr", network.vpc_cidr, ipaddress.IPv4Network)
+        if not 16 <= cidr.prefixlen <= 24:
+            reader.fail("network.vpc_cidr", f"{network.vpc_cidr}: a VPC block is /16 to /24")
+
+
+def _validate_imported_network(reader: _Reader, network: NetworkSettings, region: str) -> None:
+    fail = reader.fail
+    if network.vpc_id is None:
+        fail("network.vpc_id", "required when network.mode is 'import'")
+    if not _VPC_ID.match(network.vpc_id):
+        fail("network.vpc_id", f"{network.vpc_id!r} is not a VPC id (vpc-xxxxxxxx)")
+    if network.nat_gateways:
+        fail(
+            "network.nat_gateways",
+            "only with network.mode 'create' (an imported VPC has its own)",
+        )
+    subnets = network.subnets
+    if len(subnets) != 2:
+        fail(
+            "network.subnets",
+            f"exactly two subnets in two AZs are needed, got {len(subnets)}",
+        )
+    for index, subnet in enumerate(subnets):
+        path = f"network.subnets[{index}]"
+        if not _SUBNET_ID.match(subnet.subnet_id):
+            fail(f"{path}.subnet_id", f"{subnet.subnet_id!r} is not a subnet id")
+        if not _ROUTE_TABLE_ID.match(subnet.route_table_id):
+            fail(f"{path}.route_table_id", f"{subnet.route_table_id!r} is not a route table id")
+        _validate_zone(reader, f"{path}.availability_zone", subnet.availability_zone, region)
+    if subnets[0].subnet_id == subnets[1].subnet_id:
+        fail("network.subnets", f"the same subnet twice ({subnets[0].subnet_id})")
+    if subnets[0].availability_zone == subnets[1].availability_zone:
+        fail("network.subnets", f"two subnets in the same AZ ({subnets[0].availability_zone})")
+
+
+def _validate_created_network(reader: _Reader, network: NetworkSettings, region: str) -> None:
+    fail = reader.fail
+    if network.vpc_id is not None:
+        fail("network.vpc_id", "only with network.mode 'import'")
+    if network.subnets:
+        fail("network.subnets", "only with network.mode 'import' (a created VPC makes its own)")
+    zones = network.availability_zones
+    if len(zones) != 2:
+        fail("network.availability_zones", f"exactly two AZs are needed, got {len(zones)}")
+    for index, zone in enumerate(zones):
+        _validate_zone(reader, f"network.availability_zones[{index}]", zone, region)
+    if zones[0] == zones[1]:
+        fail("network.availability_zones", f"the same AZ twice ({zones[0]})")
+    if not 0 <= network.nat_gateways <= 2:
+        fail("network.nat_gateways", f"{network.nat_gateways} is outside 0..2")
+
+
+def _cidr(reader: _Reader, path: str, text: str, parse: Any) -> Any:
+    try:
+        loose = parse(text, strict=False)
+    except ValueError:
+        reader.fail(path, f"{text!r} is not a CIDR block like 10.0.0.0/16")
+    try:
+        return parse(text, strict=True)
+    except ValueError:
+        reader.fail(path, f"{text!r} has host bits set (the block is {loose})")
+
+
+def _validate_zone(reader: _Reader, path: str, zone: str, region: str) -> None:
+    if not (zone.startswith(region) and re.fullmatch(r"[a-z]", zone[len(region) :])):
+        reader.fail(path, f"{zone!r} is not an availability zone of {region}")
+
+
+def _validate_topic(reader: _Reader, config: EnvironmentConfig) -> None:
+    topic = config.topic
+    if not _TOPIC_NAME.match(topic.name) or topic.name in (".", ".."):
+        reader.fail("topic.name", f"{topic.name!r}: 1-249 letters, digits, '.', '_', '-'")
+    if topic.partitions < 1:
+        reader.fail("topic.partitions", f"{topic.partitions} must be at least 1")
+    if not 1 <= topic.replication_factor <= config.broker_nodes:
+        reader.fail(
+            "topic.replication_factor",
+            f"{topic.replication_factor} is outside 1..broker_nodes ({config.broker_nodes})",
+        )
+
+
+def _validate_server_properties(reader: _Reader, config: EnvironmentConfig) -> None:
+    properties = config.server_properties
+    for key, limit, what in (
+        ("default.replication.factor", config.broker_nodes, "broker_nodes"),
+        ("min.insync.replicas", config.topic.replication_factor, "topic.replication_factor"),
+    ):
+        value = properties.get(key)
+        if value is None:
+            continue
+        if not value.isdigit() or not 1 <= int(value) <= limit:
+            reader.fail(f"server_properties.{key}", f"{value!r} is outside 1..{what} ({limit})")
+
+
+def _validate_client_access(reader: _Reader, access: ClientAccess) -> None:
+    for index, group in enumerate(access.security_group_ids):
+        if not _SECURITY_GROUP_ID.match(group):
+            reader.fail(
+                f"client_access.security_group_ids[{index}]",
+                f"{group!r} is not a security group id (sg-xxxxxxxx)",
+            )
+    for index, cidr in enumerate(access.cidrs):
+        path = f"client_access.cidrs[{index}]"
+        network = _cidr(reader, path, cidr, ipaddress.ip_network)
+        if network.prefixlen == 0:
+            reader.fail(path, f"{cidr} would open the cluster to the whole internet")
+    for key, values in (("security_group_ids", access.security_group_ids), ("cidrs", access.cidrs)):
+        if len(set(values)) != len(values):
+            reader.fail(f"client_access.{key}", "listed twice")
+
+
+def _validate_producer(reader: _Reader, producer: ProducerFunctionSettings) -> None:
+    for key, low, high in (
+        ("reserved_concurrency", 1, 1000),
+        ("timeout_seconds", 1, 900),
+        ("memory_mb", 128, 10240),
+        ("sqs_batch_size", 1, 10000),
+        ("sqs_max_batching_window_seconds", 0, 300),
+    ):
+        value = getattr(producer, key)
+        if not low <= value <= high:
+            reader.fail(f"producer.{key}", f"{value} is outside {low}..{high}")
+
+
+def _validate_monitoring(reader: _Reader, config: EnvironmentConfig) -> None:
+    monitoring = config.monitoring
+    if monitoring.alarm_topic_arn is not None:
+        match = _SNS_ARN.match(monitoring.alarm_topic_arn)
+        if not match:
+            reader.fail(
+                "monitoring.alarm_topic_arn",
+                f"{monitoring.alarm_topic_arn!r} is not an SNS topic ARN",
+            )
+        if match.group(1) != config.region:
+            reader.fail(
+                "monitoring.alarm_topic_arn",
+                f"topic is in {match.group(1)}; alarms can only notify a topic in {config.region}",
+            )
+    for key in ("disk_used_percent_threshold", "cpu_user_percent_threshold"):
+        value = getattr(monitoring, key)
+        if not 1 <= value <= 99:
+            reader.fail(f"monitoring.{key}", f"{value} is outside 1..99 (percent)")

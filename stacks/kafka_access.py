@@ -1,4 +1,4 @@
-"""What a client construct needs to reach the cluster: the seam between the platform and its clients."""
+"""What a client construct needs to reach the cluster: the platform-client seam."""
 
 from __future__ import annotations
 
@@ -69,6 +69,10 @@ class KafkaClientAccess:
         self.secret.grant_read(grantee)
         iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["kafka:GetBootstrapBrokers", "kafka:DescribeCluster", "kafka:DescribeClusterV2"],
+            actions=[
+                "kafka:GetBootstrapBrokers",
+                "kafka:DescribeCluster",
+                "kafka:DescribeClusterV2",
+            ],
             resource_arns=[self.cluster_arn],
         )

@@ -1,0 +1,107 @@
+"""One environment's stack: network, MSK cluster, topic, producer function and monitoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Fn, Stack, Tags
+from constructs import Construct
+
+from stacks import nag
+from stacks.config import EnvironmentConfig
+from stacks.kafka_access import KafkaClientAccess
+from stacks.kafka_cluster import KafkaCluster, log_retention, removal_policy
+from stacks.monitoring import ClusterMonitoring
+from stacks.network import Network
+from stacks.producer_function import ProducerFunction
+from stacks.topic_bootstrap import KafkaTopic, TopicBootstrapProvider
+
+SECURITY_PROTOCOL = "SASL_SSL"
+SASL_MECHANISM = "SCRAM-SHA-512"
+
+
+class DocumentExceptionsStack(Stack):
+    """Composes the constructs of one environment; holds no resources of its own.
+
+    `network`, `cluster`, `monitoring` and `client_access` are there for the constructs that
+    talk to the cluster (producer function, topic bootstrap).
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.config = config
+        Tags.of(self).add("project", "document-exceptions")
+        Tags.of(self).add("environment", config.name)
+
+        self.network = Network(
+            self,
+            "Network",
+            settings=config.network,
+            region=config.region,
+            removal_policy=removal_policy(config),
+            log_retention=log_retention(config),
+        )
+        self.cluster = KafkaCluster(
+            self,
+            "Kafka",
+            config=config,
+            vpc=self.network.vpc,
+            broker_subnets=self.network.broker_subnets,
+        )
+        self.monitoring = ClusterMonitoring(self, "Monitoring", config=config)
+        self.client_access: KafkaClientAccess = self.cluster.client_access(self.network)
+        topic_bootstrap = TopicBootstrapProvider(
+            self,
+            "TopicBootstrap",
+            access=self.client_access,
+            log_retention=log_retention(config),
+            removal_policy=removal_policy(config),
+        )
+        self.topic = KafkaTopic(self, "Topic", provider=topic_bootstrap, settings=config.topic)
+        # The topic's name comes from the custom resource, so the function waits for the topic.
+        self.producer = ProducerFunction(
+            self,
+            "Producer",
+            access=self.client_access,
+            topic_name=self.topic.topic_name,
+            settings=config.producer,
+            log_retention=log_retention(config),
+            removal_policy=removal_policy(config),
+            alarm_topic=self.monitoring.alarm_topic,
+            dashboard=self.monitoring.dashboard,
+        )
+        self._add_outputs()
+        nag.suppress_aws_custom_resource_function(self)
+
+    def _add_outputs(self) -> None:
+        cluster = self.cluster
+        brokers = cluster.bootstrap_brokers
+        outputs = {
+            "ClusterArn": (cluster.cluster_arn, "ARN of the MSK cluster"),
+            "ClusterName": (self.config.cluster_name, "Name of the MSK cluster"),
+            "ScramSecretArn": (cluster.secret.secret_arn, "Secret with the SASL/SCRAM login"),
+            "ScramSecretName": (self.config.secret_name, "Name of the SASL/SCRAM secret"),
+            "BootstrapBrokersSaslScram": (brokers, "SASL/SCRAM (9096) bootstrap broker string"),
+            "KafkaBootstrapServers": (
+                Fn.join("", ['["', Fn.join('","', Fn.split(",", brokers)), '"]']),
+                "KAFKA_BOOTSTRAP_SERVERS for the Django app (JSON list)",
+            ),
+            "KafkaSecurityProtocol": (SECURITY_PROTOCOL, "KAFKA_SECURITY_PROTOCOL"),
+            "KafkaSaslMechanism": (SASL_MECHANISM, "KAFKA_SASL_MECHANISM"),
+            "KafkaSaslCredentials": (
+                Fn.join(
+                    "",
+                    [
+                        "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are the 'username' and "
+                        "'password' keys of secret ",
+                        cluster.secret.secret_arn,
+                        " (aws secretsmanager get-secret-value --secret-id <arn>)",
+                    ],
+                ),
+                "Where the Django app reads its SASL/SCRAM username and password",
+            ),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)

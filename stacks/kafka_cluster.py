@@ -1,0 +1,250 @@
+"""The MSK cluster: SASL/SCRAM over TLS only, CMK encryption, broker logs, SCRAM secret.
+
+The L1 `CfnCluster` is used on purpose: the aws-msk-alpha L2 counts brokers per AZ, ignores
+a customer key passed for the SCRAM secret (aws-cdk issue 22617), associates secrets through
+an SDK-call custom resource that reports success on failure (issue 34794) and leaves broker
+logging off. `CfnBatchScramSecret` associates the secret natively.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_msk as msk
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks import nag
+from stacks.config import SCRAM_PORT, EnvironmentConfig
+from stacks.kafka_access import KafkaClientAccess
+from stacks.network import Network
+
+BOOTSTRAP_BROKERS_FIELD = "BootstrapBrokerStringSaslScram"
+
+
+def removal_policy(config: EnvironmentConfig) -> RemovalPolicy:
+    """Stateful resources: retained (staging, prod) or destroyed (dev), from config."""
+    return RemovalPolicy.RETAIN if config.retain else RemovalPolicy.DESTROY
+
+
+def log_retention(config: EnvironmentConfig) -> logs.RetentionDays:
+    return logs.RetentionDays[config.log_retention_name]
+
+
+class KafkaCluster(Construct):
+    """An MSK provisioned cluster reachable only with SASL/SCRAM on 9096 over TLS.
+
+    Exposes `cluster` (the `CfnCluster`), `cluster_arn`, `security_group`, `secret`,
+    `configuration`, `data_key`, `secret_key`, `log_group`, `scram_association` and
+    `bootstrap_brokers` (a deploy-time token with the SASL/SCRAM broker string).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EnvironmentConfig,
+        vpc: ec2.IVpc,
+        broker_subnets: ec2.SubnetSelection,
+    ) -> None:
+        super().__init__(scope, id)
+        self.config = config
+        policy = removal_policy(config)
+        warning = config.kafka_version_warning
+        if warning:
+            Annotations.of(self).add_warning_v2("document-exceptions:kafka-end-of-support", warning)
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description=f"MSK {config.cluster_name}: SASL/SCRAM {SCRAM_PORT} from clients only",
+            allow_all_outbound=False,
+            disable_inline_rules=True,
+        )
+        self._allow_configured_clients()
+
+        self.data_key = kms.Key(
+            self,
+            "DataKey",
+            description=f"MSK {config.cluster_name}: broker storage encryption at rest",
+            enable_key_rotation=True,
+            removal_policy=policy,
+        )
+        self.log_group = logs.LogGroup(
+            self, "BrokerLogs", retention=log_retention(config), removal_policy=policy
+        )
+        self.configuration = msk.CfnConfiguration(
+            self,
+            "Configuration",
+            name=f"{config.cluster_name}-configuration",
+            description=f"Broker settings of {config.cluster_name}",
+            server_properties="".join(
+                f"{key}={value}\n" for key, value in sorted(config.server_properties.items())
+            ),
+        )
+        self.configuration.apply_removal_policy(policy)
+
+        subnet_ids = [subnet.subnet_id for subnet in broker_subnets.subnets or ()]
+        self.cluster = msk.CfnCluster(
+            self,
+            "Cluster",
+            cluster_name=config.cluster_name,
+            kafka_version=config.kafka_version,
+            number_of_broker_nodes=config.broker_nodes,
+            broker_node_group_info=msk.CfnCluster.BrokerNodeGroupInfoProperty(
+                client_subnets=subnet_ids,
+                instance_type=config.broker_instance_type,
+                security_groups=[self.security_group.security_group_id],
+                storage_info=msk.CfnCluster.StorageInfoProperty(
+                    ebs_storage_info=msk.CfnCluster.EBSStorageInfoProperty(
+                        volume_size=config.volume_gib
+                    )
+                ),
+            ),
+            client_authentication=msk.CfnCluster.ClientAuthenticationProperty(
+                sasl=msk.CfnCluster.SaslProperty(
+                    scram=msk.CfnCluster.ScramProperty(enabled=True),
+                    iam=msk.CfnCluster.IamProperty(enabled=False),
+                ),
+                unauthenticated=msk.CfnCluster.UnauthenticatedProperty(enabled=False),
+            ),
+            encryption_info=msk.CfnCluster.EncryptionInfoProperty(
+                encryption_at_rest=msk.CfnCluster.EncryptionAtRestProperty(
+                    data_volume_kms_key_id=self.data_key.key_arn
+                ),
+                encryption_in_transit=msk.CfnCluster.EncryptionInTransitProperty(
+                    client_broker="TLS", in_cluster=True
+                ),
+            ),
+            configuration_info=msk.CfnCluster.ConfigurationInfoProperty(
+                arn=self.configuration.attr_arn,
+                revision=self.configuration.attr_latest_revision_revision,
+            ),
+            enhanced_monitoring=config.enhanced_monitoring,
+            logging_info=msk.CfnCluster.LoggingInfoProperty(
+                broker_logs=msk.CfnCluster.BrokerLogsProperty(
+                    cloud_watch_logs=msk.CfnCluster.CloudWatchLogsProperty(
+                        enabled=True, log_group=self.log_group.log_group_name
+                    )
+                )
+            ),
+        )
+        self.cluster.apply_removal_policy(policy)
+        self.cluster_arn = self.cluster.ref
+
+        self.secret_key = kms.Key(
+            self,
+            "SecretKey",
+            description=f"MSK {config.cluster_name}: SASL/SCRAM secret (MSK refuses the AWS key)",
+            enable_key_rotation=True,
+            removal_policy=policy,
+        )
+        self.secret = secretsmanager.Secret(
+            self,
+            "ScramSecret",
+            secret_name=config.secret_name,
+            description=f"SASL/SCRAM credentials for {config.cluster_name}",
+            encryption_key=self.secret_key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"username": config.scram_username}),
+                generate_string_key="password",
+                exclude_punctuation=True,
+                password_length=32,
+            ),
+            removal_policy=policy,
+        )
+        nag.suppress(
+            self.secret,
+            "AwsSolutions-SMG4",
+            "MSK SASL/SCRAM credentials have no managed rotation; rotating means re-associating "
+            "the secret and restarting every client, done as an operator runbook step.",
+        )
+        self.scram_association = msk.CfnBatchScramSecret(
+            self,
+            "ScramSecretAssociation",
+            cluster_arn=self.cluster_arn,
+            secret_arn_list=[self.secret.secret_arn],
+        )
+
+        self.broker_lookup = self._add_broker_lookup()
+        self.bootstrap_brokers: str = self.broker_lookup.get_response_field(BOOTSTRAP_BROKERS_FIELD)
+
+    def _allow_configured_clients(self) -> None:
+        """One ingress rule resource per client in config: adding one never replaces the cluster."""
+        access = self.config.client_access
+        for group_id in access.security_group_ids:
+            ec2.CfnSecurityGroupIngress(
+                self,
+                f"ClientIngress-{group_id}",
+                group_id=self.security_group.security_group_id,
+                ip_protocol="tcp",
+                from_port=SCRAM_PORT,
+                to_port=SCRAM_PORT,
+                source_security_group_id=group_id,
+                description=f"SASL/SCRAM from client security group {group_id}",
+            )
+        for cidr in access.cidrs:
+            address = "cidr_ipv6" if ":" in cidr else "cidr_ip"
+            ec2.CfnSecurityGroupIngress(
+                self,
+                f"ClientIngress-{cidr.replace('/', '-')}",
+                group_id=self.security_group.security_group_id,
+                ip_protocol="tcp",
+                from_port=SCRAM_PORT,
+                to_port=SCRAM_PORT,
+                description=f"SASL/SCRAM from client network {cidr}",
+                **{address: cidr},
+            )
+
+    def _add_broker_lookup(self) -> cr.AwsCustomResource:
+        """`kafka:GetBootstrapBrokers` at deploy time, scoped to this cluster.
+
+        The physical id carries the broker count, so adding brokers re-runs the lookup. The
+        function runs outside the VPC (it needs the public MSK API and CloudFormation's URL).
+        """
+        call = cr.AwsSdkCall(
+            service="Kafka",
+            action="getBootstrapBrokers",
+            parameters={"ClusterArn": self.cluster_arn},
+            physical_resource_id=cr.PhysicalResourceId.of(
+                f"{self.config.cluster_name}-brokers-{self.config.broker_nodes}"
+            ),
+            output_paths=[BOOTSTRAP_BROKERS_FIELD],
+        )
+        lookup = cr.AwsCustomResource(
+            self,
+            "BootstrapBrokers",
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[self.cluster_arn]),
+            install_latest_aws_sdk=False,
+            timeout=Duration.minutes(2),
+            log_group=logs.LogGroup(
+                self,
+                "BootstrapBrokersLogs",
+                retention=log_retention(self.config),
+                removal_policy=RemovalPolicy.DESTROY,
+            ),
+        )
+        lookup.node.add_dependency(self.scram_association)
+        return lookup
+
+    def client_access(self, network: Network) -> KafkaClientAccess:
+        """What a client construct (producer Lambda, topic bootstrap) needs to reach the brokers."""
+        return KafkaClientAccess(
+            cluster_arn=self.cluster_arn,
+            cluster_security_group=self.security_group,
+            secret=self.secret,
+            bootstrap_brokers=self.bootstrap_brokers,
+            vpc=network.vpc,
+            subnets=network.broker_subnets,
+            endpoints_security_group=network.endpoints_security_group,
+            dependencies=(self.cluster, self.scram_association, self.broker_lookup),
+        )

@@ -1,0 +1,67 @@
+"""cdk-nag wiring (written for the cdk-nag 2.x API) and narrow, reasoned suppressions.
+
+Every suppression names one rule, gives its reason and, where the rule reports a finding
+per policy entry, lists exactly which entries (`applies_to`) are accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aspects, Stack
+from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions
+from constructs import IConstruct
+
+# The singleton Lambda that `custom_resources.AwsCustomResource` adds to a stack.
+AWS_CUSTOM_RESOURCE_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+LAMBDA_BASIC_EXECUTION_POLICY = (
+    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+)
+
+
+def add_checks(scope: IConstruct) -> None:
+    """Run the AwsSolutions pack over everything under `scope` at synth."""
+    Aspects.of(scope).add(AwsSolutionsChecks(verbose=True))
+
+
+def suppress(
+    construct: IConstruct,
+    rule: str,
+    reason: str,
+    *,
+    applies_to: Sequence[str] = (),
+    apply_to_children: bool = False,
+) -> None:
+    """Accept one rule's finding on one construct (and optionally its children), with a reason."""
+    NagSuppressions.add_resource_suppressions(
+        construct,
+        [_suppression(rule, reason, applies_to)],
+        apply_to_children=apply_to_children,
+    )
+
+
+def suppress_aws_custom_resource_function(stack: Stack) -> None:
+    """The AwsCustomResource singleton function: CDK-owned code and role, outside the VPC."""
+    function = stack.node.try_find_child(AWS_CUSTOM_RESOURCE_FUNCTION_ID)
+    if function is None:
+        return
+    NagSuppressions.add_resource_suppressions(
+        function,
+        [
+            _suppression(
+                "AwsSolutions-IAM4",
+                "CDK's AwsCustomResource function role uses the AWS managed "
+                "AWSLambdaBasicExecutionRole, which only allows writing its own logs.",
+                [LAMBDA_BASIC_EXECUTION_POLICY],
+            ),
+        ],
+        apply_to_children=True,
+    )
+
+
+def _suppression(rule: str, reason: str, applies_to: Sequence[str]) -> NagPackSuppression:
+    if not rule.startswith("AwsSolutions-") or len(reason) < 10:
+        raise ValueError(f"a suppression needs an AwsSolutions rule and a reason: {rule!r}")
+    if applies_to:
+        return NagPackSuppression(id=rule, reason=reason, applies_to=list(applies_to))
+    return NagPackSuppression(id=rule, reason=reason)

@@ -1,0 +1,142 @@
+"""Where the brokers and the project's Lambdas live: an imported or a new two-AZ VPC."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.config import DEFAULT_VPC_CIDR, NetworkSettings
+
+
+class Network(Construct):
+    """The VPC, the two broker subnets and (optionally) interface endpoints.
+
+    `mode="import"` takes an existing VPC by ids (never a lookup, so synth stays offline);
+    `mode="create"` builds a VPC over two AZs with private subnets, isolated unless NAT
+    gateways are configured. Interface endpoints for Secrets Manager and the MSK control-plane
+    API let Lambdas in the private subnets work without NAT (turn `interface_endpoints` off
+    in an imported VPC that already has them: two endpoints cannot both own the private DNS).
+
+    `broker_subnets` selects exactly the two broker subnets (two AZs);
+    `endpoints_security_group` is None when endpoints are off.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: NetworkSettings,
+        region: str,
+        removal_policy: RemovalPolicy,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, id)
+        self.settings = settings
+        if settings.mode == "import":
+            self.vpc, subnets = self._import(settings)
+        else:
+            self.vpc, subnets = self._create(settings, removal_policy, log_retention)
+        self.broker_subnets = ec2.SubnetSelection(subnets=subnets)
+        self.endpoints_security_group: ec2.ISecurityGroup | None = None
+        if settings.interface_endpoints:
+            self.endpoints_security_group = self._add_endpoints(region)
+
+    def _import(self, settings: NetworkSettings) -> tuple[ec2.IVpc, list[ec2.ISubnet]]:
+        subnets = [
+            ec2.Subnet.from_subnet_attributes(
+                self,
+                f"Subnet{index + 1}",
+                subnet_id=subnet.subnet_id,
+                availability_zone=subnet.availability_zone,
+                route_table_id=subnet.route_table_id,
+            )
+            for index, subnet in enumerate(settings.subnets)
+        ]
+        vpc = ec2.Vpc.from_vpc_attributes(
+            self,
+            "Vpc",
+            vpc_id=settings.vpc_id,
+            vpc_cidr_block=settings.vpc_cidr,
+            availability_zones=[subnet.availability_zone for subnet in settings.subnets],
+            private_subnet_ids=[subnet.subnet_id for subnet in settings.subnets],
+            private_subnet_route_table_ids=[subnet.route_table_id for subnet in settings.subnets],
+        )
+        return vpc, subnets
+
+    def _create(
+        self,
+        settings: NetworkSettings,
+        removal_policy: RemovalPolicy,
+        log_retention: logs.RetentionDays,
+    ) -> tuple[ec2.IVpc, list[ec2.ISubnet]]:
+        private_type = (
+            ec2.SubnetType.PRIVATE_WITH_EGRESS
+            if settings.nat_gateways
+            else ec2.SubnetType.PRIVATE_ISOLATED
+        )
+        subnet_configuration = [
+            ec2.SubnetConfiguration(name="Private", subnet_type=private_type, cidr_mask=24)
+        ]
+        if settings.nat_gateways:
+            subnet_configuration.insert(
+                0,
+                ec2.SubnetConfiguration(
+                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26
+                ),
+            )
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(settings.vpc_cidr or DEFAULT_VPC_CIDR),
+            availability_zones=list(settings.availability_zones),
+            nat_gateways=settings.nat_gateways,
+            subnet_configuration=subnet_configuration,
+            # Nothing here uses the default security group; restricting it would add a
+            # custom-resource Lambda to every stack for no gain.
+            restrict_default_security_group=False,
+        )
+        for subnet in vpc.isolated_subnets + vpc.private_subnets + vpc.public_subnets:
+            # The two AZs are pinned in config on purpose (no lookups at synth; brokers must
+            # stay in the same zones), which is what cfn-lint W3010 warns about.
+            subnet.node.default_child.add_metadata(
+                "cfn-lint", {"config": {"ignore_checks": ["W3010"]}}
+            )
+        # Rejected traffic only: enough to diagnose security-group mistakes at low cost.
+        flow_logs = logs.LogGroup(
+            self, "FlowLogs", retention=log_retention, removal_policy=removal_policy
+        )
+        vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+            traffic_type=ec2.FlowLogTrafficType.REJECT,
+        )
+        return vpc, list(vpc.select_subnets(subnet_type=private_type).subnets)
+
+    def _add_endpoints(self, region: str) -> ec2.ISecurityGroup:
+        security_group = ec2.SecurityGroup(
+            self,
+            "EndpointsSecurityGroup",
+            vpc=self.vpc,
+            description="Interface endpoints (Secrets Manager, MSK API); 443 from this app clients",
+            allow_all_outbound=False,
+            disable_inline_rules=True,
+        )
+        services = {
+            "SecretsManagerEndpoint": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+            "KafkaApiEndpoint": ec2.InterfaceVpcEndpointService(f"aws.api.{region}.kafka-api", 443),
+        }
+        for endpoint_id, service in services.items():
+            ec2.InterfaceVpcEndpoint(
+                self,
+                endpoint_id,
+                vpc=self.vpc,
+                service=service,
+                subnets=self.broker_subnets,
+                security_groups=[security_group],
+                private_dns_enabled=True,
+                open=False,
+            )
+        return security_group

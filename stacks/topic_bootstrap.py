@@ -1,0 +1,250 @@
+"""Kafka topics as CloudFormation custom resources (MSK on Kafka 2.8.1 has no AWS::MSK::Topic).
+
+`TopicBootstrapProvider` is one per cluster: the on-event Lambda (`handler.on_event`, asset
+root `topic_bootstrap/` plus a copy of `lambda_src/document_exceptions/` for the shared
+connection code) runs in the VPC next to the brokers; the CDK Provider framework's function
+stays outside the VPC so it can always answer CloudFormation, also when the handler fails.
+
+`KafkaTopic` is one per topic. Its properties reach the handler as strings (CloudFormation
+turns every custom resource property value into a string, so the template spells them as
+strings too); `Data` is expected to carry `TopicName`, `Partitions` and `ReplicationFactor`.
+The CloudFormation resource itself is always deleted with the stack: whether the Kafka topic
+and its data survive is the `DeletionPolicy` property's job (`Retain` by default).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
+from constructs import Construct, IDependable
+
+from stacks.bundling import REPO_ROOT, RUNTIME, AssetSource, python_asset_code
+from stacks.config import TopicSettings
+from stacks.kafka_access import KafkaClientAccess
+
+TOPIC_BOOTSTRAP_DIR = REPO_ROOT / "topic_bootstrap"
+SHARED_PACKAGE = REPO_ROOT / "lambda_src" / "document_exceptions"
+REQUIREMENTS = REPO_ROOT / "lambda_src" / "requirements.txt"
+TOPIC_BOOTSTRAP_SOURCES = (
+    AssetSource(TOPIC_BOOTSTRAP_DIR, exclude=("requirements.txt",)),
+    # The Django-side subpackage is never imported by the handler.
+    AssetSource(SHARED_PACKAGE, target="document_exceptions", exclude=("app",)),
+)
+HANDLER = "handler.on_event"
+RESOURCE_TYPE = "Custom::KafkaTopic"
+SERVICE_NAME = "document-exceptions-topic-bootstrap"
+DEFAULT_HANDLER_TIMEOUT = Duration.minutes(5)
+# The handler's own budget per request: below the Lambda timeout, so it always gets to report.
+DEFAULT_TOPIC_TIMEOUT = Duration.minutes(4)
+# How long CloudFormation waits for an answer: the handler's worst case plus the framework's.
+RESPONSE_MARGIN = Duration.minutes(2)
+
+BASIC_EXECUTION_POLICY = (
+    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+)
+VPC_ACCESS_POLICY = (
+    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+)
+
+
+def topic_bootstrap_code() -> lambda_.Code:
+    """The on-event handler's asset: topic_bootstrap/ + document_exceptions + requirements."""
+    return python_asset_code(TOPIC_BOOTSTRAP_SOURCES, REQUIREMENTS)
+
+
+class TopicBootstrapProvider(Construct):
+    """The custom resource provider for the topics of one cluster.
+
+    Attributes: `access`, `on_event_function`, `security_group`, `cluster_ingress` (the 9096
+    rule on the cluster's SG), `provider`, `service_token`, `handler_timeout`, `dependencies`
+    (what every topic resource must be created after: cluster, SCRAM association, broker
+    lookup, the SG rules of the handler).
+    """
+
+    SINGLETON_ID = "TopicBootstrapProvider"
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        access: KafkaClientAccess,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        handler_timeout: Duration = DEFAULT_HANDLER_TIMEOUT,
+        memory_size: int = 256,
+    ) -> None:
+        super().__init__(scope, id)
+        self.access = access
+        self.handler_timeout = handler_timeout
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=access.vpc,
+            description="Topic bootstrap Lambda: out to the MSK brokers (9096) and AWS endpoints",
+            allow_all_outbound=False,
+        )
+        self.cluster_ingress = access.allow_client(self, "ClusterIngress", self.security_group)
+        access.allow_endpoints(self.security_group)
+
+        self.on_event_function = lambda_.Function(
+            self,
+            "OnEvent",
+            description="Creates, updates and deletes Kafka topics on MSK (custom resource)",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=HANDLER,
+            code=topic_bootstrap_code(),
+            timeout=handler_timeout,
+            memory_size=memory_size,
+            vpc=access.vpc,
+            vpc_subnets=access.subnets,
+            security_groups=[self.security_group],
+            log_group=logs.LogGroup(
+                self, "OnEventLogGroup", retention=log_retention, removal_policy=removal_policy
+            ),
+            environment={"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, "LOG_LEVEL": "INFO"},
+        )
+        access.grant_connect(self.on_event_function)
+
+        # No `vpc` here: the framework function answers CloudFormation's pre-signed S3 URL,
+        # which an in-VPC function without NAT could not reach.
+        self.provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=self.on_event_function,
+            log_group=logs.LogGroup(
+                self, "ProviderLogGroup", retention=log_retention, removal_policy=removal_policy
+            ),
+        )
+        self.service_token = self.provider.service_token
+
+        endpoint_rules: tuple[IDependable, ...] = ()
+        if access.endpoints_security_group is not None:
+            # The endpoints' ingress rule for this handler lives under the endpoints' SG.
+            endpoint_rules = (access.endpoints_security_group,)
+        self.dependencies: tuple[IDependable, ...] = (
+            *access.dependencies,
+            self.cluster_ingress,
+            self.security_group,
+            *endpoint_rules,
+        )
+        self._suppress_nag_findings()
+
+    @classmethod
+    def of(
+        cls,
+        scope: Construct,
+        access: KafkaClientAccess,
+        *,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> TopicBootstrapProvider:
+        """The stack's provider for `access`'s cluster, created on first use."""
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(cls.SINGLETON_ID)
+        if existing is None:
+            return cls(
+                stack,
+                cls.SINGLETON_ID,
+                access=access,
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+            )
+        if not isinstance(existing, cls) or existing.access.cluster_arn != access.cluster_arn:
+            raise ValueError(
+                f"{stack.node.path}/{cls.SINGLETON_ID} already serves another cluster; "
+                "create a TopicBootstrapProvider with its own id for a second cluster"
+            )
+        return existing
+
+    def _suppress_nag_findings(self) -> None:
+        NagSuppressions.add_resource_suppressions(
+            self.on_event_function,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM4",
+                    reason=(
+                        "AWS managed Lambda execution policies: writing the function's own logs "
+                        "and the ENI actions a VPC function needs (ec2:CreateNetworkInterface "
+                        "and friends do not support resource-level permissions)"
+                    ),
+                    applies_to=[BASIC_EXECUTION_POLICY, VPC_ACCESS_POLICY],
+                )
+            ],
+            apply_to_children=True,
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.provider,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM4",
+                    reason=(
+                        "CDK Provider framework function: the AWS managed "
+                        "AWSLambdaBasicExecutionRole only lets it write its own logs"
+                    ),
+                    applies_to=[BASIC_EXECUTION_POLICY],
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason=(
+                        "CDK Provider framework grants lambda:InvokeFunction on the on-event "
+                        "function's versions and aliases (<fn>.Arn:*); that one function only"
+                    ),
+                    applies_to=[RegexAppliesTo(regex=r"/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/")],
+                ),
+            ],
+            apply_to_children=True,
+        )
+
+
+class KafkaTopic(Construct):
+    """One Kafka topic, made to exist as configured by the provider's handler.
+
+    `topic_name`, `partitions` and `replication_factor` come from the resource's `Data`, so a
+    resource using them is created after the topic.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        provider: TopicBootstrapProvider,
+        settings: TopicSettings,
+        timeout: Duration = DEFAULT_TOPIC_TIMEOUT,
+    ) -> None:
+        if timeout.to_seconds() >= provider.handler_timeout.to_seconds():
+            raise ValueError(
+                f"topic {settings.name}: timeout {timeout.to_seconds():.0f} s must be below the "
+                f"handler's Lambda timeout ({provider.handler_timeout.to_seconds():.0f} s)"
+            )
+        super().__init__(scope, id)
+        access = provider.access
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type=RESOURCE_TYPE,
+            service_timeout=provider.handler_timeout.plus(RESPONSE_MARGIN),
+            properties={
+                "TopicName": settings.name,
+                "Partitions": str(settings.partitions),
+                "ReplicationFactor": str(settings.replication_factor),
+                "Configs": {key: str(value) for key, value in sorted(settings.configs.items())},
+                "ClusterArn": access.cluster_arn,
+                "SecretArn": access.secret.secret_arn,
+                "BootstrapBrokers": access.bootstrap_brokers,
+                "DeletionPolicy": settings.deletion_policy,
+                "TimeoutSeconds": str(int(timeout.to_seconds())),
+            },
+        )
+        self.resource.node.add_dependency(*provider.dependencies)
+        self.topic_name = self.resource.get_att_string("TopicName")
+        self.partitions = self.resource.get_att_string("Partitions")
+        self.replication_factor = self.resource.get_att_string("ReplicationFactor")

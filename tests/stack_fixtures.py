@@ -1,0 +1,116 @@
+"""Session-scoped synth fixtures (a pytest plugin): the CDK app is synthesized once per session.
+
+Register in tests/conftest.py: `pytest_plugins = [..., "tests.stack_fixtures"]`.
+
+- `synthesized`: every environment of cdk.json, built by `app.build` exactly as `cdk synth`
+  does (same context, same cdk.context.json), with Lambda bundling skipped.
+- `stack_templates`: environment name -> `aws_cdk.assertions.Template`.
+- `template_files`: environment name -> the template written as JSON in a temp folder.
+- `cfn_lint_findings`: cfn-lint run once over all of them.
+- `environment_configs`: environment name -> `EnvironmentConfig` (from cdk.json).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.config import EnvironmentConfig, load_environments
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENVIRONMENTS = ("dev", "staging", "prod")
+SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
+# Checks cfn-lint may skip, each with its reason.
+CFN_LINT_IGNORED = {
+    "W3005": "CDK adds DependsOn entries that a GetAtt already implies; harmless redundancy",
+}
+
+
+def cdk_context(**extra: Any) -> dict[str, Any]:
+    """The context `cdk synth` gives the app: cdk.json's, then cdk.context.json's, then `extra`."""
+    context = dict(json.loads((REPO_ROOT / "cdk.json").read_text())["context"])
+    context.update(json.loads((REPO_ROOT / "cdk.context.json").read_text()))
+    context.update(extra)
+    return context
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """One synthesized app: stacks, assembly templates and assertion `Template`s per environment."""
+
+    app: cdk.App
+    stacks: Mapping[str, Any]
+    templates: Mapping[str, Template]
+    template_json: Mapping[str, dict[str, Any]]
+
+
+def synthesize(**extra_context: Any) -> Synthesized:
+    """Build and synthesize the app like `cdk synth` does (bundling skipped unless overridden)."""
+    import app as app_module  # noqa: PLC0415 (the repository's app.py, imported when first used)
+
+    app = cdk.App(context=cdk_context(**{**SKIP_BUNDLING, **extra_context}))
+    stacks = app_module.build(app)
+    assembly = app.synth()
+    template_json = {
+        name: assembly.get_stack_by_name(stack.stack_name).template
+        for name, stack in stacks.items()
+    }
+    return Synthesized(
+        app=app,
+        stacks=stacks,
+        templates={name: Template.from_json(body) for name, body in template_json.items()},
+        template_json=template_json,
+    )
+
+
+@pytest.fixture(scope="session")
+def environment_configs() -> dict[str, EnvironmentConfig]:
+    return load_environments(cdk_context()["environments"])
+
+
+@pytest.fixture(scope="session")
+def synthesized() -> Synthesized:
+    return synthesize()
+
+
+@pytest.fixture(scope="session")
+def stack_templates(synthesized: Synthesized) -> Mapping[str, Template]:
+    return synthesized.templates
+
+
+@pytest.fixture(scope="session")
+def template_files(
+    synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("templates")
+    files = {}
+    for name, body in synthesized.template_json.items():
+        files[name] = folder / f"{synthesized.stacks[name].stack_name}.template.json"
+        files[name].write_text(json.dumps(body, indent=1))
+    return files
+
+
+@pytest.fixture(scope="session")
+def cfn_lint_findings(
+    synthesized: Synthesized, template_files: Mapping[str, Path]
+) -> dict[str, list[str]]:
+    """cfn-lint over every synthesized template (one run): environment -> findings as text."""
+    from cfnlint.api import lint  # noqa: PLC0415 (loaded only by sessions that lint)
+    from cfnlint.config import ManualArgs  # noqa: PLC0415
+
+    findings = {}
+    for name, path in template_files.items():
+        region = synthesized.stacks[name].region
+        matches = lint(
+            path.read_text(),
+            config=ManualArgs(ignore_checks=list(CFN_LINT_IGNORED), regions=[region]),
+        )
+        findings[name] = [f"{match.rule.id} {match.message} ({path.name})" for match in matches]
+    return findings

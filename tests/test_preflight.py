@@ -1,0 +1,330 @@
+"""tools/preflight.py against moto (STS, EC2, SNS) and botocore's Stubber (MSK: moto lacks it)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from stacks.config import load_environment
+from tools import preflight
+
+REGION = "eu-west-1"
+MOTO_ACCOUNT = "123456789012"
+OFFERED = [
+    {"Version": "2.8.1", "Status": "DEPRECATED"},
+    {"Version": "3.7.x", "Status": "ACTIVE"},
+    {"Version": "3.8.x", "Status": "ACTIVE"},
+]
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def vpc(aws):
+    """A VPC with subnets in eu-west-1a/b, a second VPC, a client group and an alarm topic."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    other_vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnets = {
+        zone: ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for zone, cidr in (("eu-west-1a", "10.0.1.0/24"), ("eu-west-1b", "10.0.2.0/24"))
+    }
+    subnets["other-1c"] = ec2.create_subnet(
+        VpcId=other_vpc, CidrBlock="10.1.3.0/24", AvailabilityZone="eu-west-1c"
+    )["Subnet"]["SubnetId"]
+    subnets["same-1a"] = ec2.create_subnet(
+        VpcId=vpc_id, CidrBlock="10.0.4.0/24", AvailabilityZone="eu-west-1a"
+    )["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="django", Description="app", VpcId=vpc_id)[
+        "GroupId"
+    ]
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="alarms")["TopicArn"]
+    return {
+        "vpc": vpc_id,
+        "other_vpc": other_vpc,
+        "subnets": subnets,
+        "group": group,
+        "topic": topic,
+    }
+
+
+def imported(vpc, *, zones=("eu-west-1a", "eu-west-1b"), subnet_keys=None, **overrides):
+    subnet_keys = subnet_keys or zones
+    raw = {
+        "account": MOTO_ACCOUNT,
+        "region": REGION,
+        "network": {
+            "mode": "import",
+            "vpc_id": vpc["vpc"],
+            "subnets": [
+                {
+                    "subnet_id": vpc["subnets"][key],
+                    "availability_zone": zone,
+                    "route_table_id": "rtb-12345678",
+                }
+                for key, zone in zip(subnet_keys, zones, strict=True)
+            ],
+        },
+        "client_access": {"security_group_ids": [vpc["group"]]},
+        "monitoring": {"alarm_topic_arn": vpc["topic"]},
+        **overrides,
+    }
+    return load_environment("prod", raw)
+
+
+class Clients:
+    """Real moto clients, plus an MSK client whose responses are stubbed (moto lacks them)."""
+
+    def __init__(self, versions=OFFERED, clusters=()):
+        self.kafka = boto3.client("kafka", region_name=REGION)
+        self.stubber = Stubber(self.kafka)
+        self.stubber.add_response("list_kafka_versions", {"KafkaVersions": list(versions)})
+        self.clusters = list(clusters)
+
+    def expect_cluster_lookup(self, name):
+        self.stubber.add_response(
+            "list_clusters_v2",
+            {"ClusterInfoList": [{"ClusterName": cluster} for cluster in self.clusters]},
+            {"ClusterNameFilter": name},
+        )
+
+    def __call__(self, service, region):
+        assert region == REGION
+        if service == "kafka":
+            self.stubber.activate()
+            return self.kafka
+        return boto3.client(service, region_name=region)
+
+
+def findings(config, clients):
+    return {finding.check: finding for finding in preflight.run_checks(config, clients)}
+
+
+def test_everything_in_place_passes(vpc):
+    config = imported(vpc, kafka_version="3.8.x")
+    result = findings(config, Clients())
+    assert [(check, finding.ok) for check, finding in result.items()] == [
+        ("account", True),
+        ("kafka version", True),
+        ("broker type", True),
+        ("network", True),
+        ("client security groups", True),
+        ("alarm topic", True),
+    ]
+
+
+def test_credentials_for_another_account_stop_the_checks(vpc):
+    config = imported(vpc, account="222222222222")
+    result = findings(config, Clients())
+    assert list(result) == ["account"]
+    assert result["account"].message == (
+        f"credentials are for account {MOTO_ACCOUNT}, but environment 'prod' deploys to "
+        "222222222222"
+    )
+
+
+def test_kafka_version_not_offered_fails_naming_the_recommended_line(vpc):
+    config = imported(vpc, kafka_version="2.6.0")
+    finding = findings(config, Clients())["kafka version"]
+    assert not finding.ok
+    assert finding.message == (
+        "MSK does not offer Kafka 2.6.0 in eu-west-1 (active: 3.7.x, 3.8.x); "
+        'set "kafka_version": "3.8.x" for environment \'prod\''
+    )
+
+
+def test_deprecated_version_fails_for_a_new_cluster(vpc):
+    config = imported(vpc)
+    clients = Clients()
+    clients.expect_cluster_lookup(config.cluster_name)
+    finding = findings(config, clients)["kafka version"]
+    assert not finding.ok
+    assert "Kafka 2.8.1 is DEPRECATED in eu-west-1: MSK refuses new clusters" in finding.message
+    assert '"kafka_version": "3.8.x"' in finding.message
+    clients.stubber.assert_no_pending_responses()
+
+
+def test_deprecated_version_passes_for_an_existing_cluster(vpc):
+    config = imported(vpc)
+    clients = Clients(clusters=[config.cluster_name])
+    clients.expect_cluster_lookup(config.cluster_name)
+    finding = findings(config, clients)["kafka version"]
+    assert finding.ok
+    assert "plan the upgrade" in finding.message
+
+
+def test_missing_subnet_fails(vpc):
+    config = imported(
+        {**vpc, "subnets": {**vpc["subnets"], "eu-west-1a": "subnet-0123456789abcdef0"}}
+    )
+    finding = findings(config, Clients(versions=[{"Version": "2.8.1", "Status": "ACTIVE"}]))[
+        "network"
+    ]
+    assert not finding.ok
+    assert "subnet-0123456789abcdef0" in finding.message
+    assert "InvalidSubnetID.NotFound" in finding.message
+
+
+def test_subnet_in_another_vpc_fails(vpc):
+    config = imported(
+        vpc, zones=("eu-west-1a", "eu-west-1c"), subnet_keys=("eu-west-1a", "other-1c")
+    )
+    finding = findings(config, Clients(versions=[{"Version": "2.8.1", "Status": "ACTIVE"}]))[
+        "network"
+    ]
+    assert not finding.ok
+    assert (
+        finding.message
+        == f"{vpc['subnets']['other-1c']} is in {vpc['other_vpc']}, not {vpc['vpc']}"
+    )
+
+
+def test_subnets_really_in_one_zone_fail(vpc):
+    config = imported(vpc, subnet_keys=("eu-west-1a", "same-1a"))
+    finding = findings(config, Clients(versions=[{"Version": "2.8.1", "Status": "ACTIVE"}]))[
+        "network"
+    ]
+    assert not finding.ok
+    assert finding.message == (
+        f"{vpc['subnets']['same-1a']} is in eu-west-1a, config says eu-west-1b; "
+        "both subnets are in eu-west-1a; MSK needs two AZs"
+    )
+
+
+def test_created_network_needs_available_zones(aws):
+    raw = {
+        "account": MOTO_ACCOUNT,
+        "region": REGION,
+        "network": {"mode": "create", "availability_zones": ["eu-west-1a", "eu-west-1b"]},
+    }
+    finding = preflight.check_network(
+        load_environment("dev", raw), boto3.client("ec2", region_name=REGION)
+    )
+    assert finding.ok
+    assert finding.message == "new VPC over eu-west-1a, eu-west-1b"
+
+
+def test_broker_type_missing_from_a_zone_fails(aws):
+    raw = {
+        "account": MOTO_ACCOUNT,
+        "region": REGION,
+        "network": {"mode": "create", "availability_zones": ["eu-west-1a", "eu-west-1z"]},
+    }
+    finding = preflight.check_broker_zones(
+        load_environment("dev", raw), boto3.client("ec2", region_name=REGION)
+    )
+    assert not finding.ok
+    assert finding.message.startswith("kafka.t3.small is not available in eu-west-1z")
+
+
+def test_missing_client_security_group_fails(vpc):
+    config = imported(vpc, client_access={"security_group_ids": ["sg-0123456789abcdef0"]})
+    finding = findings(config, Clients(versions=[{"Version": "2.8.1", "Status": "ACTIVE"}]))[
+        "client security groups"
+    ]
+    assert not finding.ok
+    assert "InvalidGroup.NotFound" in finding.message
+
+
+def test_missing_alarm_topic_fails(vpc):
+    config = imported(
+        vpc, monitoring={"alarm_topic_arn": f"arn:aws:sns:{REGION}:{MOTO_ACCOUNT}:gone"}
+    )
+    finding = findings(config, Clients(versions=[{"Version": "2.8.1", "Status": "ACTIVE"}]))[
+        "alarm topic"
+    ]
+    assert not finding.ok
+    assert "NotFound" in finding.message
+
+
+def write_cdk_json(tmp_path, environments):
+    path = tmp_path / "cdk.json"
+    path.write_text(json.dumps({"app": "python app.py", "context": {"environments": environments}}))
+    return path
+
+
+def test_main_exits_zero_and_prints_each_check(vpc, tmp_path, capsys):
+    config = imported(vpc, kafka_version="3.8.x")
+    raw = {
+        "account": config.account,
+        "region": config.region,
+        "kafka_version": "3.8.x",
+        "network": {
+            "mode": "import",
+            "vpc_id": vpc["vpc"],
+            "subnets": [
+                {
+                    "subnet_id": s.subnet_id,
+                    "availability_zone": s.availability_zone,
+                    "route_table_id": s.route_table_id,
+                }
+                for s in config.network.subnets
+            ],
+        },
+    }
+    status = preflight.main(
+        ["--env", "prod", "--cdk-json", str(write_cdk_json(tmp_path, {"prod": raw}))], Clients()
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert out[0] == f"preflight prod (account {MOTO_ACCOUNT}, {REGION}):"
+    assert out[-1] == "preflight passed"
+    assert all(line.startswith("  ok  ") for line in out[1:-1])
+
+
+def test_main_exits_one_when_a_check_fails(vpc, tmp_path, capsys):
+    raw = {
+        "account": MOTO_ACCOUNT,
+        "region": REGION,
+        "kafka_version": "2.6.0",
+        "network": {"mode": "create", "availability_zones": ["eu-west-1a", "eu-west-1b"]},
+    }
+    status = preflight.main(
+        ["--env", "dev", "--cdk-json", str(write_cdk_json(tmp_path, {"dev": raw}))], Clients()
+    )
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "  FAIL  kafka version: MSK does not offer Kafka 2.6.0" in out
+    assert out.splitlines()[-1] == "preflight failed: fix the FAIL lines before deploying"
+
+
+def test_main_exits_two_on_unknown_environment(capsys):
+    assert preflight.main(["--env", "qa"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "Configuration error: environment 'qa': unknown environment (known: dev, staging, prod)"
+    )
+
+
+def test_main_reads_the_repository_environments():
+    configs = preflight.read_environments()
+    assert list(configs) == ["dev", "staging", "prod"]
+
+
+def test_main_exits_two_without_credentials(monkeypatch, capsys):
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    def no_credentials(service, region):
+        session = botocore.session.Session()
+        session.get_component("credential_provider").providers = []
+        return session.create_client(service, region_name=region)
+
+    assert preflight.main(["--env", "prod"], no_credentials) == 2
+    assert "AWS error during preflight: Unable to locate credentials" in capsys.readouterr().err

@@ -1,0 +1,68 @@
+"""Synthesized templates against the committed snapshots in tests/snapshots/.
+
+Every infrastructure change shows up here as a reviewable diff. Asset hashes are masked in
+the comparison (Lambda code changes alone do not fail it); the snapshot files keep them, so
+`npx cdk diff --app cdk.out --template tests/snapshots/<stack>.json --fail <stack>` works too.
+
+Refresh after an intended change: `UPDATE_SNAPSHOTS=1 pytest tests/test_snapshots.py`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.stack_fixtures import ENVIRONMENTS
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
+ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+REFRESH = "UPDATE_SNAPSHOTS=1 pytest tests/test_snapshots.py"
+
+
+def render(template: dict) -> str:
+    return json.dumps(template, indent=1, sort_keys=True) + "\n"
+
+
+def masked(text: str) -> str:
+    return ASSET_HASH.sub("<asset-hash>", text)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_template_matches_snapshot(env, synthesized):
+    path = SNAPSHOTS / f"{synthesized.stacks[env].stack_name}.json"
+    current = render(synthesized.template_json[env])
+    if UPDATE:
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(current)
+    assert path.exists(), f"no snapshot {path.name}; create it with {REFRESH}"
+    expected = masked(path.read_text())
+    if expected != masked(current):
+        diff = difflib.unified_diff(
+            expected.splitlines(),
+            masked(current).splitlines(),
+            path.name,
+            "synthesized",
+            lineterm="",
+        )
+        pytest.fail(
+            f"{path.name} differs from the synthesized template; review, then run {REFRESH}\n"
+            + "\n".join(list(diff)[:200])
+        )
+
+
+def test_every_snapshot_belongs_to_an_environment(synthesized):
+    expected = {f"{stack.stack_name}.json" for stack in synthesized.stacks.values()}
+    assert {path.name for path in SNAPSHOTS.glob("*.json")} == expected
+
+
+def test_masking_hides_only_asset_hashes():
+    asset = "9b8fce7ae7f25ef82fdbaf6b72523b99d0875c0c9c826642819fb51f11d9b125"
+    assert masked(f'{{"S3Key": "{asset}.zip", "Name": "KafkaCluster21A1BE89"}}') == (
+        '{"S3Key": "<asset-hash>.zip", "Name": "KafkaCluster21A1BE89"}'
+    )

@@ -1,0 +1,484 @@
+"""CDK assertions for `stacks.topic_bootstrap` (provider + topics): one synth, bundling skipped."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_msk as msk
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.assertions import Annotations, Match, Template
+from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions
+from cfnlint.api import lint
+from cfnlint.config import ManualArgs
+
+from stacks.bundling import REPO_ROOT, asset_files
+from stacks.config import TopicSettings
+from stacks.kafka_access import KafkaClientAccess
+from stacks.topic_bootstrap import (
+    HANDLER,
+    RESOURCE_TYPE,
+    TOPIC_BOOTSTRAP_SOURCES,
+    KafkaTopic,
+    TopicBootstrapProvider,
+)
+from tests.topic_bootstrap_asset import load
+
+CLUSTER_ARN = "arn:aws:kafka:eu-west-1:111111111111:cluster/document-exceptions-cluster/abc-1"
+OTHER_CLUSTER_ARN = "arn:aws:kafka:eu-west-1:111111111111:cluster/other/def-2"
+CLUSTER_SG = "sg-0c1a5e0000000c1a5"
+ENDPOINTS_SG = "sg-0e0d0000000000e0d"
+SUBNETS = (
+    ("subnet-0a0000000000000a1", "eu-west-1a", "rtb-0a0000000000000a1"),
+    ("subnet-0b0000000000000b2", "eu-west-1b", "rtb-0b0000000000000b2"),
+)
+BROKERS = (
+    "b-1.example.kafka.eu-west-1.amazonaws.com:9096,b-2.example.kafka.eu-west-1.amazonaws.com:9096"
+)
+SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
+AUDIT_TOPIC = TopicSettings(
+    name="DocumentExceptionsAudit",
+    partitions=6,
+    replication_factor=2,
+    configs=MappingProxyType({"retention.ms": "604800000", "cleanup.policy": "delete"}),
+    deletion_policy="Delete",
+)
+
+
+def build_access(stack: cdk.Stack, cluster_arn: str = CLUSTER_ARN) -> KafkaClientAccess:
+    """What the platform's cluster construct hands its clients, built from imported parts."""
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack,
+        "Vpc",
+        vpc_id="vpc-0123456789abcdef0",
+        availability_zones=[zone for _, zone, _ in SUBNETS],
+        private_subnet_ids=[subnet for subnet, _, _ in SUBNETS],
+        private_subnet_route_table_ids=[table for _, _, table in SUBNETS],
+    )
+    subnets = [
+        ec2.Subnet.from_subnet_attributes(
+            stack, f"Subnet{index}", subnet_id=subnet, availability_zone=zone, route_table_id=table
+        )
+        for index, (subnet, zone, table) in enumerate(SUBNETS)
+    ]
+    secret = secretsmanager.Secret(
+        stack,
+        "ScramSecret",
+        secret_name="AmazonMSK_test",
+        encryption_key=kms.Key(stack, "SecretKey", enable_key_rotation=True),
+    )
+    NagSuppressions.add_resource_suppressions(
+        secret,
+        [NagPackSuppression(id="AwsSolutions-SMG4", reason="Test fixture standing in for MSK's")],
+    )
+    return KafkaClientAccess(
+        cluster_arn=cluster_arn,
+        cluster_security_group=ec2.SecurityGroup.from_security_group_id(
+            stack, "ClusterSg", CLUSTER_SG
+        ),
+        secret=secret,
+        bootstrap_brokers=BROKERS,
+        vpc=vpc,
+        subnets=ec2.SubnetSelection(subnets=subnets),
+        endpoints_security_group=ec2.SecurityGroup.from_security_group_id(
+            stack, "EndpointsSg", ENDPOINTS_SG
+        ),
+        # Like the platform's: the SCRAM association references the secret (and so its key,
+        # whose policy names the clients' roles), which catches dependency cycles.
+        dependencies=(
+            msk.CfnBatchScramSecret(
+                stack,
+                "ScramAssociation",
+                cluster_arn=cluster_arn,
+                secret_arn_list=[secret.secret_arn],
+            ),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Built:
+    stack: cdk.Stack
+    access: KafkaClientAccess
+    provider: TopicBootstrapProvider
+    topic: KafkaTopic
+    audit_topic: KafkaTopic
+    template: Template
+    resources: dict[str, dict[str, Any]]
+
+    def logical_id(self, construct: Any) -> str:
+        while not isinstance(construct, cdk.CfnElement):
+            construct = construct.node.default_child
+        return self.stack.resolve(construct.logical_id)
+
+    def resource(self, construct: Any) -> dict[str, Any]:
+        return self.resources[self.logical_id(construct)]
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {key: value for key, value in self.resources.items() if value["Type"] == kind}
+
+    def framework_function(self) -> dict[str, Any]:
+        functions = self.of_type("AWS::Lambda::Function")
+        on_event = self.logical_id(self.provider.on_event_function)
+        (framework,) = [value for key, value in functions.items() if key != on_event]
+        return framework
+
+
+@pytest.fixture(scope="module")
+def built() -> Built:
+    app = cdk.App(context=SKIP_BUNDLING)
+    stack = cdk.Stack(
+        app, "TopicsTest", env=cdk.Environment(account="111111111111", region="eu-west-1")
+    )
+    access = build_access(stack)
+    provider = TopicBootstrapProvider(
+        stack,
+        "TopicBootstrap",
+        access=access,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    topic = KafkaTopic(stack, "Topic", provider=provider, settings=TopicSettings())
+    # A second topic is these few lines: same provider, its own settings.
+    audit_topic = KafkaTopic(stack, "AuditTopic", provider=provider, settings=AUDIT_TOPIC)
+    cdk.Aspects.of(stack).add(AwsSolutionsChecks())
+    template = Template.from_stack(stack)
+    return Built(
+        stack=stack,
+        access=access,
+        provider=provider,
+        topic=topic,
+        audit_topic=audit_topic,
+        template=template,
+        resources=template.to_json()["Resources"],
+    )
+
+
+def get_att(built: Built, construct: Any, attribute: str = "Arn") -> dict[str, Any]:
+    return {"Fn::GetAtt": [built.logical_id(construct), attribute]}
+
+
+def ref(built: Built, construct: Any) -> dict[str, Any]:
+    return {"Ref": built.logical_id(construct)}
+
+
+def role_statements(built: Built, role_arn: dict[str, Any]) -> list[dict[str, Any]]:
+    role_id = role_arn["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in built.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions_of(statement: dict[str, Any]) -> set[str]:
+    actions = statement["Action"]
+    return {actions} if isinstance(actions, str) else set(actions)
+
+
+# --- the on-event handler -------------------------------------------------------------------
+
+
+def test_on_event_handler_runs_handler_on_event_on_python_3_14(built: Built) -> None:
+    properties = built.resource(built.provider.on_event_function)["Properties"]
+    assert properties["Handler"] == HANDLER == "handler.on_event"
+    assert properties["Runtime"] == "python3.14"
+    assert properties["Timeout"] == 300
+
+
+def test_asset_is_topic_bootstrap_plus_the_shared_document_exceptions_package() -> None:
+    root, shared = TOPIC_BOOTSTRAP_SOURCES
+    assert (root.path, root.target) == (REPO_ROOT / "topic_bootstrap", "")
+    assert (shared.path, shared.target) == (
+        REPO_ROOT / "lambda_src" / "document_exceptions",
+        "document_exceptions",
+    )
+    names = [str(target) for target, _ in asset_files(TOPIC_BOOTSTRAP_SOURCES)]
+    assert "document_exceptions/connection.py" in names
+    assert not [name for name in names if name.startswith("document_exceptions/app/")]
+    assert not [name for name in names if "__pycache__" in name or name.startswith("tests/")]
+    on_disk = sorted(
+        path.relative_to(root.path).as_posix() for path in root.path.glob("*.py") if path.is_file()
+    )
+    assert [name for name in on_disk if name not in names] == []
+
+
+def test_on_event_handler_runs_in_the_vpc_subnets_with_its_own_security_group(
+    built: Built,
+) -> None:
+    vpc_config = built.resource(built.provider.on_event_function)["Properties"]["VpcConfig"]
+    assert vpc_config["SubnetIds"] == [subnet for subnet, _, _ in SUBNETS]
+    assert vpc_config["SecurityGroupIds"] == [
+        get_att(built, built.provider.security_group, "GroupId")
+    ]
+
+
+def test_provider_framework_function_stays_outside_the_vpc(built: Built) -> None:
+    framework = built.framework_function()["Properties"]
+    assert "VpcConfig" not in framework
+    assert framework["Environment"]["Variables"]["USER_ON_EVENT_FUNCTION_ARN"] == get_att(
+        built, built.provider.on_event_function
+    )
+
+
+def test_security_group_egress_is_only_brokers_on_9096_and_endpoints_on_443(built: Built) -> None:
+    group = built.provider.security_group
+    group_id = get_att(built, group, "GroupId")
+    rules = list(built.resource(group)["Properties"].get("SecurityGroupEgress", []))
+    rules += [
+        egress["Properties"]
+        for egress in built.of_type("AWS::EC2::SecurityGroupEgress").values()
+        if egress["Properties"]["GroupId"] == group_id
+    ]
+    destinations = {
+        (rule["IpProtocol"], rule["FromPort"], rule["ToPort"], rule["DestinationSecurityGroupId"])
+        for rule in rules
+    }
+    assert destinations == {("tcp", 9096, 9096, CLUSTER_SG), ("tcp", 443, 443, ENDPOINTS_SG)}
+
+
+def test_cluster_security_group_admits_the_handler_on_9096(built: Built) -> None:
+    ingress = built.resource(built.provider.cluster_ingress)["Properties"]
+    assert ingress["GroupId"] == CLUSTER_SG
+    assert (ingress["FromPort"], ingress["ToPort"], ingress["IpProtocol"]) == (9096, 9096, "tcp")
+    assert ingress["SourceSecurityGroupId"] == get_att(
+        built, built.provider.security_group, "GroupId"
+    )
+
+
+def test_handler_role_reads_only_the_secret_and_this_cluster(built: Built) -> None:
+    function = built.resource(built.provider.on_event_function)["Properties"]
+    statements = role_statements(built, function["Role"])
+    resources = {
+        action: statement["Resource"]
+        for statement in statements
+        for action in actions_of(statement)
+    }
+    assert resources == {
+        "secretsmanager:GetSecretValue": ref(built, built.access.secret),
+        "secretsmanager:DescribeSecret": ref(built, built.access.secret),
+        "kafka:GetBootstrapBrokers": CLUSTER_ARN,
+        "kafka:DescribeCluster": CLUSTER_ARN,
+        "kafka:DescribeClusterV2": CLUSTER_ARN,
+    }
+
+
+def test_handler_role_decrypts_the_secret_key_only_through_secrets_manager(built: Built) -> None:
+    function = built.resource(built.provider.on_event_function)["Properties"]
+    key = built.resource(built.access.secret.encryption_key)["Properties"]["KeyPolicy"]
+    (grant,) = [
+        statement
+        for statement in key["Statement"]
+        if statement["Principal"] == {"AWS": function["Role"]}
+    ]
+    assert actions_of(grant) == {"kms:Decrypt"}
+    assert grant["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}
+    }
+
+
+def test_framework_role_may_only_invoke_the_on_event_handler(built: Built) -> None:
+    statements = role_statements(built, built.framework_function()["Properties"]["Role"])
+    handler_arn = get_att(built, built.provider.on_event_function)
+    assert {action for statement in statements for action in actions_of(statement)} == {
+        "lambda:InvokeFunction",
+        "lambda:GetFunction",
+    }
+    versions = {"Fn::Join": ["", [handler_arn, ":*"]]}
+    for statement in statements:
+        resources = statement["Resource"]
+        resources = resources if isinstance(resources, list) else [resources]
+        assert [r for r in resources if r not in (handler_arn, versions)] == []
+
+
+def test_both_functions_log_to_log_groups_with_retention(built: Built) -> None:
+    log_groups = built.of_type("AWS::Logs::LogGroup")
+    assert len(log_groups) == 2
+    assert {group["Properties"]["RetentionInDays"] for group in log_groups.values()} == {7}
+    on_event = built.resource(built.provider.on_event_function)["Properties"]
+    framework = built.framework_function()["Properties"]
+    assert {
+        on_event["LoggingConfig"]["LogGroup"]["Ref"],
+        framework["LoggingConfig"]["LogGroup"]["Ref"],
+    } == set(log_groups)
+
+
+def test_on_event_environment_holds_no_connection_secret(built: Built) -> None:
+    variables = built.resource(built.provider.on_event_function)["Properties"]["Environment"]
+    assert "password" not in json.dumps(variables).lower()
+
+
+# --- the topics -----------------------------------------------------------------------------
+
+
+def test_topic_resource_has_the_configured_properties(built: Built) -> None:
+    resource = built.resource(built.topic)
+    assert resource["Type"] == RESOURCE_TYPE == "Custom::KafkaTopic"
+    assert resource["Properties"] == {
+        "ServiceToken": built.stack.resolve(built.provider.service_token),
+        "ServiceTimeout": "420",
+        "TopicName": "DocumentExceptions",
+        "Partitions": "3",
+        "ReplicationFactor": "2",
+        "Configs": {},
+        "ClusterArn": CLUSTER_ARN,
+        "SecretArn": ref(built, built.access.secret),
+        "BootstrapBrokers": BROKERS,
+        "DeletionPolicy": "Retain",
+        "TimeoutSeconds": "240",
+    }
+
+
+@pytest.mark.parametrize("topic", ["topic", "audit_topic"])
+def test_topic_properties_are_accepted_by_the_handler_as_cloudformation_sends_them(
+    built: Built, topic: str
+) -> None:
+    parse_properties = load("topic_properties").parse_properties
+    properties = built.resource(getattr(built, topic))["Properties"]
+    # CloudFormation sends every property, ServiceToken and ServiceTimeout included, with
+    # references resolved; the secret's Ref becomes its ARN.
+    sent = {
+        **properties,
+        "ServiceToken": "arn:aws:lambda:eu-west-1:111111111111:function:framework-onEvent",
+        "SecretArn": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:AmazonMSK_test-AbCdEf",
+    }
+    parsed = parse_properties(sent, local=False)
+    expected = TopicSettings() if topic == "topic" else AUDIT_TOPIC
+    assert (parsed.topic.name, parsed.topic.partitions, parsed.topic.replication_factor) == (
+        expected.name,
+        expected.partitions,
+        expected.replication_factor,
+    )
+    assert parsed.topic.configs == dict(expected.configs)
+    assert parsed.deletion_policy.value == expected.deletion_policy
+    assert parsed.timeout_seconds == 240
+    assert parsed.cluster_arn == CLUSTER_ARN
+
+
+def test_topic_properties_carry_no_password(built: Built) -> None:
+    text = json.dumps([built.resource(built.topic), built.resource(built.audit_topic)]).lower()
+    assert "password" not in text
+    assert "resolve:secretsmanager" not in text
+
+
+def test_cloudformation_always_sends_delete_and_the_property_decides(built: Built) -> None:
+    resource = built.resource(built.topic)
+    assert resource["DeletionPolicy"] == "Delete"
+    assert resource["UpdateReplacePolicy"] == "Delete"
+    assert resource["Properties"]["DeletionPolicy"] == "Retain"
+
+
+def test_topic_depends_on_cluster_access_and_the_handler_network_rules(built: Built) -> None:
+    depends_on = set(built.resource(built.topic)["DependsOn"])
+    provider = built.provider
+    group_id = get_att(built, provider.security_group, "GroupId")
+    own_egress = {
+        key
+        for key, egress in built.of_type("AWS::EC2::SecurityGroupEgress").items()
+        if egress["Properties"]["GroupId"] == group_id
+    }
+    endpoint_ingress = {
+        key
+        for key, ingress in built.of_type("AWS::EC2::SecurityGroupIngress").items()
+        if ingress["Properties"]["GroupId"] == ENDPOINTS_SG
+        and ingress["Properties"]["SourceSecurityGroupId"] == group_id
+    }
+    assert own_egress
+    assert endpoint_ingress
+    assert {
+        "ScramAssociation",
+        built.logical_id(provider.cluster_ingress),
+        built.logical_id(provider.security_group),
+        *own_egress,
+        *endpoint_ingress,
+    } <= depends_on
+
+
+def test_topic_exposes_name_partitions_and_replication_factor_from_data(built: Built) -> None:
+    topic_id = built.logical_id(built.topic)
+    resolve = built.stack.resolve
+    assert resolve(built.topic.topic_name) == {"Fn::GetAtt": [topic_id, "TopicName"]}
+    assert resolve(built.topic.partitions) == {"Fn::GetAtt": [topic_id, "Partitions"]}
+    assert resolve(built.topic.replication_factor) == {
+        "Fn::GetAtt": [topic_id, "ReplicationFactor"]
+    }
+
+
+def test_second_topic_shares_the_provider_with_its_own_settings(built: Built) -> None:
+    topics = built.of_type(RESOURCE_TYPE)
+    assert len(topics) == 2
+    assert len(built.of_type("AWS::Lambda::Function")) == 2
+    audit = built.resource(built.audit_topic)["Properties"]
+    assert audit["ServiceToken"] == built.resource(built.topic)["Properties"]["ServiceToken"]
+    assert (audit["TopicName"], audit["Partitions"], audit["ReplicationFactor"]) == (
+        "DocumentExceptionsAudit",
+        "6",
+        "2",
+    )
+    assert audit["Configs"] == {"cleanup.policy": "delete", "retention.ms": "604800000"}
+    assert audit["DeletionPolicy"] == "Delete"
+
+
+def fresh_provider() -> tuple[cdk.Stack, KafkaClientAccess, TopicBootstrapProvider]:
+    stack = cdk.Stack(cdk.App(context=SKIP_BUNDLING), "Fresh")
+    access = build_access(stack)
+    provider = TopicBootstrapProvider.of(
+        stack,
+        access,
+        log_retention=logs.RetentionDays.ONE_DAY,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    return stack, access, provider
+
+
+def test_provider_of_creates_one_provider_per_stack_and_cluster() -> None:
+    stack, access, first = fresh_provider()
+    settings = {"log_retention": logs.RetentionDays.ONE_DAY, "removal_policy": None}
+    settings["removal_policy"] = cdk.RemovalPolicy.DESTROY
+    assert TopicBootstrapProvider.of(first, access, **settings) is first
+    assert first.node.path == f"Fresh/{TopicBootstrapProvider.SINGLETON_ID}"
+    other = dataclasses.replace(access, cluster_arn=OTHER_CLUSTER_ARN)
+    with pytest.raises(ValueError, match="already serves another cluster"):
+        TopicBootstrapProvider.of(stack, other, **settings)
+
+
+def test_topic_timeout_at_or_above_the_handler_timeout_is_refused() -> None:
+    stack, _, provider = fresh_provider()
+    with pytest.raises(ValueError, match=r"topic DocumentExceptions: timeout 300 s must be below"):
+        KafkaTopic(
+            stack,
+            "TooSlow",
+            provider=provider,
+            settings=TopicSettings(),
+            timeout=cdk.Duration.minutes(5),
+        )
+    assert stack.node.try_find_child("TooSlow") is None
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(built: Built) -> None:
+    annotations = Annotations.from_stack(built.stack)
+    findings = [
+        *annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*")),
+        *annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*")),
+    ]
+    assert [f"{finding.id}: {finding.entry.data}" for finding in findings] == []
+
+
+def test_cfn_lint_finds_nothing(built: Built) -> None:
+    matches = lint(
+        json.dumps(built.template.to_json()),
+        config=ManualArgs(ignore_checks=["W3005"], regions=["eu-west-1"]),
+    )
+    assert [f"{match.rule.id} {match.message}" for match in matches] == []

@@ -1,0 +1,301 @@
+"""Carry out one CloudFormation custom-resource event for a Kafka topic.
+
+:func:`handle_event` validates the properties, finds the brokers and credentials, looks at
+the topic, asks :mod:`topic_planning` for a plan and carries it out through the admin
+boundary (:mod:`topic_admin`). It returns what the CDK Provider framework expects
+(``PhysicalResourceId`` and ``Data``) or raises an exception whose message is the one-line
+reason CloudFormation shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from document_exceptions.connection import (
+    CAFILE_VARIABLE,
+    ConfigurationError,
+    KafkaConnection,
+    fetch_bootstrap_brokers,
+    from_environment,
+    read_scram_secret,
+)
+from topic_admin import Timeouts, TopicAdmin, TopicExistsError, open_admin
+from topic_planning import (
+    AlterConfigs,
+    CreateTopic,
+    DeleteTopic,
+    IncreasePartitions,
+    Plan,
+    TopicSpec,
+    delete_needs_lookup,
+    plan_create,
+    plan_delete,
+    plan_update,
+)
+from topic_properties import PropertyError, TopicProperties, parse_properties
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+REQUEST_TYPES = ("Create", "Update", "Delete")
+# Time the function keeps after the budget, to log and raise before Lambda stops it.
+LAMBDA_MARGIN_SECONDS = 10.0
+PROPERTY_FOR_VARIABLE = {
+    "KAFKA_SECRET_ARN": "SecretArn",
+    "KAFKA_CLUSTER_ARN": "ClusterArn",
+    "KAFKA_BOOTSTRAP_BROKERS": "BootstrapBrokers",
+}
+
+
+class EventError(ValueError):
+    """The event itself is malformed (not one CloudFormation would send)."""
+
+
+class LookupFailedError(RuntimeError):
+    """Reading the SCRAM secret or the cluster's brokers from AWS failed."""
+
+
+class Connector(Protocol):
+    def __call__(
+        self, connection: KafkaConnection, *, deadline: float, timeouts: Timeouts
+    ) -> TopicAdmin: ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where the handler runs: its environment, its time left and how it reaches AWS/Kafka.
+
+    ``remaining_seconds`` is the Lambda's time left (None when run locally).
+    ``aws_client(service, timeouts)`` makes a boto3 client; ``connect`` opens the admin.
+    """
+
+    environ: Mapping[str, str]
+    remaining_seconds: float | None
+    aws_client: Callable[[str, Timeouts], Any]
+    connect: Connector = open_admin
+    clock: Callable[[], float] = time.monotonic
+
+    def local_connection(self) -> KafkaConnection | None:
+        """The seed's KAFKA_* variables, which replace the secret and broker lookups."""
+        return from_environment(self.environ)
+
+    def open_admin(self, props: TopicProperties, local: KafkaConnection | None) -> TopicAdmin:
+        """Connect within the budget: the smaller of TimeoutSeconds and the Lambda's time
+        left less a margin (so the function always gets to raise its reason)."""
+        budget = float(props.timeout_seconds)
+        if self.remaining_seconds is not None:
+            budget = min(budget, self.remaining_seconds - LAMBDA_MARGIN_SECONDS)
+        budget = max(budget, 1.0)
+        deadline = self.clock() + budget
+        timeouts = Timeouts.for_budget(budget)
+        connection = local or _aws_connection(props, self, timeouts)
+        return self.connect(connection, deadline=deadline, timeouts=timeouts)
+
+
+def handle_event(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
+    """Handle a Create, Update or Delete event; see the module docstring."""
+    request_type = event.get("RequestType")
+    if request_type not in REQUEST_TYPES:
+        raise EventError(f"RequestType: {request_type!r} is not one of {', '.join(REQUEST_TYPES)}")
+    local = runtime.local_connection()
+    if request_type == "Delete":
+        return _delete(event, runtime, local)
+    props = parse_properties(event.get("ResourceProperties"), local=local is not None)
+    physical_id = props.physical_resource_id(local.bootstrap_servers if local else None)
+    desired = props.topic
+    _warn_about_settings(desired)
+    previous: TopicSpec | None = None
+    replacing = True
+    if request_type == "Update":
+        current_id = event.get("PhysicalResourceId")
+        if not current_id:
+            raise EventError("PhysicalResourceId: required for Update")
+        replacing = current_id != physical_id
+        if replacing:
+            log.info(
+                "new physical resource id: CloudFormation will delete the old one under its "
+                "own DeletionPolicy",
+                extra={"old_physical_resource_id": current_id, "physical_resource_id": physical_id},
+            )
+        else:
+            previous = _previous_spec(event.get("OldResourceProperties"), local is not None)
+    admin = runtime.open_admin(props, local)
+    try:
+        if replacing:
+            _create_or_adopt(admin, desired)
+        else:
+            actual = admin.describe_topic(desired.name, _config_keys(desired, previous))
+            plan = plan_update(desired, previous, actual, _broker_count(admin, actual))
+            _carry_out(plan, admin)
+    finally:
+        admin.close()
+    return {
+        "PhysicalResourceId": physical_id,
+        "Data": {
+            "TopicName": desired.name,
+            "Partitions": desired.partitions,
+            "ReplicationFactor": desired.replication_factor,
+        },
+    }
+
+
+def _create_or_adopt(admin: TopicAdmin, desired: TopicSpec) -> None:
+    """Create, adopt or grow the topic; if it appears between describe and create, replan."""
+    for attempt in (1, 2):
+        actual = admin.describe_topic(desired.name, tuple(sorted(desired.configs)))
+        plan = plan_create(desired, actual, _broker_count(admin, actual))
+        try:
+            _carry_out(plan, admin)
+        except TopicExistsError:
+            if attempt == 2:
+                raise
+            log.warning("topic appeared while creating it; planning again", extra=_topic(desired))
+        else:
+            return
+
+
+def _delete(
+    event: Mapping[str, Any], runtime: Runtime, local: KafkaConnection | None
+) -> dict[str, Any]:
+    """Delete never fails for a resource that never owned a topic (e.g. after a failed
+    Create, whose properties may even be invalid): it touches nothing then."""
+    physical_id = event.get("PhysicalResourceId")
+    answer = {"PhysicalResourceId": physical_id}
+    try:
+        props = parse_properties(event.get("ResourceProperties"), local=local is not None)
+        owned = physical_id == props.physical_resource_id(
+            local.bootstrap_servers if local else None
+        )
+    except PropertyError as exc:
+        log.warning(
+            "nothing to delete: the properties do not describe a topic this resource made",
+            extra={"reason": str(exc), "physical_resource_id": physical_id},
+        )
+        return answer
+    name = props.topic.name
+    if not delete_needs_lookup(props.deletion_policy, owned):
+        plan = plan_delete(name, props.deletion_policy, owned)
+        log.info(plan.summary, extra={"plan": plan.summary, "physical_resource_id": physical_id})
+        return answer
+    admin = runtime.open_admin(props, local)
+    try:
+        exists = admin.describe_topic(name, ()) is not None
+        _carry_out(plan_delete(name, props.deletion_policy, owned, exists), admin)
+    finally:
+        admin.close()
+    return answer
+
+
+def _carry_out(plan: Plan, admin: TopicAdmin) -> None:
+    log.info(plan.summary, extra={"plan": plan.summary, "actions": len(plan.actions)})
+    for action in plan.actions:
+        if isinstance(action, CreateTopic):
+            admin.create_topic(action.spec)
+        elif isinstance(action, AlterConfigs):
+            admin.alter_configs(action.topic, action.set_values, action.delete_keys)
+            log.info(
+                "changed topic configs",
+                extra={"topic": action.topic, "changed_configs": list(action.changed_keys)},
+            )
+        elif isinstance(action, IncreasePartitions):
+            admin.create_partitions(action.topic, action.total)
+        elif isinstance(action, DeleteTopic):
+            if not admin.delete_topic(action.topic):
+                log.info("topic was already gone", extra={"topic": action.topic})
+        else:  # pragma: no cover - the Action union is closed
+            raise TypeError(f"unknown action {action!r}")
+
+
+def _broker_count(admin: TopicAdmin, actual: object) -> int:
+    """Brokers matter only when creating a topic; skip the request otherwise."""
+    return admin.broker_count() if actual is None else 0
+
+
+def _config_keys(desired: TopicSpec, previous: TopicSpec | None) -> tuple[str, ...]:
+    keys = set(desired.configs)
+    if previous is not None:
+        keys |= set(previous.configs)
+    return tuple(sorted(keys))
+
+
+def _previous_spec(raw: Any, local: bool) -> TopicSpec | None:
+    """The topic as the template asked for it before; None if that cannot be read."""
+    try:
+        return parse_properties(raw, local=local).topic
+    except PropertyError as exc:
+        log.warning(
+            "OldResourceProperties are not valid; configs they set are left alone",
+            extra={"reason": str(exc)},
+        )
+        return None
+
+
+def _aws_connection(
+    props: TopicProperties, runtime: Runtime, timeouts: Timeouts
+) -> KafkaConnection:
+    """Brokers from the deploy-time string or ``kafka:GetBootstrapBrokers``; the SCRAM
+    username and password from Secrets Manager (they live only in memory). The CA file
+    variable is honoured as in ``connection.from_aws`` (MSK itself needs none)."""
+    aws_client = runtime.aws_client
+    cluster_arn, secret_arn = props.cluster_arn, props.secret_arn
+    # Both are required by parse_properties when no local brokers are configured.
+    assert cluster_arn is not None
+    assert secret_arn is not None
+    brokers = props.bootstrap_brokers or _look_up(
+        f"kafka:GetBootstrapBrokers for {cluster_arn}",
+        lambda: fetch_bootstrap_brokers(cluster_arn, aws_client("kafka", timeouts)),
+    )
+    username, password = _look_up(
+        f"secretsmanager:GetSecretValue for {secret_arn}",
+        lambda: read_scram_secret(secret_arn, aws_client("secretsmanager", timeouts)),
+    )
+    return KafkaConnection(
+        bootstrap_servers=brokers,
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username=username,
+        sasl_password=password,
+        ssl_cafile=runtime.environ.get(CAFILE_VARIABLE) or None,
+    )
+
+
+def _look_up(step: str, call: Callable[[], T]) -> T:
+    # botocore comes with boto3, which only the MSK path needs (local runs never load it).
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    try:
+        return call()
+    except ConfigurationError as exc:
+        key = PROPERTY_FOR_VARIABLE.get(exc.variable, exc.variable)
+        raise LookupFailedError(f"{key}: {str(exc).removeprefix(exc.variable + ': ')}") from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        detail = f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
+        raise LookupFailedError(f"{step} failed: {_one_line(detail)}") from None
+    except BotoCoreError as exc:
+        raise LookupFailedError(
+            f"{step} failed: {_one_line(str(exc))} (check the VPC interface endpoint for the "
+            "service and the security groups between the function and the endpoint)"
+        ) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _warn_about_settings(desired: TopicSpec) -> None:
+    min_isr = desired.configs.get("min.insync.replicas")
+    if min_isr is not None and 1 < desired.replication_factor == int(min_isr):
+        log.warning(
+            "min.insync.replicas equals the replication factor: one broker down stops "
+            "acks=all writes (MSK advises replication factor minus one)",
+            extra=_topic(desired),
+        )
+
+
+def _topic(spec: TopicSpec) -> dict[str, Any]:
+    return {"topic": spec.name}
