@@ -88,6 +88,8 @@ class DocumentExceptionsStack(Stack):
                 Fn.join("", ['["', Fn.join('","', Fn.split(",", brokers)), '"]']),
                 "KAFKA_BOOTSTRAP_SERVERS for the Django app (JSON list)",
             ),
+            "TopicName": (self.topic.topic_name, "The topic the producer publishes to"),
+            "TopicPartitions": (self.topic.partitions, "Partitions of the topic"),
             "KafkaSecurityProtocol": (SECURITY_PROTOCOL, "KAFKA_SECURITY_PROTOCOL"),
             "KafkaSaslMechanism": (SASL_MECHANISM, "KAFKA_SASL_MECHANISM"),
             "KafkaSaslCredentials": (

@@ -50,7 +50,16 @@ LAMBDA_SRC = REPO_ROOT / "lambda_src"
 REQUIREMENTS = LAMBDA_SRC / "requirements.txt"
 # The producer asset: lambda_src/ without the Django-side package (never imported in Lambda).
 PRODUCER_SOURCES = (
-    AssetSource(LAMBDA_SRC, exclude=("document_exceptions/app", "requirements.txt")),
+    # The Django-side library and the operator commands are never imported by the handler.
+    AssetSource(
+        LAMBDA_SRC,
+        exclude=(
+            "document_exceptions/app",
+            "document_exceptions/ops",
+            "document_exceptions/cli.py",
+            "requirements.txt",
+        ),
+    ),
 )
 HANDLER = "handler.handler"
 
@@ -379,6 +388,10 @@ class ProducerFunction(Construct):
             "FunctionName": (self.function.function_name, "Producer Lambda name"),
             "QueueUrl": (self.queue.queue_url, "Send exception messages here (SQS)"),
             "RejectedQueueUrl": (self.rejected_queue.queue_url, "Invalid messages, with reasons"),
+            "DeadLetterQueueUrl": (
+                self.dead_letter_queue.queue_url,
+                "Messages that failed every retry; replay with `document-exceptions replay`",
+            ),
             "EventBusName": (
                 self.event_bus.event_bus_name,
                 f"Put events here with detail-type {EVENT_DETAIL_TYPE} and the message as detail",

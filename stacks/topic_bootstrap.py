@@ -31,8 +31,8 @@ SHARED_PACKAGE = REPO_ROOT / "lambda_src" / "document_exceptions"
 REQUIREMENTS = REPO_ROOT / "lambda_src" / "requirements.txt"
 TOPIC_BOOTSTRAP_SOURCES = (
     AssetSource(TOPIC_BOOTSTRAP_DIR, exclude=("requirements.txt",)),
-    # The Django-side subpackage is never imported by the handler.
-    AssetSource(SHARED_PACKAGE, target="document_exceptions", exclude=("app",)),
+    # The Django-side library and the operator commands are never imported by the handler.
+    AssetSource(SHARED_PACKAGE, target="document_exceptions", exclude=("app", "ops", "cli.py")),
 )
 HANDLER = "handler.on_event"
 RESOURCE_TYPE = "Custom::KafkaTopic"

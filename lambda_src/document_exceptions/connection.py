@@ -35,7 +35,7 @@ SEED_VARIABLES = (
     "KAFKA_SASL_PASSWORD",
 )
 CAFILE_VARIABLE = "KAFKA_SSL_CAFILE"
-SECRET_ARN_VARIABLE = "KAFKA_SECRET_ARN"
+SECRET_ARN_VARIABLE = "KAFKA_SECRET_ARN"  # noqa: S105 - the name of a variable holding an ARN
 CLUSTER_ARN_VARIABLE = "KAFKA_CLUSTER_ARN"
 BOOTSTRAP_BROKERS_VARIABLE = "KAFKA_BOOTSTRAP_BROKERS"
 
@@ -128,17 +128,27 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def _text_setting(settings: Mapping[str, Any], variable: str, *, strip: bool = True) -> str | None:
+    """A string setting, None when empty; any other type is an error naming the variable."""
+    value = settings.get(variable)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(variable, f"expected a string, got {type(value).__name__}")
+    return (value.strip() if strip else value) or None
+
+
 def from_seed_settings(settings: Mapping[str, Any]) -> KafkaConnection:
     """Build a connection from the seed's variables (environment, config.json or Django)."""
     servers = parse_bootstrap_servers(settings.get("KAFKA_BOOTSTRAP_SERVERS"))
-    protocol = (settings.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").strip().upper()
+    protocol = (_text_setting(settings, "KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper()
     if protocol not in SECURITY_PROTOCOLS:
         raise ConfigurationError(
             "KAFKA_SECURITY_PROTOCOL", f"{protocol!r} is not one of {', '.join(SECURITY_PROTOCOLS)}"
         )
-    mechanism = (settings.get("KAFKA_SASL_MECHANISM") or "").strip().upper() or None
-    username = settings.get("KAFKA_SASL_USERNAME") or None
-    password = settings.get("KAFKA_SASL_PASSWORD") or None
+    mechanism = (_text_setting(settings, "KAFKA_SASL_MECHANISM") or "").upper() or None
+    username = _text_setting(settings, "KAFKA_SASL_USERNAME", strip=False)
+    password = _text_setting(settings, "KAFKA_SASL_PASSWORD", strip=False)
     if protocol.startswith("SASL_"):
         if mechanism is None:
             raise ConfigurationError("KAFKA_SASL_MECHANISM", f"required with {protocol}")
@@ -154,7 +164,7 @@ def from_seed_settings(settings: Mapping[str, Any]) -> KafkaConnection:
         raise ConfigurationError(
             "KAFKA_SASL_MECHANISM", f"set, but KAFKA_SECURITY_PROTOCOL is {protocol} (no SASL)"
         )
-    cafile = settings.get(CAFILE_VARIABLE) or None
+    cafile = _text_setting(settings, CAFILE_VARIABLE)
     if cafile and not Path(cafile).is_file():
         raise ConfigurationError(CAFILE_VARIABLE, f"{cafile} is not a readable file")
     return KafkaConnection(
@@ -175,7 +185,9 @@ def from_environment(
     merged: dict[str, Any] = {}
     if config_file is not None:
         merged.update(load_config_file(config_file))
-    merged.update({name: environ[name] for name in (*SEED_VARIABLES, CAFILE_VARIABLE) if environ.get(name)})
+    merged.update(
+        {name: environ[name] for name in (*SEED_VARIABLES, CAFILE_VARIABLE) if environ.get(name)}
+    )
     if not merged.get("KAFKA_BOOTSTRAP_SERVERS"):
         return None
     return from_seed_settings(merged)
@@ -204,9 +216,7 @@ def fetch_bootstrap_brokers(cluster_arn: str, kafka_client: Any) -> tuple[str, .
     return parse_broker_string(brokers)
 
 
-def from_aws(
-    environ: Mapping[str, str], client_factory: Callable[[str], Any]
-) -> KafkaConnection:
+def from_aws(environ: Mapping[str, str], client_factory: Callable[[str], Any]) -> KafkaConnection:
     """MSK with SASL/SCRAM: credentials from Secrets Manager, brokers from env or the MSK API."""
     secret_arn = environ.get(SECRET_ARN_VARIABLE)
     if not secret_arn:
@@ -233,7 +243,7 @@ def from_aws(
 
 
 def _boto3_client(service: str) -> Any:
-    import boto3  # imported lazily: keeps cold start and local runs free of boto3 when unused
+    import boto3  # noqa: PLC0415 - lazily: local runs and cold starts need no boto3
 
     return boto3.client(service)
 
@@ -242,7 +252,7 @@ class ConnectionResolver:
     """Resolves the connection once per process and caches it.
 
     `invalidate()` after an authentication failure makes the next `get()` read the secret
-    (and brokers) again, which picks up a rotated password.
+    (and brokers) again, which picks up a rotated password. `lookups` counts resolutions.
     """
 
     def __init__(

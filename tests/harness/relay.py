@@ -69,7 +69,8 @@ class FaultyRelay:
 
     A connection is "current" once the relay has accepted it, which can be a moment after
     the client's ``connect()`` returned: exchange a request first if a test depends on it.
-    ``accepted`` counts accepted connections, ``open_connections`` those still open.
+    ``accepted`` counts accepted connections, ``open_connections`` those still open;
+    ``bytes_to_target`` and ``bytes_to_client`` count the bytes relayed each way.
 
     ``target_port`` may be set after :meth:`start` (connections made before it is set are
     closed). Subclasses may set ``ssl_context`` to terminate TLS and override
@@ -92,6 +93,9 @@ class FaultyRelay:
         self._listen_port = listen_port
         self.port: int | None = None
         self.accepted = 0
+        # Bytes relayed each way (TCP payload), counted on the loop thread.
+        self.bytes_to_target = 0
+        self.bytes_to_client = 0
         self._refusing = False
         self._blackholed = False
         self._links: set[Link] = set()
@@ -281,19 +285,28 @@ class FaultyRelay:
         assert link.upstream_reader is not None
         assert link.upstream_writer is not None
         link.pumps = [
-            asyncio.create_task(self._pump(link, link.client_reader, link.upstream_writer)),
-            asyncio.create_task(self._pump(link, link.upstream_reader, link.client_writer)),
+            asyncio.create_task(self._pump(link, link.client_reader, link.upstream_writer, True)),
+            asyncio.create_task(self._pump(link, link.upstream_reader, link.client_writer, False)),
         ]
         await asyncio.wait(link.pumps, return_when=asyncio.FIRST_COMPLETED)
         # One side closed: let bytes already relayed to the other side go out, then close.
         for writer in (link.client_writer, link.upstream_writer):
             await self._close_gracefully(writer)
 
-    @staticmethod
-    async def _pump(link: Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self,
+        link: Link,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        to_target: bool,
+    ) -> None:
         with contextlib.suppress(OSError, ssl.SSLError):
             while data := await reader.read(CHUNK):
                 if not link.blackholed:
+                    if to_target:
+                        self.bytes_to_target += len(data)
+                    else:
+                        self.bytes_to_client += len(data)
                     writer.write(data)
                     await writer.drain()
 

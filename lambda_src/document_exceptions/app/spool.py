@@ -1,0 +1,231 @@
+"""A durable local spool for records that could not be delivered in time.
+
+One SQLite database (``spool.sqlite3``, WAL journal) in the configured directory. SQLite
+rather than JSON Lines because several processes of one application (Django under gunicorn
+or uWSGI) share the directory: inserts are atomic, and a replaying process *leases* the rows
+it is sending, so two processes do not replay the same rows at once. A lease that is not
+settled (the process died mid-replay) expires after ``lease_seconds`` and the rows are
+replayed by whoever comes next.
+
+Rows hold the exact bytes the contract produced (key, value, headers), so a replay sends the
+same record and needs no validation or serialization.
+
+Rows whose delivery failed for a reason retrying cannot fix (e.g. larger than the broker
+accepts) are moved to the ``rejected`` table with the error, instead of being retried for
+ever; nothing is deleted from there by this library.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SPOOL_FILE = "spool.sqlite3"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key BLOB,
+    value BLOB NOT NULL,
+    headers TEXT NOT NULL,
+    spooled_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_until REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS records_lease ON records (lease_until, id);
+CREATE TABLE IF NOT EXISTS rejected (
+    id INTEGER PRIMARY KEY,
+    key BLOB,
+    value BLOB NOT NULL,
+    headers TEXT NOT NULL,
+    spooled_at REAL NOT NULL,
+    rejected_at REAL NOT NULL,
+    error TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WireRecord:
+    """One record exactly as it goes on the wire (what the contract prepared)."""
+
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]] = field(default_factory=list)  # a list, as kafka-python wants
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledRecord:
+    """A record read back from the spool, with its row id."""
+
+    row_id: int
+    record: WireRecord
+    attempts: int
+
+
+def _encode_headers(headers: Iterable[tuple[str, bytes]]) -> str:
+    return json.dumps([[name, base64.b64encode(value).decode("ascii")] for name, value in headers])
+
+
+def _decode_headers(text: str) -> list[tuple[str, bytes]]:
+    return [(name, base64.b64decode(value)) for name, value in json.loads(text)]
+
+
+class Spool:
+    """The spool database in ``directory``; safe to use from several threads and processes."""
+
+    def __init__(self, directory: str | os.PathLike[str], lease_seconds: float = 60.0) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / SPOOL_FILE
+        self.lease_seconds = lease_seconds
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._pid = -1
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._db()
+
+    def _db(self) -> sqlite3.Connection:
+        """This process's connection (a connection inherited through fork is never reused)."""
+        if self._connection is None or self._pid != os.getpid():
+            connection = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.executescript(SCHEMA)
+            self._connection, self._pid = connection, os.getpid()
+        return self._connection
+
+    def put(self, records: Sequence[WireRecord], *, leased: bool = False) -> list[int]:
+        """Store ``records`` durably (one transaction); return their row ids.
+
+        ``leased`` rows start out leased to the caller (a delivery attempt is still open).
+        """
+        if not records:
+            return []
+        now = time.time()
+        lease_until = now + self.lease_seconds if leased else 0.0
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [
+                    int(
+                        db.execute(
+                            "INSERT INTO records (key, value, headers, spooled_at, lease_until)"
+                            " VALUES (?, ?, ?, ?, ?)",
+                            (r.key, r.value, _encode_headers(r.headers), now, lease_until),
+                        ).lastrowid
+                    )
+                    for r in records
+                ]
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return ids
+
+    def claim(self, limit: int) -> list[SpooledRecord]:
+        """Lease up to ``limit`` of the oldest unleased rows to this caller for replay."""
+        now = time.time()
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = db.execute(
+                    "SELECT id, key, value, headers, attempts FROM records"
+                    " WHERE lease_until <= ? ORDER BY id LIMIT ?",
+                    (now, limit),
+                ).fetchall()
+                db.executemany(
+                    "UPDATE records SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+                    [(now + self.lease_seconds, row[0]) for row in rows],
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return [
+            SpooledRecord(row[0], WireRecord(row[1], row[2], _decode_headers(row[3])), row[4] + 1)
+            for row in rows
+        ]
+
+    def delete(self, row_ids: Iterable[int]) -> int:
+        """Forget delivered rows; returns how many were still there."""
+        return self._executemany("DELETE FROM records WHERE id = ?", [(i,) for i in row_ids])
+
+    def release(self, row_ids: Iterable[int]) -> int:
+        """End the lease of rows that were not delivered, so they are replayed later."""
+        return self._executemany(
+            "UPDATE records SET lease_until = 0 WHERE id = ?", [(i,) for i in row_ids]
+        )
+
+    def reject(self, row_id: int, error: str) -> None:
+        """Move a row that can never be delivered to the ``rejected`` table."""
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "INSERT OR REPLACE INTO rejected"
+                    " (id, key, value, headers, spooled_at, rejected_at, error)"
+                    " SELECT id, key, value, headers, spooled_at, ?, ? FROM records WHERE id = ?",
+                    (time.time(), error, row_id),
+                )
+                db.execute("DELETE FROM records WHERE id = ?", (row_id,))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _executemany(self, sql: str, parameters: list[tuple[int]]) -> int:
+        if not parameters:
+            return 0
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                changed = sum(db.execute(sql, p).rowcount for p in parameters)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return changed
+
+    def count(self) -> int:
+        """Rows waiting to be replayed (leased ones included)."""
+        with self._lock:
+            return int(self._db().execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def has_replayable(self) -> bool:
+        """True when at least one row is waiting and not leased by anyone."""
+        with self._lock:
+            row = (
+                self._db()
+                .execute("SELECT 1 FROM records WHERE lease_until <= ? LIMIT 1", (time.time(),))
+                .fetchone()
+            )
+        return row is not None
+
+    def rejected(self) -> list[tuple[WireRecord, str]]:
+        """Rows that can never be delivered, with the reason."""
+        with self._lock:
+            rows = (
+                self._db()
+                .execute("SELECT key, value, headers, error FROM rejected ORDER BY id")
+                .fetchall()
+            )
+        return [(WireRecord(r[0], r[1], _decode_headers(r[2])), r[3]) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None and self._pid == os.getpid():
+                self._connection.close()
+            self._connection = None

@@ -1,0 +1,152 @@
+"""A deployed environment as the operator commands see it: its stack outputs and its secret.
+
+The stack outputs are read with CloudFormation ``DescribeStacks``; the connection is then
+built by the same code the producer Lambda runs (``connection.from_aws``): the SASL/SCRAM
+broker string from the outputs, the username and password from the secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from document_exceptions.connection import (
+    BOOTSTRAP_BROKERS_VARIABLE,
+    CAFILE_VARIABLE,
+    SECRET_ARN_VARIABLE,
+    ConfigurationError,
+    KafkaConnection,
+    from_aws,
+)
+from document_exceptions.ops.errors import OpsError
+
+ClientFactory = Callable[[str], Any]
+
+# Output ids, as the stacks define them (stacks/document_exceptions_stack.py,
+# stacks/producer_function.py). Outputs of nested constructs get CDK logical ids such as
+# `ProducerQueueUrl1A2B3C4D`: see StackOutputs.get.
+SECRET_ARN_OUTPUT = "ScramSecretArn"  # noqa: S105 - an output name, not a secret
+BROKERS_OUTPUT = "BootstrapBrokersSaslScram"
+CLUSTER_ARN_OUTPUT = "ClusterArn"
+QUEUE_URL_OUTPUT = "QueueUrl"
+DEAD_LETTER_QUEUE_URL_OUTPUT = "DeadLetterQueueUrl"
+TOPIC_NAME_OUTPUT = "TopicName"
+TOPIC_PARTITIONS_OUTPUT = "TopicPartitions"
+
+AWS_CONNECT_TIMEOUT_S = 5
+AWS_READ_TIMEOUT_S = 10
+AWS_MAX_ATTEMPTS = 3
+
+
+def boto3_client_factory(region: str | None = None, profile: str | None = None) -> ClientFactory:
+    """Clients that give up after a few seconds instead of botocore's minute-long defaults."""
+    import boto3  # noqa: PLC0415 - only commands that talk to AWS need boto3
+    from botocore.config import Config  # noqa: PLC0415
+
+    session = boto3.Session(profile_name=profile, region_name=region)
+    config = Config(
+        connect_timeout=AWS_CONNECT_TIMEOUT_S,
+        read_timeout=AWS_READ_TIMEOUT_S,
+        retries={"total_max_attempts": AWS_MAX_ATTEMPTS, "mode": "standard"},
+    )
+
+    def make(service: str) -> Any:
+        return session.client(service, config=config)
+
+    return make
+
+
+def aws_error_text(exc: BaseException) -> str:
+    """``Code: message`` of a botocore ClientError, or the exception's own text."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        error = response.get("Error", {})
+        code, message = error.get("Code"), error.get("Message")
+        if code:
+            return f"{code}: {message}" if message else str(code)
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """The outputs of one CloudFormation stack, by output key."""
+
+    stack_name: str
+    values: Mapping[str, str]
+    status: str = ""
+
+    @classmethod
+    def load(cls, cloudformation: Any, stack_name: str) -> StackOutputs:
+        try:
+            response = cloudformation.describe_stacks(StackName=stack_name)
+        except Exception as exc:
+            raise OpsError(
+                f"cannot read stack {stack_name}: {aws_error_text(exc)}",
+                "the stack name and --region, and that your credentials may call "
+                "cloudformation:DescribeStacks",
+            ) from None
+        stacks = response.get("Stacks") or []
+        if not stacks:
+            raise OpsError(f"stack {stack_name} not found", "the stack name and --region")
+        stack = stacks[0]
+        values = {
+            output["OutputKey"]: output.get("OutputValue", "")
+            for output in stack.get("Outputs") or []
+        }
+        return cls(stack_name, values, stack.get("StackStatus", ""))
+
+    def get(self, name: str) -> str | None:
+        """The output `name`, also when CDK prefixed it with its construct path and suffixed
+        a hash (`ProducerQueueUrl1A2B3C4D`); of several such, the shortest key wins (so
+        `QueueUrl` finds `ProducerQueueUrl…`, not `ProducerRejectedQueueUrl…`)."""
+        if name in self.values:
+            return self.values[name]
+        pattern = re.compile(rf"^[A-Za-z0-9]*{re.escape(name)}[0-9A-F]{{8}}$")
+        candidates = sorted((key for key in self.values if pattern.match(key)), key=len)
+        if not candidates:
+            return None
+        if len(candidates) > 1 and len(candidates[0]) == len(candidates[1]):
+            raise OpsError(
+                f"stack {self.stack_name} has several outputs named like {name}: "
+                + ", ".join(candidates),
+                "pass the value with the command's flag instead",
+            )
+        return self.values[candidates[0]]
+
+    def require(self, name: str, flag: str | None = None) -> str:
+        value = self.get(name)
+        if not value:
+            where = f" (or pass {flag})" if flag else ""
+            raise OpsError(
+                f"stack {self.stack_name} has no output {name}{where}",
+                "that the stack is deployed from this version of the repository "
+                f"(outputs: {', '.join(sorted(self.values)) or 'none'})",
+            )
+        return value
+
+
+def connection_from_stack(
+    outputs: StackOutputs, client_factory: ClientFactory, cafile: str | None = None
+) -> KafkaConnection:
+    """SASL_SSL/SCRAM-SHA-512 to the stack's brokers with the secret's login (read now)."""
+    environ = {
+        SECRET_ARN_VARIABLE: outputs.require(SECRET_ARN_OUTPUT),
+        BOOTSTRAP_BROKERS_VARIABLE: outputs.require(BROKERS_OUTPUT),
+    }
+    if cafile:
+        environ[CAFILE_VARIABLE] = cafile
+    try:
+        return from_aws(environ, client_factory)
+    except ConfigurationError as exc:
+        raise OpsError(
+            f"stack {outputs.stack_name}: {exc}",
+            "the secret holds JSON with 'username' and 'password'",
+        ) from None
+    except Exception as exc:
+        raise OpsError(
+            f"cannot read secret {environ[SECRET_ARN_VARIABLE]}: {aws_error_text(exc)}",
+            "your credentials may call secretsmanager:GetSecretValue on the secret and "
+            "kms:Decrypt on its key",
+        ) from None

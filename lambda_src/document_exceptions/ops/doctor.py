@@ -1,0 +1,307 @@
+"""Check a deployed environment end to end, one step at a time, saying what to check.
+
+Checks (a check whose prerequisite failed is skipped):
+
+1. the stack's outputs can be read (or, locally, the KAFKA_* settings are valid);
+2. the SCRAM secret can be read and holds a username and password;
+3. every broker name of the SASL/SCRAM broker string resolves (DNS);
+4. the brokers accept a TLS connection and the SASL/SCRAM login (a real connection);
+5. the topic exists with the configured number of partitions.
+
+Every step is bounded: AWS calls by the clients' timeouts, DNS and Kafka by ``timeout_s``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import kafka.errors as kafka_errors
+from kafka.admin import KafkaAdminClient
+
+from document_exceptions.connection import (
+    ConfigurationError,
+    KafkaConnection,
+    from_environment,
+    parse_broker_string,
+    read_scram_secret,
+)
+from document_exceptions.contract import DEFAULT_SETTINGS
+from document_exceptions.ops.aws import (
+    BROKERS_OUTPUT,
+    SECRET_ARN_OUTPUT,
+    TOPIC_NAME_OUTPUT,
+    TOPIC_PARTITIONS_OUTPUT,
+    ClientFactory,
+    StackOutputs,
+    aws_error_text,
+)
+from document_exceptions.ops.errors import OpsError
+from document_exceptions.ops.kafka_clients import KafkaConnectError, close_quietly, open_client
+from document_exceptions.ops.target import NO_CONNECTION_HINT
+
+Status = Literal["ok", "failed", "skipped"]
+DEFAULT_PARTITIONS = 3
+STACK_CHECK = "stack outputs"
+LOCAL_CHECK = "local settings"
+SECRET_CHECK = "secret readable"  # noqa: S105 - a check name, not a secret
+DNS_CHECK = "brokers resolve (DNS)"
+LOGIN_CHECK = "brokers accept the login (TLS + SASL/SCRAM)"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.name, "status": self.status, "detail": self.detail, "hint": self.hint}
+
+
+@dataclass(frozen=True)
+class DoctorOptions:
+    stack: str | None = None
+    topic: str | None = None
+    partitions: int | None = None
+    cafile: str | None = None
+    config_file: str | None = None
+    timeout_s: float = 10.0
+
+
+class _Failed(Exception):  # noqa: N818 - a step's failure, turned into a Check
+    def __init__(self, detail: str, hint: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.hint = hint
+
+
+class Doctor:
+    """Runs the checks in order; a check whose prerequisite failed is skipped."""
+
+    def __init__(
+        self,
+        options: DoctorOptions,
+        client_factory: ClientFactory | None = None,
+        environ: Mapping[str, str] | None = None,
+        on_check: Callable[[Check], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.client_factory = client_factory
+        self.environ = environ
+        self.on_check = on_check
+        self.checks: list[Check] = []
+
+    @property
+    def healthy(self) -> bool:
+        return all(check.status == "ok" for check in self.checks)
+
+    def _step(
+        self, name: str, run: Callable[[], tuple[str, Any]], needs: tuple[str, ...] = ()
+    ) -> Any:
+        """Run one check; returns its value, or None when it failed or was skipped."""
+        status = {check.name: check.status for check in self.checks}
+        missing = [need for need in needs if status.get(need) != "ok"]
+        if missing:
+            self._record(Check(name, "skipped", f"needs: {', '.join(missing)}"))
+            return None
+        try:
+            detail, value = run()
+        except _Failed as failed:
+            self._record(Check(name, "failed", failed.detail, failed.hint))
+        except OpsError as exc:
+            self._record(Check(name, "failed", exc.message, exc.hint))
+        else:
+            self._record(Check(name, "ok", detail))
+            return value
+        return None
+
+    def _record(self, check: Check) -> None:
+        self.checks.append(check)
+        if self.on_check is not None:
+            self.on_check(check)
+
+    def run(self) -> list[Check]:
+        options = self.options
+        if options.stack is not None:
+            outputs = self._step(STACK_CHECK, self._read_outputs)
+            secret = self._step(SECRET_CHECK, lambda: self._read_secret(outputs), (STACK_CHECK,))
+            brokers = self._step(
+                DNS_CHECK, lambda: self._resolve(self._stack_brokers(outputs)), (STACK_CHECK,)
+            )
+            login_needs = (SECRET_CHECK, DNS_CHECK)
+            topic = options.topic or (outputs.get(TOPIC_NAME_OUTPUT) if outputs else None)
+            partitions = options.partitions or _int(
+                outputs.get(TOPIC_PARTITIONS_OUTPUT) if outputs else None
+            )
+            connection = None
+            if secret is not None and brokers is not None:
+                username, password = secret
+                connection = KafkaConnection(
+                    bootstrap_servers=brokers,
+                    security_protocol="SASL_SSL",
+                    sasl_mechanism="SCRAM-SHA-512",
+                    sasl_username=username,
+                    sasl_password=password,
+                    ssl_cafile=options.cafile,
+                )
+        else:
+            connection = self._step(LOCAL_CHECK, self._local_connection)
+            self._step(
+                DNS_CHECK,
+                lambda: self._resolve(connection.bootstrap_servers),  # type: ignore[union-attr]
+                (LOCAL_CHECK,),
+            )
+            login_needs = (LOCAL_CHECK, DNS_CHECK)
+            topic = options.topic or (self.environ or {}).get("KAFKA_TOPIC")
+            partitions = options.partitions
+        topic = topic or DEFAULT_SETTINGS.topic
+        partitions = partitions or DEFAULT_PARTITIONS
+        admin = self._step(LOGIN_CHECK, lambda: self._login(connection), login_needs)
+        try:
+            self._step(
+                f"topic {topic}", lambda: self._topic(admin, topic, partitions), (LOGIN_CHECK,)
+            )
+        finally:
+            if admin is not None:
+                close_quietly(admin)
+        return self.checks
+
+    # --- the checks -----------------------------------------------------------------------
+
+    def _read_outputs(self) -> tuple[str, StackOutputs]:
+        if self.client_factory is None:
+            raise _Failed("no AWS access", "boto3 is installed")
+        outputs = StackOutputs.load(self.client_factory("cloudformation"), self.options.stack or "")
+        for name in (SECRET_ARN_OUTPUT, BROKERS_OUTPUT):
+            outputs.require(name)
+        status = f"{outputs.status}, " if outputs.status else ""
+        return f"{outputs.stack_name}: {status}{len(outputs.values)} outputs", outputs
+
+    def _read_secret(self, outputs: StackOutputs) -> tuple[str, tuple[str, str]]:
+        assert self.client_factory is not None
+        arn = outputs.require(SECRET_ARN_OUTPUT)
+        try:
+            username, password = read_scram_secret(arn, self.client_factory("secretsmanager"))
+        except ConfigurationError as exc:
+            raise _Failed(
+                f"secret {arn} is not usable: {exc}",
+                "the secret's value is JSON with 'username' and 'password' (MSK's SCRAM format)",
+            ) from None
+        except Exception as exc:
+            raise _Failed(
+                f"cannot read secret {arn}: {aws_error_text(exc)}",
+                "your credentials may call secretsmanager:GetSecretValue on the secret and "
+                "kms:Decrypt on its customer-managed key",
+            ) from None
+        return f"{arn} (username {username!r})", (username, password)
+
+    def _stack_brokers(self, outputs: StackOutputs) -> tuple[str, ...]:
+        raw = outputs.require(BROKERS_OUTPUT)
+        try:
+            brokers = parse_broker_string(raw)
+        except ConfigurationError as exc:
+            raise _Failed(
+                f"output {BROKERS_OUTPUT}: {exc}",
+                "the cluster has SASL/SCRAM enabled and the stack finished deploying",
+            ) from None
+        return brokers
+
+    def _local_connection(self) -> tuple[str, KafkaConnection]:
+        environ = dict(self.environ or {})
+        if self.options.cafile:
+            environ["KAFKA_SSL_CAFILE"] = self.options.cafile
+        try:
+            connection = from_environment(environ, self.options.config_file)
+        except ConfigurationError as exc:
+            raise _Failed(str(exc), NO_CONNECTION_HINT) from None
+        if connection is None:
+            raise _Failed("no Kafka connection settings", NO_CONNECTION_HINT)
+        return connection.describe(), connection
+
+    def _resolve(self, servers: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+        found: list[str] = []
+        for server in servers:
+            host, _, port = server.rpartition(":")
+            addresses = resolve_host(host.strip("[]"), int(port), self.options.timeout_s)
+            found.append(f"{host} -> {', '.join(addresses)}")
+        return "; ".join(found), servers
+
+    def _login(self, connection: KafkaConnection | None) -> tuple[str, KafkaAdminClient]:
+        assert connection is not None
+        try:
+            admin = open_client(KafkaAdminClient, connection, timeout_s=self.options.timeout_s)
+        except KafkaConnectError as exc:
+            raise _Failed(exc.message, exc.hint) from None
+        auth = (
+            f"{connection.sasl_mechanism} as {connection.sasl_username!r}"
+            if connection.sasl_mechanism
+            else "no SASL (local PLAINTEXT)"
+        )
+        return f"{connection.security_protocol}, {auth}", admin
+
+    def _topic(self, admin: KafkaAdminClient, topic: str, partitions: int) -> tuple[str, None]:
+        try:
+            described = admin.describe_topics([topic])
+        except kafka_errors.KafkaError as exc:
+            raise _Failed(
+                f"cannot describe topic {topic}: {type(exc).__name__}: {exc}",
+                "the SCRAM user may describe topics (ACLs, if any are set on the cluster)",
+            ) from None
+        info = next((item for item in described if item.get("name") == topic), None)
+        error = kafka_errors.for_code(info["error_code"]) if info else None
+        if info is None or error is kafka_errors.UnknownTopicOrPartitionError:
+            raise _Failed(
+                f"topic {topic} does not exist",
+                "the topic bootstrap custom resource ran (stack events, its function's log) "
+                "and the topic name (--topic)",
+            )
+        if error is not kafka_errors.NoError:
+            raise _Failed(f"topic {topic}: {error.__name__}", "the topic's ACLs and the brokers")
+        found = len(info["partitions"])
+        replicas = max((len(p["replica_nodes"]) for p in info["partitions"]), default=0)
+        under = sum(1 for p in info["partitions"] if len(p["isr_nodes"]) < len(p["replica_nodes"]))
+        if found != partitions:
+            raise _Failed(
+                f"topic {topic} has {found} partitions, the configuration says {partitions}",
+                "the topic bootstrap's last update (partitions can only grow) and --partitions",
+            )
+        detail = f"{found} partitions, replication factor {replicas}"
+        if under:
+            detail += f", {under} under-replicated"
+        return detail, None
+
+
+def resolve_host(host: str, port: int, timeout_s: float) -> list[str]:
+    """The host's addresses, or _Failed; getaddrinfo has no timeout, so it runs in a thread."""
+    result: dict[str, Any] = {}
+
+    def lookup() -> None:
+        try:
+            result["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            result["error"] = exc
+
+    worker = threading.Thread(target=lookup, name=f"resolve-{host}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    hint = (
+        "the broker string is current (it changes when the cluster is replaced) and this "
+        "machine uses the VPC's DNS (MSK broker names resolve inside the VPC)"
+    )
+    if worker.is_alive():
+        raise _Failed(f"{host}: no DNS answer within {timeout_s:g} s", hint)
+    if "error" in result:
+        raise _Failed(f"{host} does not resolve: {result['error']}", hint)
+    return sorted({info[4][0] for info in result["infos"]})
+
+
+def _int(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None

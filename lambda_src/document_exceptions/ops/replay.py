@@ -1,0 +1,267 @@
+"""Move messages from the producer's dead-letter queue back to its queue.
+
+SQS does the moving itself (a *message move task*, ``StartMessageMoveTask``): messages go
+back in order, at a rate SQS chooses (or ``max_per_second``), without passing through this
+machine, and the producer Lambda picks them up from its queue as usual. Only one task per
+dead-letter queue runs at a time; ``list_moves`` shows the current and recent ones.
+
+Which queues: the producer queue's URL (a stack output or a flag) names the queue; its
+``RedrivePolicy`` names the dead-letter queue, so the two can never be mismatched. Both can
+also be given directly.
+
+A dry run reads the dead-letter queue's approximate depth and peeks at a few messages with
+a visibility timeout of 0 (they stay available; their receive count goes up by one, which
+matters for no redrive here: the dead-letter queue has none).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from document_exceptions.ops.aws import aws_error_text
+from document_exceptions.ops.errors import OpsError
+
+FINISHED_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+MAX_PEEK = 10
+MOVE_PERMISSIONS = (
+    "sqs:StartMessageMoveTask, sqs:ListMessageMoveTasks, and on the dead-letter queue "
+    "sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:GetQueueUrl; on the "
+    "queue sqs:GetQueueAttributes, sqs:SendMessage; kms:Decrypt and kms:GenerateDataKey on "
+    "the queues' key"
+)
+
+
+@dataclass(frozen=True)
+class Queues:
+    """The dead-letter queue (source of the move) and the queue it goes back to."""
+
+    dead_letter_arn: str
+    dead_letter_url: str
+    queue_arn: str
+
+
+@dataclass(frozen=True)
+class PeekedMessage:
+    message_id: str
+    sent: str | None
+    receive_count: int | None
+    order_req_id: str | None
+    exception_type: str | None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a move would take: SQS's approximate counts and a few messages."""
+
+    approximate: int
+    in_flight: int
+    sample: tuple[PeekedMessage, ...] = field(default_factory=tuple)
+
+
+def _call(what: str, function: Callable[..., Any], **kwargs: Any) -> Any:
+    try:
+        return function(**kwargs)
+    except Exception as exc:
+        raise OpsError(f"cannot {what}: {aws_error_text(exc)}", MOVE_PERMISSIONS) from None
+
+
+def queue_arn(sqs: Any, queue_url: str) -> str:
+    response = _call(
+        f"read the attributes of {queue_url}",
+        sqs.get_queue_attributes,
+        QueueUrl=queue_url,
+        AttributeNames=["QueueArn"],
+    )
+    return response["Attributes"]["QueueArn"]
+
+
+def dead_letter_arn(sqs: Any, queue_url: str) -> str:
+    """The dead-letter queue named by the queue's RedrivePolicy."""
+    response = _call(
+        f"read the redrive policy of {queue_url}",
+        sqs.get_queue_attributes,
+        QueueUrl=queue_url,
+        AttributeNames=["RedrivePolicy"],
+    )
+    raw = response.get("Attributes", {}).get("RedrivePolicy")
+    if not raw:
+        raise OpsError(
+            f"{queue_url} has no dead-letter queue (no RedrivePolicy)",
+            "that this is the producer's queue (stack output QueueUrl), not one of its "
+            "parking queues",
+        )
+    return json.loads(raw)["deadLetterTargetArn"]
+
+
+def queue_url_of(sqs: Any, arn: str) -> str:
+    """The URL of the queue ``arn`` (arn:aws:sqs:region:account:name)."""
+    parts = arn.split(":")
+    if len(parts) != 6 or parts[2] != "sqs":
+        raise OpsError(f"{arn!r} is not an SQS queue ARN")
+    response = _call(
+        f"find the URL of {arn}",
+        sqs.get_queue_url,
+        QueueName=parts[5],
+        QueueOwnerAWSAccountId=parts[4],
+    )
+    return response["QueueUrl"]
+
+
+def resolve_queues(
+    sqs: Any,
+    *,
+    queue_url: str | None = None,
+    queue_arn_: str | None = None,
+    dead_letter_url: str | None = None,
+    dead_letter_arn_: str | None = None,
+) -> Queues:
+    """Fill in what was not given: the queue's ARN from its URL, the dead-letter queue from
+    the queue's RedrivePolicy, URLs from ARNs."""
+    if queue_arn_ is None:
+        if queue_url is None:
+            raise OpsError(
+                "which queue? no producer queue given",
+                "pass --stack (its QueueUrl output), --queue-url or --queue-arn",
+            )
+        queue_arn_ = queue_arn(sqs, queue_url)
+    if dead_letter_arn_ is None and dead_letter_url is not None:
+        dead_letter_arn_ = queue_arn(sqs, dead_letter_url)
+    if dead_letter_arn_ is None:
+        dead_letter_arn_ = dead_letter_arn(sqs, queue_url or queue_url_of(sqs, queue_arn_))
+    if dead_letter_url is None:
+        dead_letter_url = queue_url_of(sqs, dead_letter_arn_)
+    if dead_letter_arn_ == queue_arn_:
+        raise OpsError("the dead-letter queue and the queue are the same queue")
+    return Queues(dead_letter_arn_, dead_letter_url, queue_arn_)
+
+
+def preview(sqs: Any, queues: Queues, sample: int = 5) -> Preview:
+    """Approximate depth of the dead-letter queue and up to ``sample`` message ids."""
+    response = _call(
+        f"read the depth of {queues.dead_letter_url}",
+        sqs.get_queue_attributes,
+        QueueUrl=queues.dead_letter_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )
+    attributes = response.get("Attributes", {})
+    peeked: list[PeekedMessage] = []
+    if sample > 0:
+        received = _call(
+            f"peek at {queues.dead_letter_url}",
+            sqs.receive_message,
+            QueueUrl=queues.dead_letter_url,
+            MaxNumberOfMessages=min(sample, MAX_PEEK),
+            VisibilityTimeout=0,
+            WaitTimeSeconds=0,
+            MessageSystemAttributeNames=["SentTimestamp", "ApproximateReceiveCount"],
+        )
+        peeked = [_peeked(message) for message in received.get("Messages", [])]
+    return Preview(
+        approximate=int(attributes.get("ApproximateNumberOfMessages", 0)),
+        in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        sample=tuple(peeked),
+    )
+
+
+def _peeked(message: dict[str, Any]) -> PeekedMessage:
+    attributes = message.get("Attributes", {})
+    sent = attributes.get("SentTimestamp")
+    count = attributes.get("ApproximateReceiveCount")
+    try:
+        body = json.loads(message.get("Body") or "")
+    except ValueError:
+        body = None
+    body = body if isinstance(body, dict) else {}
+    return PeekedMessage(
+        message_id=message["MessageId"],
+        sent=datetime.fromtimestamp(int(sent) / 1000, UTC).isoformat(timespec="seconds")
+        if sent
+        else None,
+        receive_count=int(count) if count else None,
+        order_req_id=_text(body.get("order_req_id")),
+        exception_type=_text(body.get("exception_type")),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)[:64]
+
+
+def start_move(sqs: Any, queues: Queues, max_per_second: int | None = None) -> str:
+    """Start the move task; returns its TaskHandle."""
+    kwargs: dict[str, Any] = {
+        "SourceArn": queues.dead_letter_arn,
+        "DestinationArn": queues.queue_arn,
+    }
+    if max_per_second is not None:
+        kwargs["MaxNumberOfMessagesPerSecond"] = max_per_second
+    try:
+        response = sqs.start_message_move_task(**kwargs)
+    except Exception as exc:
+        text = aws_error_text(exc)
+        hint = MOVE_PERMISSIONS
+        if "running" in text.lower() or "exist" in text.lower():
+            hint = "`document-exceptions replay --status`: only one move task per queue can run"
+        raise OpsError(f"cannot start the message move task: {text}", hint) from None
+    return response["TaskHandle"]
+
+
+def list_moves(sqs: Any, queues: Queues, max_results: int = 10) -> list[dict[str, Any]]:
+    """The dead-letter queue's recent move tasks, most recent first."""
+    response = _call(
+        "list the message move tasks",
+        sqs.list_message_move_tasks,
+        SourceArn=queues.dead_letter_arn,
+        MaxResults=max_results,
+    )
+    return list(response.get("Results", []))
+
+
+def wait_for_move(
+    sqs: Any,
+    queues: Queues,
+    *,
+    timeout_s: float,
+    poll_s: float = 5.0,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll the most recent task (one runs at a time) until it finishes or ``timeout_s``."""
+    deadline = clock() + timeout_s
+    while True:
+        tasks = list_moves(sqs, queues, max_results=1)
+        if not tasks:
+            raise OpsError("the message move task is not listed", MOVE_PERMISSIONS)
+        task = tasks[0]
+        if on_progress is not None:
+            on_progress(task)
+        if task.get("Status") in FINISHED_STATUSES:
+            return task
+        if clock() + poll_s > deadline:
+            raise OpsError(
+                f"the message move task is still {task.get('Status')} after {timeout_s:g} s",
+                "`document-exceptions replay --status` later; the task keeps running in SQS",
+            )
+        sleep(poll_s)
+
+
+def describe_task(task: dict[str, Any]) -> str:
+    moved = task.get("ApproximateNumberOfMessagesMoved", 0)
+    total = task.get("ApproximateNumberOfMessagesToMove")
+    started = task.get("StartedTimestamp")
+    started_text = (
+        datetime.fromtimestamp(int(started) / 1000, UTC).isoformat(timespec="seconds")
+        if started
+        else "?"
+    )
+    text = f"{task.get('Status', '?')}: {moved} of {'?' if total is None else total} moved"
+    text += f" (started {started_text})"
+    if task.get("FailureReason"):
+        text += f"; failure: {task['FailureReason']}"
+    return text

@@ -1,0 +1,330 @@
+"""Follow the topic: read records as they arrive (or from the start, or from a time), filter
+them, and hand each match to a printer (a table or JSON lines).
+
+The consumer is kafka-python's, with ``assign()`` to every partition and no consumer group:
+nothing is committed, nothing disturbs other consumers, and there is no group join to wait
+for. Positions: the end of each partition (default), the beginning (``from_beginning``), or
+the first offset at or after ``since`` (``offsets_for_times``); records before ``since`` are
+filtered out as well, so the result is right even where a broker answers that lookup
+loosely.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from kafka import KafkaConsumer, TopicPartition
+
+from document_exceptions.connection import KafkaConnection
+from document_exceptions.contract import ValidationError, parse_message
+from document_exceptions.ops.errors import OpsError
+from document_exceptions.ops.kafka_clients import close_quietly, open_client
+
+POLL_MS = 500
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """An ISO 8601 time (naive means UTC) or a duration back from now: 90s, 15m, 2h, 1d."""
+    now = now or datetime.now(UTC)
+    match = _RELATIVE.match(text.strip())
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither an ISO 8601 time (2025-10-21T10:30:00Z) nor a duration "
+            "(90s, 15m, 2h, 1d)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TailFilter:
+    """Which messages to show; empty sets match everything."""
+
+    exception_types: frozenset[str] = frozenset()
+    order_req_ids: frozenset[str] = frozenset()
+    user_ids: frozenset[str] = frozenset()
+    since: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.exception_types or self.order_req_ids or self.user_ids or self.since)
+
+    def matches(self, message: Mapping[str, Any], record_timestamp_ms: int) -> bool:
+        if self.exception_types and message.get("exception_type") not in self.exception_types:
+            return False
+        if self.order_req_ids and str(message.get("order_req_id")) not in self.order_req_ids:
+            return False
+        if self.user_ids and str(message.get("user_id")) not in self.user_ids:
+            return False
+        return self.since is None or message_time(message, record_timestamp_ms) >= self.since
+
+
+def message_time(message: Mapping[str, Any], record_timestamp_ms: int) -> datetime:
+    """The message's own timestamp, or the record's where that is missing or malformed."""
+    stamp = message.get("timestamp")
+    if isinstance(stamp, str):
+        try:
+            moment = datetime.fromisoformat(stamp)
+        except ValueError:
+            pass
+        else:
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(max(record_timestamp_ms, 0) / 1000, UTC)
+
+
+@dataclass(frozen=True)
+class TailedRecord:
+    """One record read from the topic: the parsed message, or why it is not one."""
+
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes
+    message: dict[str, Any] | None
+    problem: str | None = None
+
+
+@dataclass
+class TailSummary:
+    shown: int = 0
+    filtered_out: int = 0
+    unreadable: int = 0
+    partitions: tuple[int, ...] = ()
+    stopped_by: str = "timeout"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def decode(partition: int, offset: int, timestamp_ms: int, value: bytes | None) -> TailedRecord:
+    raw = value or b""
+    try:
+        message = parse_message(raw)
+    except ValidationError as exc:
+        return TailedRecord(partition, offset, timestamp_ms, raw, None, str(exc))
+    if not isinstance(message, dict):
+        problem = f"not a JSON object ({type(message).__name__})"
+        return TailedRecord(partition, offset, timestamp_ms, raw, None, problem)
+    return TailedRecord(partition, offset, timestamp_ms, raw, message)
+
+
+def tail(
+    connection: KafkaConnection,
+    topic: str,
+    on_record: Callable[[TailedRecord], None],
+    *,
+    match: TailFilter | None = None,
+    from_beginning: bool = False,
+    max_messages: int | None = None,
+    timeout_s: float | None = None,
+    connect_timeout_s: float = 10.0,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[TailSummary], None] | None = None,
+) -> TailSummary:
+    """Read ``topic`` and call ``on_record`` for each matching record (and, when no filter
+    is set, for each unreadable one) until ``max_messages``, ``timeout_s`` or ``stop``.
+
+    ``on_ready`` is called once the consumer is positioned: records produced after that are
+    seen even when following from the end."""
+    match = match or TailFilter()
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    consumer = open_client(
+        KafkaConsumer,
+        connection,
+        timeout_s=connect_timeout_s,
+        group_id=None,
+        enable_auto_commit=False,
+        allow_auto_create_topics=False,
+        auto_offset_reset="latest",
+    )
+    summary = TailSummary()
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        if not partitions:
+            raise OpsError(
+                f"topic {topic} does not exist",
+                "the topic name (--topic / KAFKA_TOPIC) and that the topic bootstrap ran "
+                "(its custom resource creates the topic on deploy)",
+            )
+        summary.partitions = tuple(partitions)
+        assigned = [TopicPartition(topic, partition) for partition in partitions]
+        consumer.assign(assigned)
+        _position(consumer, assigned, from_beginning, match.since, connect_timeout_s)
+        for partition in assigned:  # seeks are lazy: resolve them now, before "ready"
+            consumer.position(partition, timeout_ms=int(connect_timeout_s * 1000))
+        if on_ready is not None:
+            on_ready(summary)
+        while (reason := _stop_reason(summary, max_messages, stop, deadline)) is None:
+            batches = consumer.poll(timeout_ms=_wait_ms(deadline))
+            for record in _in_order(batches.values()):
+                if max_messages is not None and summary.shown >= max_messages:
+                    break
+                _take(record, match, summary, on_record)
+        summary.stopped_by = reason
+    finally:
+        close_quietly(consumer)
+    return summary
+
+
+def _stop_reason(
+    summary: TailSummary,
+    max_messages: int | None,
+    stop: threading.Event | None,
+    deadline: float | None,
+) -> str | None:
+    if max_messages is not None and summary.shown >= max_messages:
+        return "max-messages"
+    if stop is not None and stop.is_set():
+        return "stopped"
+    if deadline is not None and time.monotonic() >= deadline:
+        return "timeout"
+    return None
+
+
+def _wait_ms(deadline: float | None) -> int:
+    if deadline is None:
+        return POLL_MS
+    return max(1, min(POLL_MS, int((deadline - time.monotonic()) * 1000)))
+
+
+def _take(
+    record: Any,
+    match: TailFilter,
+    summary: TailSummary,
+    on_record: Callable[[TailedRecord], None],
+) -> None:
+    tailed = decode(record.partition, record.offset, record.timestamp, record.value)
+    if tailed.message is None:
+        summary.unreadable += 1
+        if not match.active:
+            on_record(tailed)
+    elif match.matches(tailed.message, tailed.timestamp_ms):
+        summary.shown += 1
+        on_record(tailed)
+    else:
+        summary.filtered_out += 1
+
+
+def _in_order(batches: Iterable[list[Any]]) -> Iterator[Any]:
+    """The records of one poll merged by record timestamp, each partition kept in order."""
+    return heapq.merge(*batches, key=lambda record: record.timestamp)
+
+
+def _position(
+    consumer: KafkaConsumer,
+    assigned: list[TopicPartition],
+    from_beginning: bool,
+    since: datetime | None,
+    timeout_s: float,
+) -> None:
+    if from_beginning:
+        consumer.seek_to_beginning(*assigned)
+        return
+    if since is None:
+        consumer.seek_to_end(*assigned)
+        return
+    moment_ms = int(since.timestamp() * 1000)
+    found = consumer.offsets_for_times(
+        dict.fromkeys(assigned, moment_ms), timeout_ms=int(timeout_s * 1000)
+    )
+    at_end = []
+    for partition in assigned:
+        offset = found.get(partition)
+        if offset is None:
+            at_end.append(partition)  # nothing at or after `since` in this partition
+        else:
+            consumer.seek(partition, offset.offset)
+    if at_end:
+        consumer.seek_to_end(*at_end)
+
+
+# --- printing -----------------------------------------------------------------------------
+
+TABLE_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("TIME (UTC)", 24),
+    ("P/OFFSET", 10),
+    ("TYPE", 22),
+    ("HTTP", 4),
+    ("ORDER", 14),
+    ("USER", 24),
+    ("S3 KEY", 32),
+    ("ERROR MESSAGE", 40),
+)
+
+
+def _cell(value: Any, width: int) -> str:
+    text = "" if value is None else " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table_header() -> str:
+    return "  ".join(name.ljust(width) for name, width in TABLE_COLUMNS).rstrip()
+
+
+def table_row(record: TailedRecord) -> str:
+    where = f"{record.partition}/{record.offset}"
+    if record.message is None:
+        stamp = datetime.fromtimestamp(max(record.timestamp_ms, 0) / 1000, UTC)
+        cells = [stamp.isoformat(timespec="milliseconds")[:23] + "Z", where, "(unreadable)"]
+        cells += ["", "", "", "", record.problem or ""]
+    else:
+        message = record.message
+        cells = [
+            message.get("timestamp"),
+            where,
+            message.get("exception_type"),
+            message.get("http_status_code"),
+            message.get("order_req_id"),
+            message.get("user_id"),
+            message.get("s3_key"),
+            message.get("error_message"),
+        ]
+    return "  ".join(
+        _cell(value, width).ljust(width)
+        for value, (_, width) in zip(cells, TABLE_COLUMNS, strict=True)
+    ).rstrip()
+
+
+class TablePrinter:
+    """A header once, then one line per record."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self._header_done = False
+
+    def __call__(self, record: TailedRecord) -> None:
+        if not self._header_done:
+            print(table_header(), file=self.out)
+            self._header_done = True
+        print(table_row(record), file=self.out, flush=True)
+
+
+class JsonLinesPrinter:
+    """Each message exactly as it is on the topic, one per line (pipe it to jq);
+    unreadable records are reported on ``err``."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def __call__(self, record: TailedRecord) -> None:
+        if record.message is None:
+            print(
+                f"partition {record.partition} offset {record.offset}: unreadable "
+                f"({record.problem}; {len(record.value)} bytes)",
+                file=self.err,
+            )
+            return
+        text = record.value.decode("utf-8", errors="replace").replace("\n", " ")
+        print(text, file=self.out, flush=True)

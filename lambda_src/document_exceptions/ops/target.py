@@ -1,0 +1,145 @@
+"""Which Kafka cluster and topic a command talks to: local settings or a deployed stack.
+
+- Local: the seed's ``KAFKA_*`` variables (or its ``config.json``), exactly as the app-side
+  library and the producer Lambda read them locally.
+- Deployed (``--stack``): the stack's outputs give the SASL/SCRAM broker string and the
+  secret's ARN; the username and password are read from the secret when first needed, and
+  again after a rejected login (a rotated password), as in the producer Lambda.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from document_exceptions.connection import (
+    BOOTSTRAP_BROKERS_VARIABLE,
+    CAFILE_VARIABLE,
+    SECRET_ARN_VARIABLE,
+    ConfigurationError,
+    ConnectionResolver,
+    KafkaConnection,
+)
+from document_exceptions.contract import ContractError, ContractSettings
+from document_exceptions.ops.aws import (
+    BROKERS_OUTPUT,
+    SECRET_ARN_OUTPUT,
+    TOPIC_NAME_OUTPUT,
+    TOPIC_PARTITIONS_OUTPUT,
+    ClientFactory,
+    StackOutputs,
+    aws_error_text,
+)
+from document_exceptions.ops.errors import OpsError
+
+TOPIC_VARIABLE = "KAFKA_TOPIC"
+NO_CONNECTION_HINT = (
+    "set KAFKA_BOOTSTRAP_SERVERS (a JSON list) and the other KAFKA_* variables, pass "
+    "--config with the seed's config.json, or pass --stack (and --region) for a deployed "
+    "environment"
+)
+
+
+class _CheckedResolver(ConnectionResolver):
+    """A ConnectionResolver whose failures are OpsErrors with what to check."""
+
+    def get(self) -> KafkaConnection:
+        try:
+            return super().get()
+        except ConfigurationError as exc:
+            raise OpsError(f"Kafka connection settings: {exc}", NO_CONNECTION_HINT) from None
+        except OpsError:
+            raise
+        except Exception as exc:  # boto3 errors reading the secret
+            raise OpsError(
+                f"cannot read the Kafka login: {aws_error_text(exc)}",
+                "your credentials may call secretsmanager:GetSecretValue on the secret and "
+                "kms:Decrypt on its key",
+            ) from None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to connect (lazily, through ``resolver``), the topic and how it is described."""
+
+    resolver: ConnectionResolver
+    contract: ContractSettings
+    description: str
+    expected_partitions: int | None = None
+
+    @property
+    def topic(self) -> str:
+        return self.contract.topic
+
+    def connection(self) -> KafkaConnection:
+        return self.resolver.get()
+
+
+def resolve_target(
+    *,
+    stack: str | None,
+    client_factory: ClientFactory | None,
+    topic: str | None = None,
+    cafile: str | None = None,
+    config_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Target:
+    """The target of a command from its flags; see the module docstring."""
+    environ = dict(os.environ if environ is None else environ)
+    if stack is not None:
+        if client_factory is None:
+            raise OpsError("--stack needs AWS access", "boto3 is installed")
+        outputs = StackOutputs.load(client_factory("cloudformation"), stack)
+        resolver_environ = {
+            SECRET_ARN_VARIABLE: outputs.require(SECRET_ARN_OUTPUT),
+            BOOTSTRAP_BROKERS_VARIABLE: outputs.require(BROKERS_OUTPUT),
+        }
+        if cafile:
+            resolver_environ[CAFILE_VARIABLE] = cafile
+        resolver = _CheckedResolver(resolver_environ, client_factory=client_factory)
+        topic = topic or outputs.get(TOPIC_NAME_OUTPUT)
+        partitions = _partitions(outputs.get(TOPIC_PARTITIONS_OUTPUT), outputs.stack_name)
+        description = f"stack {stack}"
+        contract_environ: Mapping[str, str] = {}
+    else:
+        if cafile:
+            environ[CAFILE_VARIABLE] = cafile
+        if not environ.get("KAFKA_BOOTSTRAP_SERVERS") and config_file is None:
+            raise OpsError("no Kafka connection settings", NO_CONNECTION_HINT)
+        resolver = _CheckedResolver(environ, config_file=config_file, client_factory=_no_aws)
+        partitions = None
+        description = (
+            "local settings (KAFKA_* variables)"
+            if config_file is None
+            else (f"local settings ({config_file})")
+        )
+        contract_environ = environ
+    try:
+        contract = ContractSettings.from_environment(contract_environ)
+        if topic:
+            contract = replace(contract, topic=topic)
+    except ContractError as exc:
+        raise OpsError(
+            f"message settings: {exc}", "the --topic flag and MESSAGE_* variables"
+        ) from None
+    return Target(resolver, contract, description, partitions)
+
+
+def _partitions(raw: str | None, stack_name: str) -> int | None:
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise OpsError(
+            f"stack {stack_name}: output {TOPIC_PARTITIONS_OUTPUT} {raw!r} is not a number"
+        ) from None
+
+
+def _no_aws(service: str) -> Any:
+    raise OpsError(
+        f"local settings are incomplete: KAFKA_BOOTSTRAP_SERVERS is not set (would need {service})",
+        NO_CONNECTION_HINT,
+    )

@@ -1,0 +1,49 @@
+"""A separate application process for tests/test_app_sender.py (configured from the environment).
+
+    app_sender_process.py send RUN COUNT           # send, flush(1 s), report, exit
+    app_sender_process.py send-and-exit RUN COUNT  # send, exit (the exit hook delivers)
+    app_sender_process.py replay RUN 0             # start, wait for the spool replay
+
+Prints one JSON line with the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from document_exceptions.app import api
+from document_exceptions.app.spool import Spool
+
+
+def main(mode: str, run: str, count: int) -> dict[str, object]:
+    settings = api.configure()  # the seed's way: from the environment variables
+    for index in range(count):
+        api.send_document_access_exception(
+            order_req_id=f"{run}-{index}",
+            s3_key=f"documents/{run}/{index}.pdf",
+            user_id="sb.user2@drworkplace.microsoft.com",
+            exception_type="access_denied",
+            error_message="User does not have permission to access this document",
+            ip_address="192.168.1.100",
+            session_id="sess_abc123def456",
+            access_type="download",
+        )
+    if mode == "send":
+        result = api.flush(1.0)
+        closed = api.shutdown()
+        return {
+            "spooled": result.spooled,
+            "delivered": result.delivered,
+            "pending": result.pending,
+            "closed_pending": closed.pending if closed else None,
+            "exit_spool_size": Spool(settings.spool_dir).count(),
+        }
+    if mode == "send-and-exit":
+        return {"submitted": api.stats()["submitted"]}
+    drained = api.drain_spool(30)
+    return {"drained": drained, **api.stats()}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1], sys.argv[2], int(sys.argv[3]))))

@@ -1,0 +1,199 @@
+"""document_exceptions.cli: the entry point, --help on every command, errors and exit codes,
+and the deployed-environment plumbing shared by the commands (stack outputs, moto)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from document_exceptions import cli
+from document_exceptions.ops.aws import StackOutputs, boto3_client_factory
+from document_exceptions.ops.errors import OpsError
+from document_exceptions.ops.target import resolve_target
+from tests.ops_helpers import (
+    REGION,
+    STACK,
+    client_factory,
+    cloudformation_with_stack,
+    cluster_outputs,
+    create_secret,
+    fake_aws,
+    without_kafka_environment,
+)
+
+__all__ = ["fake_aws"]  # a fixture
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ("tail", "send", "replay", "doctor")
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([command, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: document-exceptions {command}")
+    assert "--stack" in text
+
+
+def test_send_has_a_flag_for_every_contract_field_but_topic_and_key() -> None:
+    from document_exceptions.contract import FIELDS  # noqa: PLC0415
+
+    parser = cli.build_parser()
+    for field in FIELDS:
+        flag = "--" + field.replace("_", "-")
+        if field == "key":
+            with pytest.raises(SystemExit):
+                parser.parse_args(["send", flag, "value"])
+            continue
+        args = parser.parse_args(["send", flag, "value"])
+        if field == "topic":  # the destination, which the field must equal anyway
+            assert args.topic == "value"
+            assert not hasattr(args, "field_topic")
+        else:
+            assert getattr(args, f"field_{field}") == "value"
+
+
+def test_installed_entry_point_and_module_both_run() -> None:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT / "lambda_src")}
+    script = Path(sys.executable).parent / "document-exceptions"
+    for command in ([str(script)], [sys.executable, "-m", "document_exceptions.cli"]):
+        done = subprocess.run(
+            [*command, "--help"],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=environ,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "tail" in done.stdout
+        assert "doctor" in done.stdout
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([])
+    assert exited.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+def test_without_any_kafka_settings_the_error_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    without_kafka_environment(monkeypatch)
+    assert cli.main(["tail", "--timeout", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "no Kafka connection settings" in err
+    assert "KAFKA_BOOTSTRAP_SERVERS" in err
+    assert "--stack" in err
+
+
+def test_a_malformed_kafka_variable_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    without_kafka_environment(monkeypatch)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "b-1:9096")  # not a JSON list
+    assert cli.main(["tail", "--timeout", "1"]) == 1
+    assert "KAFKA_BOOTSTRAP_SERVERS: not valid JSON" in capsys.readouterr().err
+
+
+def test_bad_since_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", '["127.0.0.1:9"]')
+    assert cli.main(["tail", "--since", "yesterday"]) == 2
+    assert "--since" in capsys.readouterr().err
+
+
+# --- stack outputs ---------------------------------------------------------------------------
+
+
+def outputs(**values: str) -> StackOutputs:
+    return StackOutputs("DocumentExceptions-dev", values)
+
+
+def test_an_output_is_found_by_its_id_or_by_its_cdk_logical_id() -> None:
+    found = outputs(
+        ScramSecretArn="arn:secret",
+        ProducerQueueUrl0A1B2C3D="https://sqs/queue",
+        ProducerRejectedQueueUrl9F8E7D6C="https://sqs/rejected",
+        ProducerDeadLetterQueueUrlAAAA1111="https://sqs/dlq",
+    )
+    assert found.get("ScramSecretArn") == "arn:secret"
+    assert found.get("QueueUrl") == "https://sqs/queue"
+    assert found.get("RejectedQueueUrl") == "https://sqs/rejected"
+    assert found.get("DeadLetterQueueUrl") == "https://sqs/dlq"
+    assert found.get("TopicName") is None
+
+
+def test_a_missing_output_names_the_output_the_flag_and_what_there_is() -> None:
+    with pytest.raises(OpsError) as raised:
+        outputs(ClusterArn="arn:cluster").require("QueueUrl", "--queue-url")
+    assert "no output QueueUrl (or pass --queue-url)" in raised.value.message
+    assert "ClusterArn" in (raised.value.hint or "")
+
+
+def test_equally_good_output_candidates_are_an_error_not_a_guess() -> None:
+    with pytest.raises(OpsError, match="several outputs"):
+        outputs(AQueueUrl0A1B2C3D="one", BQueueUrl0A1B2C3D="two").get("QueueUrl")
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_a_missing_stack_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    clients = client_factory(cloudformation_with_stack(None, "DocumentExceptions-nope"))
+    argv = ["tail", "--stack", "DocumentExceptions-nope", "--region", REGION]
+    assert cli.main(argv, client_factory=clients) == 1
+    err = capsys.readouterr().err
+    assert "cannot read stack DocumentExceptions-nope" in err
+    assert "does not exist" in err
+    assert "cloudformation:DescribeStacks" in err
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_stack_target_reads_brokers_from_outputs_and_the_login_from_the_secret(
+    secure_kafka_broker,
+) -> None:
+    arn = create_secret("ops-user", "ops-password")
+    outputs = cluster_outputs(secure_kafka_broker, arn, TopicName="Exceptions-x")
+    clients = client_factory(cloudformation_with_stack(outputs))
+
+    target = resolve_target(stack=STACK, client_factory=clients)
+    connection = target.connection()
+
+    assert target.topic == "Exceptions-x"
+    assert connection.bootstrap_servers == (secure_kafka_broker.bootstrap,)
+    assert (connection.security_protocol, connection.sasl_mechanism) == (
+        "SASL_SSL",
+        "SCRAM-SHA-512",
+    )
+    assert (connection.sasl_username, connection.sasl_password) == ("ops-user", "ops-password")
+    assert "ops-password" not in connection.describe()
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_an_unreadable_secret_says_which_permissions_to_check(secure_kafka_broker) -> None:
+    missing = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:AmazonMSK_gone-AbCdEf"
+    outputs = cluster_outputs(secure_kafka_broker, missing)
+    clients = client_factory(cloudformation_with_stack(outputs))
+
+    target = resolve_target(stack=STACK, client_factory=clients)
+    with pytest.raises(OpsError) as raised:
+        target.connection()
+    assert "ResourceNotFoundException" in raised.value.message
+    assert "secretsmanager:GetSecretValue" in (raised.value.hint or "")
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_default_aws_clients_give_up_within_seconds() -> None:
+    secretsmanager = boto3_client_factory(REGION)("secretsmanager")
+    config = secretsmanager.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (5, 10)
+    assert config.retries["total_max_attempts"] == 3
+    assert secretsmanager.meta.region_name == REGION

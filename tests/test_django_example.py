@@ -1,0 +1,319 @@
+"""The example Django project (examples/django_project) with Django's test client.
+
+Against the real local broker and a real HTTP server on 127.0.0.1 standing in for the
+document-orders API. Django is set up once for this module with the example's settings;
+the library is configured as the example configures it (environment variables over Django
+settings over its config.json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from document_exceptions.app import DocumentOrdersClientError, api, kafka_exception_handler
+from document_exceptions.app.settings import AppSettings
+from tests.app_helpers import FAST
+from tests.orders_api_server import OrdersApiServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = ROOT / "examples" / "django_project"
+USER_AGENT = "Mozilla/5.0 (example test)"
+
+
+class Example:
+    """The running example: Django set up, its test database, the broker topic, the API."""
+
+    def __init__(self, broker: Any, topic: str, orders_api: OrdersApiServer) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.orders_api = orders_api
+        self.settings: AppSettings | None = None
+
+    def reported(self, order_req_id: str, expected: int = 1) -> list[dict[str, Any]]:
+        """Messages on the topic for one order, after flushing the library."""
+        assert api.flush(10).pending == 0
+        found: list[dict[str, Any]] = []
+        for _ in range(3):
+            records = self.broker.read_all(self.topic, timeout=5)
+            found = [
+                message
+                for message in (json.loads(record.value) for record in records)
+                if message["order_req_id"] == order_req_id
+            ]
+            if len(found) >= expected:
+                break
+        return found
+
+
+@pytest.fixture(scope="module")
+def example(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
+    topic = kafka_broker.create_topic(f"django-example-{uuid.uuid4().hex[:8]}")
+    work = tmp_path_factory.mktemp("django-example")
+    with OrdersApiServer() as orders_api, pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(PROJECT))
+        patch.setenv("DJANGO_SETTINGS_MODULE", "example_project.settings")
+        patch.setenv("EXAMPLE_MEDIA_ROOT", str(work / "media"))
+        patch.setenv("KAFKA_BOOTSTRAP_SERVERS", json.dumps([kafka_broker.bootstrap]))
+        patch.setenv("KAFKA_TOPIC", topic)
+        patch.setenv("DOCUMENT_EXCEPTIONS_SPOOL_DIR", str(work / "spool"))
+        patch.setenv("DOCUMENT_ORDERS_API_URL", orders_api.url)
+        for name, value in FAST.items():
+            patch.setenv(name, value)
+
+        import django  # noqa: PLC0415 - only this module needs Django set up
+        from django.db import connection  # noqa: PLC0415
+        from django.test.utils import (  # noqa: PLC0415
+            setup_test_environment,
+            teardown_test_environment,
+        )
+
+        django.setup()
+        running = Example(kafka_broker, topic, orders_api)
+        # Django's ready() configured the library once per process; earlier test modules may
+        # have reconfigured it, so read the settings again as the example would at start-up.
+        running.settings = api.configure()
+        setup_test_environment()
+        old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+        try:
+            yield running
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+            teardown_test_environment()
+            api.shutdown(timeout=2)
+
+
+@pytest.fixture
+def order(example: Example) -> Any:
+    """A new order owned by a new user; ``order.owner`` is logged in on ``order.client``."""
+    from attachments.models import OrderRequest  # noqa: PLC0415
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
+    from django.test import Client  # noqa: PLC0415
+
+    user_model = get_user_model()
+    owner = user_model.objects.create_user(f"owner-{uuid.uuid4().hex[:8]}")
+    created = OrderRequest.objects.create(order_req_id=f"SB{uuid.uuid4().hex[:8]}", owner=owner)
+    created.client = Client(HTTP_USER_AGENT=USER_AGENT, raise_request_exception=False)
+    created.client.force_login(owner)
+    example.orders_api.requests.clear()
+    example.orders_api.script.clear()
+    return created
+
+
+def other_client() -> tuple[Any, Any]:
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
+    from django.test import Client  # noqa: PLC0415
+
+    other = get_user_model().objects.create_user(f"other-{uuid.uuid4().hex[:8]}")
+    client = Client(HTTP_USER_AGENT=USER_AGENT, raise_request_exception=False)
+    client.force_login(other)
+    return other, client
+
+
+def upload(
+    client: Any, order_req_id: str, name: str = "contract.pdf", data: bytes = b"%PDF"
+) -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: PLC0415
+
+    return client.post(
+        f"/orders/{order_req_id}/documents/",
+        {"document": SimpleUploadedFile(name, data, content_type="application/pdf")},
+    )
+
+
+@pytest.mark.timeout(60)
+def test_the_example_reads_env_over_django_settings_over_config_json(example: Example) -> None:
+    settings = example.settings
+    assert settings is not None
+    assert settings.connection.bootstrap_servers == (example.broker.bootstrap,)  # env
+    assert settings.contract.topic == example.topic  # env
+    assert settings.contract.default_source == "django_s3_app"  # Django settings
+    assert settings.orders_api.url == example.orders_api.url  # env over Django settings
+    assert settings.connection.security_protocol == "PLAINTEXT"  # config.json's ""
+
+
+@pytest.mark.timeout(60)
+def test_an_upload_stores_the_document_and_posts_the_access(example: Example, order: Any) -> None:
+    response = upload(order.client, order.order_req_id, data=b"%PDF-1.7 contract")
+    assert response.status_code == 201, response.content
+    s3_key = response.json()["s3_key"]
+    assert s3_key == f"documents/{order.order_req_id}/contract.pdf"
+    assert (Path(os.environ["EXAMPLE_MEDIA_ROOT"]) / s3_key).read_bytes() == b"%PDF-1.7 contract"
+
+    [posted] = example.orders_api.requests
+    body = posted.body
+    assert body["order_req_id"] == order.order_req_id
+    assert body["s3_key"] == s3_key
+    assert body["file_name"] == "contract.pdf"
+    assert body["user_id"] == str(order.owner.id)
+    assert body["source"] == "django_s3_app"
+    assert body["access_type"] == "upload"
+    assert body["ip_address"] == "127.0.0.1"
+    assert body["user_agent"] == USER_AGENT
+    assert datetime.fromisoformat(body["accessed_at"]).tzinfo is not None
+    assert example.reported(order.order_req_id, expected=0) == []
+
+
+@pytest.mark.timeout(60)
+def test_an_upload_by_someone_else_is_forbidden_and_reported_once_as_access_denied(
+    example: Example, order: Any
+) -> None:
+    other, client = other_client()
+    response = upload(client, order.order_req_id)
+    assert response.status_code == 403
+    assert example.orders_api.requests == []
+
+    [message] = example.reported(order.order_req_id)
+    assert message["exception_type"] == "access_denied"
+    assert message["user_id"] == str(other.id)
+    assert message["s3_key"] == f"documents/{order.order_req_id}/contract.pdf"
+    assert message["access_type"] == "upload"
+    assert message["ip_address"] == "127.0.0.1"
+    assert message["user_agent"] == USER_AGENT
+    assert message["http_status_code"] == 403
+    assert "PermissionError" in message["stack_trace"]
+
+
+@pytest.mark.timeout(60)
+def test_a_download_returns_the_document_and_posts_the_access(example: Example, order: Any) -> None:
+    s3_key = upload(order.client, order.order_req_id, data=b"%PDF-1.7 body").json()["s3_key"]
+    response = order.client.get(f"/orders/{order.order_req_id}/documents/{s3_key}")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"%PDF-1.7 body"
+    assert [r.body["access_type"] for r in example.orders_api.requests] == ["upload", "download"]
+    assert example.reported(order.order_req_id, expected=0) == []
+
+
+@pytest.mark.timeout(60)
+def test_a_missing_document_is_404_and_reported_once_as_file_not_found(
+    example: Example, order: Any
+) -> None:
+    s3_key = f"documents/{order.order_req_id}/missing.pdf"
+    response = order.client.get(f"/orders/{order.order_req_id}/documents/{s3_key}")
+    assert response.status_code == 404
+    [message] = example.reported(order.order_req_id)
+    assert message["exception_type"] == "file_not_found"
+    assert message["http_status_code"] == 404
+    assert message["file_name"] == "missing.pdf"
+    assert message["user_id"] == str(order.owner.id)
+
+
+@pytest.mark.timeout(60)
+def test_a_document_orders_5xx_is_retried_and_the_upload_succeeds(
+    example: Example, order: Any
+) -> None:
+    example.orders_api.respond_with(503)
+    response = upload(order.client, order.order_req_id)
+    assert response.status_code == 201
+    attempts = example.orders_api.requests
+    assert len(attempts) == 2
+    assert attempts[0].headers["Idempotency-Key"] == attempts[1].headers["Idempotency-Key"]
+
+
+@pytest.mark.timeout(60)
+def test_a_document_orders_4xx_escapes_the_download_view_unchanged_and_is_reported(
+    example: Example, order: Any
+) -> None:
+    from django.test import Client  # noqa: PLC0415
+
+    s3_key = upload(order.client, order.order_req_id).json()["s3_key"]
+    example.orders_api.respond_with(422)
+    client = Client(HTTP_USER_AGENT=USER_AGENT)  # re-raises the view's exception
+    client.force_login(order.owner)
+    with pytest.raises(DocumentOrdersClientError) as raised:
+        client.get(f"/orders/{order.order_req_id}/documents/{s3_key}")
+    assert raised.value.status == 422
+    assert len(example.orders_api.requests) == 2  # the upload, then one download attempt
+
+    [message] = example.reported(order.order_req_id)
+    assert message["exception_type"] == "document_download_error"
+    assert message["error_message"] == str(raised.value)
+    assert message["s3_key"] == s3_key
+    assert message["user_id"] == str(order.owner.id)
+    assert message["access_type"] == "download"
+    assert message["user_agent"] == USER_AGENT
+    assert message["additional_context"]["exception_class"].endswith("DocumentOrdersClientError")
+
+
+@pytest.mark.timeout(60)
+def test_the_decorator_on_a_class_based_view_method_reads_self_request(
+    example: Example, order: Any
+) -> None:
+    from django.test import RequestFactory  # noqa: PLC0415
+    from django.views import View  # noqa: PLC0415
+
+    class PreviewView(View):
+        @kafka_exception_handler("document_preview_error", access_type="view")
+        def get(self, request: Any, order_req_id: str, s3_key: str) -> Any:
+            raise ValueError("preview renderer crashed")
+
+    request = RequestFactory().get("/preview", HTTP_USER_AGENT=USER_AGENT)
+    request.user = order.owner
+    with pytest.raises(ValueError, match="preview renderer crashed"):
+        PreviewView.as_view()(request, order_req_id=order.order_req_id, s3_key="documents/p.pdf")
+    [message] = example.reported(order.order_req_id)
+    assert message["exception_type"] == "document_preview_error"
+    assert message["user_id"] == str(order.owner.id)
+    assert message["s3_key"] == "documents/p.pdf"
+    assert message["access_type"] == "view"
+
+
+@pytest.mark.timeout(60)
+def test_a_malformed_setting_stops_django_at_start_up_naming_the_variable(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DOCUMENT_"))},
+        "PYTHONPATH": os.pathsep.join([str(PROJECT), str(ROOT / "lambda_src"), str(ROOT)]),
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "DOCUMENT_EXCEPTIONS_SPOOL_DIR": str(tmp_path),
+        "KAFKA_BOOTSTRAP_SERVERS": "b-1.example:9096",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "ConfigurationError: KAFKA_BOOTSTRAP_SERVERS: not valid JSON" in completed.stderr
+
+
+@pytest.mark.timeout(60)
+def test_the_model_mixin_never_raises_and_marks_the_handled_exception(
+    example: Example, order: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from document_exceptions.app.decorator import already_reported  # noqa: PLC0415
+
+    before = api.stats().get("report_failures", 0)
+    handled = PermissionError("not yours")
+    try:
+        raise handled
+    except PermissionError:
+        refused = order.handle_document_access_exception(
+            s3_key="", user_id=order.owner.id, exception_type="access_denied", error_message="x"
+        )
+        accepted = order.handle_document_access_exception(
+            s3_key="documents/m.pdf",
+            user_id=order.owner.id,
+            exception_type="access_denied",
+            error_message=str(handled),
+        )
+    assert already_reported(handled)
+    assert (refused, accepted) == (False, True)
+    assert api.stats()["report_failures"] == before + 1
+    assert "s3_key: must not be empty" in caplog.text
+    [message] = example.reported(order.order_req_id)
+    assert message["s3_key"] == "documents/m.pdf"
+    assert message["stack_trace"].rstrip().endswith("PermissionError: not yours")
