@@ -145,6 +145,49 @@ def test_untrusted_certificate_is_reported_as_a_tls_problem(secure_kafka_broker)
         connect(from_seed_settings(env))
 
 
+@pytest.mark.timeout(30)
+def test_an_unanswered_tls_handshake_fails_within_the_connect_window(secure_kafka_broker):
+    """kafka-python alone would wait for the handshake's answer forever."""
+    connection = from_seed_settings(secure_kafka_broker.client_env())
+    window = topic_admin.Timeouts(connect_seconds=2.0, request_seconds=2.0)
+    secure_kafka_broker.relay.blackhole()
+    started = time.monotonic()
+
+    with pytest.raises(topic_admin.BrokersUnreachableError) as failed:
+        connect(connection, budget=20.0, timeouts=window)
+
+    elapsed = time.monotonic() - started
+    port = secure_kafka_broker.bootstrap.rpartition(":")[2]
+    message = str(failed.value)
+    assert message.startswith(
+        f"Could not reach the Kafka brokers {secure_kafka_broker.bootstrap} within 2 s "
+        "(no answer). Check that the cluster's security group allows this function's "
+        f"security group on port {port} (SASL_SSL)"
+    ), message
+    assert window.connect_seconds <= elapsed < window.connect_seconds + 3.0
+    assert kafka_io_threads() == []  # the abandoned client's I/O thread was stopped
+    assert not any(thread.name.endswith("-connect") for thread in threading.enumerate())
+
+
+def test_a_connection_closed_during_the_tls_handshake_is_not_blamed_on_the_ca(
+    secure_kafka_broker,
+):
+    secure_kafka_broker.relay.refuse()
+
+    with pytest.raises(topic_admin.BrokersUnreachableError) as failed:
+        connect(from_seed_settings(secure_kafka_broker.client_env()))
+
+    message = str(failed.value)
+    assert message.startswith(
+        f"The Kafka brokers {secure_kafka_broker.bootstrap} closed the connection during "
+        "the TLS handshake ("
+    ), message
+    assert "the broker string is the SASL/SCRAM one (port 9096, SASL_SSL)" in message
+    assert "security group allows this function's security group on port" in message
+    assert "certificate" not in message
+    assert kafka_io_threads() == []
+
+
 def test_a_refused_login_is_retried_with_backoff_then_fails_clearly(secure_kafka_broker):
     env = {**secure_kafka_broker.client_env(), "KAFKA_SASL_PASSWORD": "not-the-password"}
     failed_before = secure_kafka_broker.front_end.failed_logins

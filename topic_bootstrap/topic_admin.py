@@ -7,6 +7,8 @@ one-line reasons:
 
 - brokers that cannot be reached fail after one connect window, naming the brokers, the
   port and the security group to check (a network problem does not heal by waiting);
+  this holds even for a TLS handshake that gets no answer, which kafka-python would wait
+  for without end;
 - a refused SASL/SCRAM login is retried with growing pauses until the budget allows no
   more, because a secret newly associated with an MSK cluster takes a while to work.
 """
@@ -14,12 +16,15 @@ one-line reasons:
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import kafka.errors as kafka_errors
 from kafka import KafkaAdminClient
@@ -40,6 +45,13 @@ MAX_AUTH_BACKOFF_SECONDS = 15.0
 RETRY_CONNECT_SECONDS = 5.0
 MIN_ATTEMPT_SECONDS = 0.5
 TOPIC_READY_SECONDS = 10.0
+# How long past its own bootstrap timeout kafka-python may take to give up by itself (and
+# report why) before the attempt is abandoned as unanswered.
+BOOTSTRAP_GRACE_SECONDS = 1.0
+# How long an abandoned attempt's helper thread gets to end once its I/O loop is stopped.
+ABANDON_JOIN_SECONDS = 2.0
+
+T = TypeVar("T")
 
 
 class TopicAdminError(Exception):
@@ -60,6 +72,10 @@ class TopicExistsError(TopicAdminError):
 
 class OutOfTimeError(TopicAdminError):
     """The time budget (TimeoutSeconds) ran out before the next step could start."""
+
+
+class DeadlinePassedError(Exception):
+    """:func:`call_with_deadline` gave up waiting for its function."""
 
 
 @dataclass(frozen=True)
@@ -291,6 +307,8 @@ def open_admin(
                 f"({detail}). Check that the broker string is the SASL/SCRAM one (port 9096) "
                 "and that the brokers' certificate authority is trusted"
             )
+        if kind == "tls-closed":
+            raise BrokersUnreachableError(_closed_in_handshake_message(connection, detail))
         if kind != "authentication":
             raise BrokersUnreachableError(_unreachable_message(connection, attempt_seconds, detail))
         next_window = min(RETRY_CONNECT_SECONDS, timeouts.connect_seconds)
@@ -314,13 +332,13 @@ def open_admin(
 def _connect_once(
     connection: KafkaConnection, seconds: float, timeouts: Timeouts
 ) -> tuple[KafkaAdminClient | None, list[BaseException]]:
-    """One bootstrap attempt: the client, or None and the failures kafka-python logged."""
+    """One bootstrap attempt: the client, or None and the failures kafka-python logged.
+
+    Takes at most ``seconds`` plus a grace: kafka-python checks its bootstrap timeout only
+    between attempts, so a TLS handshake that gets no answer would hold it forever. Such an
+    attempt is abandoned and its I/O thread stopped.
+    """
     recorder = _FailureRecorder()
-    kafka_logger = logging.getLogger("kafka")
-    previous_level = kafka_logger.level
-    if kafka_logger.getEffectiveLevel() > logging.WARNING:
-        kafka_logger.setLevel(logging.WARNING)
-    kafka_logger.addHandler(recorder)
     made: list[KafkaNetClient] = []
 
     def tracking_net_client(**configs: Any) -> KafkaNetClient:
@@ -328,8 +346,8 @@ def _connect_once(
         made.append(net_client)
         return net_client
 
-    try:
-        client = KafkaAdminClient(
+    def build() -> KafkaAdminClient:
+        return KafkaAdminClient(
             **connection.client_kwargs(),
             client_id=CLIENT_ID,
             bootstrap_timeout_ms=int(seconds * 1000),
@@ -337,22 +355,97 @@ def _connect_once(
             reconnect_backoff_max_ms=1000,
             kafka_client=tracking_net_client,
         )
-    except kafka_errors.KafkaError as exc:
-        # A failed bootstrap leaves kafka-python's I/O thread running: stop it here.
+
+    def abandon() -> None:
+        recorder.stop()  # what the stopped I/O loop logs next is not a reason
         for net_client in made:
             _stop_quietly(net_client)
-        return None, [*recorder.failures, exc]
-    finally:
-        kafka_logger.removeHandler(recorder)
-        kafka_logger.setLevel(previous_level)
+
+    with _recording(recorder):
+        try:
+            client = call_with_deadline(
+                build, seconds + BOOTSTRAP_GRACE_SECONDS, abandon=abandon, discard=_close_quietly
+            )
+        except DeadlinePassedError as exc:
+            return None, [*recorder.failures, TimeoutError(str(exc))]
+        except kafka_errors.KafkaError as exc:
+            # A failed bootstrap leaves kafka-python's I/O thread running: stop it here.
+            abandon()
+            return None, [*recorder.failures, exc]
+        except BaseException:
+            abandon()
+            raise
     return client, []
 
 
+@dataclass
+class _Outcome(Generic[T]):
+    value: T | None = None
+    error: BaseException | None = None
+    finished: bool = False
+    abandoned: bool = False
+
+
+def call_with_deadline(
+    function: Callable[[], T],
+    seconds: float,
+    *,
+    abandon: Callable[[], None],
+    discard: Callable[[T], None],
+) -> T:
+    """``function()``, run on a helper thread and waited for at most ``seconds``.
+
+    Past the deadline ``abandon()`` is called, which must make ``function`` return soon
+    (and release what it holds); a result that arrives after all is passed to ``discard``;
+    then :class:`DeadlinePassedError` is raised. An exception from ``function`` is re-raised.
+    """
+    lock = threading.Lock()
+    outcome: _Outcome[T] = _Outcome()
+
+    def run() -> None:
+        try:
+            value = function()
+        except BaseException as exc:  # handed to the waiting thread
+            with lock:
+                outcome.error, outcome.finished = exc, True
+            return
+        with lock:
+            outcome.finished = True
+            if not outcome.abandoned:
+                outcome.value = value
+                return
+        discard(value)
+
+    worker = threading.Thread(target=run, name=f"{CLIENT_ID}-connect", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    with lock:
+        if outcome.finished and outcome.error is not None:
+            raise outcome.error
+        if outcome.finished:
+            return cast(T, outcome.value)
+        outcome.abandoned = True
+    abandon()
+    worker.join(ABANDON_JOIN_SECONDS)
+    raise DeadlinePassedError(f"no answer within {seconds:.1f} s")
+
+
 def _stop_quietly(net_client: KafkaNetClient) -> None:
+    """Stop the I/O thread first (which fails whatever waits on it), then close."""
     try:
-        net_client.close()
-    finally:
         net_client._manager._net.stop()  # no public way to stop this thread
+    finally:
+        try:
+            net_client.close()
+        except Exception:  # best effort: the attempt has failed already
+            log.debug("closing an abandoned Kafka client failed", exc_info=True)
+
+
+def _close_quietly(client: KafkaAdminClient) -> None:
+    try:
+        client.close()
+    except Exception:  # best effort: the attempt was given up on
+        log.debug("closing an abandoned KafkaAdminClient failed", exc_info=True)
 
 
 class _FailureRecorder(logging.Handler):
@@ -365,12 +458,33 @@ class _FailureRecorder(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
         self.failures: list[BaseException] = []
+        self._stopped = False
+
+    def stop(self) -> None:
+        self._stopped = True
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self._stopped:
+            return
         args = record.args if isinstance(record.args, tuple) else ()
         self.failures.extend(arg for arg in args if isinstance(arg, BaseException))
         if record.exc_info and record.exc_info[1] is not None:
             self.failures.append(record.exc_info[1])
+
+
+@contextmanager
+def _recording(recorder: _FailureRecorder) -> Iterator[None]:
+    """``recorder`` listens to kafka-python's warnings and errors meanwhile."""
+    kafka_logger = logging.getLogger("kafka")
+    previous_level = kafka_logger.level
+    if kafka_logger.getEffectiveLevel() > logging.WARNING:
+        kafka_logger.setLevel(logging.WARNING)
+    kafka_logger.addHandler(recorder)
+    try:
+        yield
+    finally:
+        kafka_logger.removeHandler(recorder)
+        kafka_logger.setLevel(previous_level)
 
 
 def _classify(failures: list[BaseException]) -> tuple[str, str]:
@@ -379,10 +493,14 @@ def _classify(failures: list[BaseException]) -> tuple[str, str]:
     if any(isinstance(f, kafka_errors.SaslAuthenticationFailedError) for f in failures):
         return "authentication", "SaslAuthenticationFailed"
     for failure, text in zip(failures, texts, strict=True):
-        if isinstance(failure, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
+        if isinstance(failure, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
             return "tls", "certificate not trusted"
-        if "Handshake failed" in text:
-            return "tls", text.split("Handshake failed: ", 1)[-1][:160]
+    for failure, text in zip(failures, texts, strict=True):
+        handshake = text.split("Handshake failed: ", 1)[-1] if "Handshake failed" in text else ""
+        if isinstance(failure, ssl.SSLEOFError) or _CLOSED_IN_HANDSHAKE.search(handshake):
+            return "tls-closed", _ssl_detail(handshake or str(failure))
+        if isinstance(failure, ssl.SSLError) or handshake:
+            return "tls", _ssl_detail(handshake or str(failure))
     for kind, detail, matches in _NETWORK_FAILURES:
         if any(matches(failure, text) for failure, text in zip(failures, texts, strict=True)):
             return kind, detail
@@ -416,18 +534,43 @@ _NETWORK_FAILURES: tuple[tuple[str, str, Callable[[BaseException, str], bool]], 
 )
 
 
+# How a peer that hangs up during the TLS handshake shows in the handshake's error.
+_CLOSED_IN_HANDSHAKE = re.compile(
+    r"UNEXPECTED_EOF|EOF occurred in violation of protocol|Connection reset|"
+    r"Connection aborted|Broken pipe|closed",
+    re.IGNORECASE,
+)
+
+
+def _ssl_detail(text: str) -> str:
+    """An ssl error's text without the ``(_ssl.c:1006)`` source position, on one line."""
+    return re.sub(r"\s*\(_ssl\.c:\d+\)", "", " ".join(text.split()))[:160]
+
+
+def _closed_in_handshake_message(connection: KafkaConnection, detail: str) -> str:
+    return (
+        f"The Kafka brokers {_servers(connection)} closed the connection during the TLS "
+        f"handshake ({detail}). Check that the broker string is the SASL/SCRAM one (port 9096, "
+        f"{connection.security_protocol}) and that the cluster's security group allows this "
+        f"function's security group on port {_ports(connection)}"
+    )
+
+
 def _unreachable_message(connection: KafkaConnection, seconds: float, detail: str) -> str:
-    ports = sorted({server.rpartition(":")[2] for server in connection.bootstrap_servers})
     return (
         f"Could not reach the Kafka brokers {_servers(connection)} within {seconds:.0f} s "
         f"({detail}). Check that the cluster's security group allows this function's "
-        f"security group on port {', '.join(ports)} ({connection.security_protocol}), that "
+        f"security group on port {_ports(connection)} ({connection.security_protocol}), that "
         "the function runs in the cluster's VPC, and that the brokers are running"
     )
 
 
 def _servers(connection: KafkaConnection) -> str:
     return ", ".join(connection.bootstrap_servers)
+
+
+def _ports(connection: KafkaConnection) -> str:
+    return ", ".join(sorted({server.rpartition(":")[2] for server in connection.bootstrap_servers}))
 
 
 def _error_text(error: BaseException | type[BaseException]) -> str:
