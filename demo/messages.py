@@ -1,10 +1,11 @@
 """The seed's example messages, and which entry point the demo sends each one through.
 
 `SEED_MESSAGE` is the seed's "Message Format" example, all 17 fields exactly as written
-there; `SEED_MANUAL_SEND` is its "Manual Exception Sending" example; the decorator and the
-model mixin examples are the seed's "Using Decorator" and "In Views/Services" code, run in
-`demo.publishing`. The other messages give every one of the seed's ten common exception
-types one appearance. `INVALID_EVENT` breaks the contract three ways.
+there; `SEED_MANUAL_SEND` is its "Manual Exception Sending" example (both from
+`document_exceptions.seed_examples`); the decorator and the model mixin examples are the
+seed's "Using Decorator" and "In Views/Services" code, run in `demo.publishing`. The other
+messages give every one of the seed's ten common exception types one appearance.
+`INVALID_EVENT` breaks the contract three ways.
 
 `EXPECTED` lists every message that must end up on the topic: (entry point, order_req_id,
 exception_type). The end-to-end test compares the demo's count table with it.
@@ -15,35 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-SEED_MESSAGE: dict[str, Any] = {
-    "timestamp": "2025-10-21T10:30:00Z",
-    "topic": "DocumentExceptions",
-    "key": "DocumentAccessLog",
-    "order_req_id": "SB1029435",
-    "s3_key": "documents/user123/contract.pdf",
-    "user_id": "sb.user2@drworkplace.microsoft.com",
-    "exception_type": "access_denied",
-    "error_message": "User does not have permission to access this document",
-    "source": "django_s3_app",
-    "access_type": "download",
-    "ip_address": "192.168.1.100",
-    "user_agent": "Mozilla/5.0...",
-    "session_id": "sess_abc123def456",
-    "file_name": "contract.pdf",
-    "http_status_code": 403,
-    "stack_trace": "Traceback...",
-    "additional_context": {},
-}
-
-SEED_MANUAL_SEND: dict[str, Any] = {
-    "order_req_id": "SB1029435",
-    "s3_key": "documents/file.pdf",
-    "user_id": "user123",
-    "exception_type": "file_not_found",
-    "error_message": "Document not found in S3",
-    "ip_address": "192.168.1.1",
-    "session_id": "sess_123",
-}
+from document_exceptions.seed_examples import SEED_MANUAL_SEND, SEED_MESSAGE
 
 
 def _message(order: str, exception_type: str, error: str, **extra: Any) -> dict[str, Any]:

@@ -21,8 +21,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT / "lambda_src"), str(REPO_ROOT)]
 
-from demo.messages import INVALID_EVENT, SEED_MANUAL_SEND, SEED_MESSAGE  # noqa: E402
+from demo.messages import INVALID_EVENT  # noqa: E402
 from document_exceptions import contract  # noqa: E402
+from document_exceptions.seed_examples import SEED_MANUAL_SEND, SEED_MESSAGE  # noqa: E402
 
 OUTPUT = REPO_ROOT / "docs" / "message-format.md"
 EXAMPLE_TIME = datetime(2025, 10, 21, 10, 30, tzinfo=UTC)

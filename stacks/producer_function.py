@@ -27,7 +27,6 @@ import re
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
@@ -45,6 +44,10 @@ from document_exceptions import connection, contract
 from stacks.bundling import REPO_ROOT, RUNTIME, AssetSource, python_asset_code
 from stacks.config import ProducerFunctionSettings
 from stacks.kafka_access import KafkaClientAccess
+from stacks.vpc_function import (
+    kafka_client_security_group,
+    suppress_managed_execution_policies,
+)
 
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
 REQUIREMENTS = LAMBDA_SRC / "requirements.txt"
@@ -79,13 +82,6 @@ PARKED_MESSAGE_RETENTION = Duration.days(14)
 # connect come from the secret and the cluster only, and a password never enters the environment.
 _OVERRIDE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _FORBIDDEN_OVERRIDE = re.compile(r"password|secret|sasl|ssl|security|bootstrap|credential")
-
-BASIC_EXECUTION_POLICY = (
-    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-)
-VPC_ACCESS_POLICY = (
-    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-)
 
 
 def producer_code() -> lambda_.Code:
@@ -150,15 +146,11 @@ class ProducerFunction(Construct):
             "FailedInvocationsQueue", removal_policy, retention_period=PARKED_MESSAGE_RETENTION
         )
 
-        self.security_group = ec2.SecurityGroup(
+        self.security_group, self.cluster_ingress = kafka_client_security_group(
             self,
-            "SecurityGroup",
-            vpc=access.vpc,
-            description="Producer Lambda: out to the MSK brokers (9096) and AWS API endpoints",
-            allow_all_outbound=False,
+            access,
+            "Producer Lambda: out to the MSK brokers (9096) and AWS API endpoints",
         )
-        self.cluster_ingress = access.allow_client(self, "ClusterIngress", self.security_group)
-        access.allow_endpoints(self.security_group)
 
         self.log_group = logs.LogGroup(
             self, "LogGroup", retention=log_retention, removal_policy=removal_policy
@@ -405,21 +397,7 @@ class ProducerFunction(Construct):
             CfnOutput(self, output_id, value=value, description=description)
 
     def _suppress_nag_findings(self) -> None:
-        NagSuppressions.add_resource_suppressions(
-            self.function,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM4",
-                    reason=(
-                        "AWS managed Lambda execution policies: writing the function's own logs "
-                        "and the ENI actions a VPC function needs (ec2:CreateNetworkInterface "
-                        "and friends do not support resource-level permissions)"
-                    ),
-                    applies_to=[BASIC_EXECUTION_POLICY, VPC_ACCESS_POLICY],
-                )
-            ],
-            apply_to_children=True,
-        )
+        suppress_managed_execution_policies(self.function)
         NagSuppressions.add_resource_suppressions(
             self.function.role,
             [

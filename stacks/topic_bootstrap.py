@@ -15,7 +15,6 @@ and its data survive is the `DeletionPolicy` property's job (`Retain` by default
 from __future__ import annotations
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
@@ -25,6 +24,11 @@ from constructs import Construct, IDependable
 from stacks.bundling import REPO_ROOT, RUNTIME, AssetSource, python_asset_code
 from stacks.config import TopicSettings
 from stacks.kafka_access import KafkaClientAccess
+from stacks.vpc_function import (
+    BASIC_EXECUTION_POLICY,
+    kafka_client_security_group,
+    suppress_managed_execution_policies,
+)
 
 TOPIC_BOOTSTRAP_DIR = REPO_ROOT / "topic_bootstrap"
 SHARED_PACKAGE = REPO_ROOT / "lambda_src" / "document_exceptions"
@@ -42,13 +46,6 @@ DEFAULT_HANDLER_TIMEOUT = Duration.minutes(5)
 DEFAULT_TOPIC_TIMEOUT = Duration.minutes(4)
 # How long CloudFormation waits for an answer: the handler's worst case plus the framework's.
 RESPONSE_MARGIN = Duration.minutes(2)
-
-BASIC_EXECUTION_POLICY = (
-    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-)
-VPC_ACCESS_POLICY = (
-    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-)
 
 
 def topic_bootstrap_code() -> lambda_.Code:
@@ -82,15 +79,11 @@ class TopicBootstrapProvider(Construct):
         self.access = access
         self.handler_timeout = handler_timeout
 
-        self.security_group = ec2.SecurityGroup(
+        self.security_group, self.cluster_ingress = kafka_client_security_group(
             self,
-            "SecurityGroup",
-            vpc=access.vpc,
-            description="Topic bootstrap Lambda: out to the MSK brokers (9096) and AWS endpoints",
-            allow_all_outbound=False,
+            access,
+            "Topic bootstrap Lambda: out to the MSK brokers (9096) and AWS endpoints",
         )
-        self.cluster_ingress = access.allow_client(self, "ClusterIngress", self.security_group)
-        access.allow_endpoints(self.security_group)
 
         self.on_event_function = lambda_.Function(
             self,
@@ -164,21 +157,7 @@ class TopicBootstrapProvider(Construct):
         return existing
 
     def _suppress_nag_findings(self) -> None:
-        NagSuppressions.add_resource_suppressions(
-            self.on_event_function,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM4",
-                    reason=(
-                        "AWS managed Lambda execution policies: writing the function's own logs "
-                        "and the ENI actions a VPC function needs (ec2:CreateNetworkInterface "
-                        "and friends do not support resource-level permissions)"
-                    ),
-                    applies_to=[BASIC_EXECUTION_POLICY, VPC_ACCESS_POLICY],
-                )
-            ],
-            apply_to_children=True,
-        )
+        suppress_managed_execution_policies(self.on_event_function)
         NagSuppressions.add_resource_suppressions(
             self.provider,
             [

@@ -29,7 +29,7 @@ from document_exceptions.contract import (
     prepare_json,
     prepare_record,
 )
-from tests.seed_messages import (
+from document_exceptions.seed_examples import (
     SEED_DECORATOR,
     SEED_EXAMPLES,
     SEED_EXCEPTION_TYPES,

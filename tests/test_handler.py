@@ -17,9 +17,9 @@ from moto import mock_aws
 
 import handler
 from document_exceptions.contract import EVENTBRIDGE_DETAIL_TYPE, build_message
+from document_exceptions.seed_examples import SEED_EXAMPLES, SEED_MESSAGE
 from tests.harness.relay import RelayedBroker
 from tests.harness.sasl_front_end import SaslSslBroker
-from tests.seed_messages import SEED_EXAMPLES, SEED_MESSAGE
 
 REGION = "eu-west-1"
 FAST_PRODUCER_ENV = {

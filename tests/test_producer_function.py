@@ -10,17 +10,13 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_msk as msk
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from aws_cdk.assertions import Annotations, Match, Template
+from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, RegexAppliesTo
-from cfnlint.api import lint
-from cfnlint.config import ManualArgs
 
 import handler  # lambda_src/handler.py: the producer function's entry point
 from document_exceptions.connection import (
@@ -32,7 +28,6 @@ from document_exceptions.contract import ContractSettings
 from document_exceptions.publisher import ProducerSettings
 from stacks.bundling import REPO_ROOT, asset_files
 from stacks.config import ProducerFunctionSettings
-from stacks.kafka_access import KafkaClientAccess
 from stacks.producer_function import (
     EVENT_DETAIL_TYPE,
     HANDLER,
@@ -40,17 +35,23 @@ from stacks.producer_function import (
     PRODUCER_SOURCES,
     ProducerFunction,
 )
+from tests.client_access_stack import (
+    BROKERS,
+    CLUSTER_ARN,
+    CLUSTER_SG,
+    ENDPOINTS_SG,
+    SKIP_BUNDLING,
+    SUBNETS,
+    SynthesizedStack,
+    actions_of,
+    build_access,
+    cfn_lint_findings,
+    get_att,
+    nag_findings,
+    ref,
+    security_group_egress,
+)
 
-CLUSTER_ARN = "arn:aws:kafka:eu-west-1:111111111111:cluster/document-exceptions-cluster/abc-1"
-CLUSTER_SG = "sg-0c1a5e0000000c1a5"
-ENDPOINTS_SG = "sg-0e0d0000000000e0d"
-SUBNETS = (
-    ("subnet-0a0000000000000a1", "eu-west-1a", "rtb-0a0000000000000a1"),
-    ("subnet-0b0000000000000b2", "eu-west-1b", "rtb-0b0000000000000b2"),
-)
-BROKERS = (
-    "b-1.example.kafka.eu-west-1.amazonaws.com:9096,b-2.example.kafka.eu-west-1.amazonaws.com:9096"
-)
 SETTINGS = ProducerFunctionSettings(
     reserved_concurrency=3,
     timeout_seconds=30,
@@ -61,80 +62,14 @@ SETTINGS = ProducerFunctionSettings(
     default_source="django_s3_app",
     producer_overrides=MappingProxyType({"linger_ms": "20", "compression_type": "gzip"}),
 )
-SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
-
-
-def build_access(stack: cdk.Stack, cluster_arn: str = CLUSTER_ARN) -> KafkaClientAccess:
-    """What the platform's cluster construct hands its clients, built from imported parts."""
-    vpc = ec2.Vpc.from_vpc_attributes(
-        stack,
-        "Vpc",
-        vpc_id="vpc-0123456789abcdef0",
-        availability_zones=[zone for _, zone, _ in SUBNETS],
-        private_subnet_ids=[subnet for subnet, _, _ in SUBNETS],
-        private_subnet_route_table_ids=[table for _, _, table in SUBNETS],
-    )
-    subnets = [
-        ec2.Subnet.from_subnet_attributes(
-            stack, f"Subnet{index}", subnet_id=subnet, availability_zone=zone, route_table_id=table
-        )
-        for index, (subnet, zone, table) in enumerate(SUBNETS)
-    ]
-    secret = secretsmanager.Secret(
-        stack,
-        "ScramSecret",
-        secret_name="AmazonMSK_test",
-        encryption_key=kms.Key(stack, "SecretKey", enable_key_rotation=True),
-    )
-    NagSuppressions.add_resource_suppressions(
-        secret,
-        [NagPackSuppression(id="AwsSolutions-SMG4", reason="Test fixture standing in for MSK's")],
-    )
-    return KafkaClientAccess(
-        cluster_arn=cluster_arn,
-        cluster_security_group=ec2.SecurityGroup.from_security_group_id(
-            stack, "ClusterSg", CLUSTER_SG
-        ),
-        secret=secret,
-        bootstrap_brokers=BROKERS,
-        vpc=vpc,
-        subnets=ec2.SubnetSelection(subnets=subnets),
-        endpoints_security_group=ec2.SecurityGroup.from_security_group_id(
-            stack, "EndpointsSg", ENDPOINTS_SG
-        ),
-        # Like the platform's: the SCRAM association references the secret (and so its key,
-        # whose policy names the clients' roles), which catches dependency cycles.
-        dependencies=(
-            msk.CfnBatchScramSecret(
-                stack,
-                "ScramAssociation",
-                cluster_arn=cluster_arn,
-                secret_arn_list=[secret.secret_arn],
-            ),
-        ),
-    )
 
 
 @dataclass(frozen=True)
-class Built:
-    stack: cdk.Stack
+class Built(SynthesizedStack):
     producer: ProducerFunction
     secret: secretsmanager.ISecret
     alarm_topic: sns.ITopic | None
     django_role: iam.Role | None
-    template: Template
-    resources: dict[str, dict[str, Any]]
-
-    def logical_id(self, construct: Any) -> str:
-        while not isinstance(construct, cdk.CfnElement):
-            construct = construct.node.default_child
-        return self.stack.resolve(construct.logical_id)
-
-    def resource(self, construct: Any) -> dict[str, Any]:
-        return self.resources[self.logical_id(construct)]
-
-    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {key: value for key, value in self.resources.items() if value["Type"] == kind}
 
 
 def build(*, monitored: bool) -> Built:
@@ -234,21 +169,8 @@ def policy_statements(built: Built, role: iam.IRole) -> list[dict[str, Any]]:
     ]
 
 
-def actions_of(statement: dict[str, Any]) -> set[str]:
-    actions = statement["Action"]
-    return {actions} if isinstance(actions, str) else set(actions)
-
-
 def statements_for(statements: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
     return [statement for statement in statements if action in actions_of(statement)]
-
-
-def get_att(built: Built, construct: Any, attribute: str = "Arn") -> dict[str, Any]:
-    return {"Fn::GetAtt": [built.logical_id(construct), attribute]}
-
-
-def ref(built: Built, construct: Any) -> dict[str, Any]:
-    return {"Ref": built.logical_id(construct)}
 
 
 # --- the function ---------------------------------------------------------------------------
@@ -285,18 +207,6 @@ def test_function_runs_in_the_access_subnets_with_its_own_security_group(built: 
     assert vpc_config["SecurityGroupIds"] == [
         get_att(built, built.producer.security_group, "GroupId")
     ]
-
-
-def security_group_egress(built: Built, group: ec2.SecurityGroup) -> list[dict[str, Any]]:
-    """Inline egress rules plus separate AWS::EC2::SecurityGroupEgress resources of `group`."""
-    group_id = get_att(built, group, "GroupId")
-    rules = list(built.resource(group)["Properties"].get("SecurityGroupEgress", []))
-    rules += [
-        egress["Properties"]
-        for egress in built.of_type("AWS::EC2::SecurityGroupEgress").values()
-        if egress["Properties"]["GroupId"] == group_id
-    ]
-    return rules
 
 
 def test_security_group_egress_is_only_brokers_on_9096_and_endpoints_on_443(built: Built) -> None:
@@ -651,17 +561,8 @@ def test_grants_let_another_role_invoke_send_and_put_events(built: Built) -> Non
 
 
 def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(built: Built) -> None:
-    annotations = Annotations.from_stack(built.stack)
-    findings = [
-        *annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*")),
-        *annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*")),
-    ]
-    assert [f"{finding.id}: {finding.entry.data}" for finding in findings] == []
+    assert nag_findings(built.stack) == []
 
 
 def test_cfn_lint_finds_nothing(built: Built) -> None:
-    matches = lint(
-        json.dumps(built.template.to_json()),
-        config=ManualArgs(ignore_checks=["W3005"], regions=["eu-west-1"]),
-    )
-    assert [f"{match.rule.id} {match.message}" for match in matches] == []
+    assert cfn_lint_findings(built.template) == []

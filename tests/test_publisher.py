@@ -34,11 +34,11 @@ from document_exceptions.publisher import (
     create_producer,
     default_compression,
 )
+from document_exceptions.seed_examples import SEED_EXAMPLES
 from tests.harness.broker import free_port
 from tests.harness.certs import make_tls_files
 from tests.harness.relay import Record, RelayedBroker
 from tests.harness.sasl_front_end import SaslSslBroker, ScramCredential
-from tests.seed_messages import SEED_EXAMPLES
 
 # Fail within a couple of seconds instead of the production timeouts (tens of seconds).
 FAST = {

@@ -61,6 +61,25 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _add_seconds_option(
+    parser: argparse._ActionsContainer, flag: str, help: str, default: float | None = None
+) -> None:
+    """A positive number of seconds; `help` says what it bounds and its default."""
+    parser.add_argument(flag, type=_seconds, default=default, metavar="SECONDS", help=help)
+
+
+def _add_match_option(group: argparse._ActionsContainer, flag: str, dest: str, field: str) -> None:
+    """A repeatable filter: only messages whose `field` is one of the values given."""
+    group.add_argument(
+        flag,
+        dest=dest,
+        action="append",
+        default=[],
+        metavar=field.upper(),
+        help=f"only this {field} (repeatable)",
+    )
+
+
 def _aws_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("deployed environment")
@@ -117,30 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Uses no consumer group: commits nothing, disturbs no other consumer.",
     )
     chosen = tail.add_argument_group("which messages")
-    chosen.add_argument(
-        "--type",
-        dest="types",
-        action="append",
-        default=[],
-        metavar="EXCEPTION_TYPE",
-        help="only this exception_type (repeatable)",
-    )
-    chosen.add_argument(
-        "--order",
-        dest="orders",
-        action="append",
-        default=[],
-        metavar="ORDER_REQ_ID",
-        help="only this order_req_id (repeatable)",
-    )
-    chosen.add_argument(
-        "--user",
-        dest="users",
-        action="append",
-        default=[],
-        metavar="USER_ID",
-        help="only this user_id (repeatable)",
-    )
+    _add_match_option(chosen, "--type", "types", "exception_type")
+    _add_match_option(chosen, "--order", "orders", "order_req_id")
+    _add_match_option(chosen, "--user", "users", "user_id")
     chosen.add_argument(
         "--since",
         metavar="WHEN",
@@ -157,15 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument(
         "--max-messages", type=_positive_int, metavar="N", help="stop after N matching messages"
     )
-    stop.add_argument(
-        "--timeout", type=_seconds, metavar="SECONDS", help="stop after SECONDS (default: never)"
-    )
-    stop.add_argument(
-        "--connect-timeout",
-        type=_seconds,
-        default=10.0,
-        metavar="SECONDS",
-        help="give up connecting after SECONDS (default: 10)",
+    _add_seconds_option(stop, "--timeout", "stop after SECONDS (default: never)")
+    _add_seconds_option(
+        stop, "--connect-timeout", "give up connecting after SECONDS (default: 10)", 10.0
     )
 
     send = commands.add_parser(
@@ -182,12 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--file", metavar="PATH", help="JSON object with the message's fields ('-': stdin)"
     )
     send.add_argument("--json", action="store_true", help="print the result as JSON")
-    send.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=30.0,
-        metavar="SECONDS",
-        help="give up if not acknowledged within SECONDS (default: 30)",
+    _add_seconds_option(
+        send, "--timeout", "give up if not acknowledged within SECONDS (default: 30)", 30.0
     )
     message_fields = send.add_argument_group(
         "message fields (the contract's; topic and key follow --topic and the configuration)"
@@ -236,19 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="start a task even if the DLQ looks empty"
     )
     replay.add_argument("--wait", action="store_true", help="wait for the task to finish")
-    replay.add_argument(
-        "--poll-interval",
-        type=_seconds,
-        default=5.0,
-        metavar="SECONDS",
-        help="with --wait: seconds between status checks (default: 5)",
+    _add_seconds_option(
+        replay, "--poll-interval", "with --wait: seconds between status checks (default: 5)", 5.0
     )
-    replay.add_argument(
-        "--wait-timeout",
-        type=_seconds,
-        default=900.0,
-        metavar="SECONDS",
-        help="with --wait: give up waiting after SECONDS (default: 900)",
+    _add_seconds_option(
+        replay, "--wait-timeout", "with --wait: give up waiting after SECONDS (default: 900)", 900.0
     )
 
     doctor = commands.add_parser(
@@ -266,12 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="expected partitions (default: stack output TopicPartitions, or 3)",
     )
-    doctor.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=10.0,
-        metavar="SECONDS",
-        help="bound for the DNS and Kafka checks, each (default: 10)",
+    _add_seconds_option(
+        doctor, "--timeout", "bound for the DNS and Kafka checks, each (default: 10)", 10.0
     )
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
     return parser

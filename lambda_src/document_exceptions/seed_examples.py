@@ -1,8 +1,10 @@
-"""The seed document's example messages, copied verbatim, shared by the producer's tests.
+"""The seed guide's examples: its example messages and exception types, one source for all.
 
-Source: the seed's "Message Format" (the full message) and "Usage Examples" sections (the
-calls of `send_document_access_exception`, `order.handle_document_access_exception` and the
-`@kafka_exception_handler('document_download_error')` decorator, as the fields they send).
+Source: the seed guide's "Message Format" (the full message), "Usage Examples" (the calls of
+`send_document_access_exception`, `order.handle_document_access_exception` and the
+`@kafka_exception_handler('document_download_error')` decorator, as the fields they send)
+and "Exception Types" sections. The producer's tests, the demo and the benchmarks use these
+constants; they are data only and import nothing from the package.
 """
 
 from __future__ import annotations
