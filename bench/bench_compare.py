@@ -12,14 +12,20 @@ JSON each) through every path, printing msg/s and the ratios the issue sets as t
 4. send + flush per message (the seed's synchronous style), on a subset,
 5. confluent-kafka (librdkafka) with the same acks and linger: the fastest peer,
 
-plus two reference rows (kafka-python's ceiling with the product's settings; librdkafka with
-the product's guarantees). Rows 1, 2, 3, 5 and the references run in interleaved rounds
-(a noisy moment hits every path alike; medians are reported). Then: single-message
-direct-invoke latency and the library's `send` latency in the calling thread, cold start in
-fresh interpreters, the Lambda asset size from `cdk.out`, and bytes on the wire per message
-for each compression codec, counted by a `FaultyRelay` in front of a second Tansu (a relay
-in front of the first would see only the bootstrap connection: clients follow the address a
-broker advertises). If a throughput target is missed, the handler batch path is profiled.
+plus four reference rows: A, kafka-python's ceiling (a bare loop with the product's
+settings and pre-encoded values); B, librdkafka with the product's guarantees; C, row 3 in
+an interpreter without the `crc32c` package (kafka-python as `pip install kafka-python`
+alone gives it); D, not the product: the handler's per-message work (`prepare_json`) with
+confluent-kafka producing, to show what the confluent-relative targets would take. All but
+row 4 run in interleaved rounds (a noisy moment hits every path alike; medians are reported,
+ratios are quotients of the medians). Then: single-message
+direct-invoke latency and the library's `send` latency in the calling thread; cold start in
+fresh interpreters, with the bytecode cache primed and with every non-stdlib module compiled
+at import (the Lambda asset carries no .pyc); the handler path per compression codec, with
+bytes on the wire counted by a `FaultyRelay` in front of a second Tansu (a relay in front of
+the first would see only the bootstrap connection: clients follow the address a broker
+advertises), and per SQS batch size; the Lambda asset size from `cdk.out`. If a throughput
+target of the handler path is missed: its CPU per message, part by part, and a cProfile.
 
 Everything printed is also written as JSON (default `.bench/results.json`). Functions of
 `bench_producer` and `bench_app_sender` are reused; what they lack is here.
@@ -36,7 +42,6 @@ import io
 import json
 import os
 import pstats
-import random
 import shutil
 import statistics
 import subprocess
@@ -63,17 +68,19 @@ from bench.bench_app_sender import (
 )
 from bench.bench_producer import (
     ROOT,
+    LambdaContext,
     Rate,
     bare_producer_rate,
     cold_start,
     create_topic,
     direct_invoke_latency,
+    handler_environment,
     handler_path_rate,
-    print_table,
     sqs_events,
 )
+from bench.messages import seed_shaped_messages
+from bench.report import print_results, write_results
 from document_exceptions.contract import (
-    COMMON_EXCEPTION_TYPES,
     ContractSettings,
     PreparedRecord,
     prepare_json,
@@ -86,12 +93,9 @@ from document_exceptions.publisher import (
 )
 from tests.harness.broker import TansuBroker
 from tests.harness.relay import RelayedBroker
-from tests.seed_messages import SEED_EXAMPLES
 
 DEFAULT_RESULTS = ROOT / ".bench" / "results.json"
 LAMBDA_HANDLER = "handler.handler"
-MIN_MESSAGE_BYTES = 700
-MAX_MESSAGE_BYTES = 1_024
 
 
 @dataclass(frozen=True)
@@ -110,141 +114,6 @@ class BenchConfig:
     profile: str = "auto"  # auto: only when a throughput target is missed; always; never
     results_path: Path = DEFAULT_RESULTS
     seed: int = 20251021
-
-
-# --- messages -----------------------------------------------------------------------------
-
-_USER_AGENTS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/129.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6_1) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.6 Safari/605.1.15",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
-    "Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/129.0.0.0 Safari/537.36 Edg/129.0.2792.65",
-    "python-requests/2.32.3",
-    "Mozilla/5.0 (X11; Linux x86_64)",
-)
-_ERRORS = {
-    "access_denied": "User does not have permission to access this document",
-    "file_not_found": "Document not found in S3",
-    "upload_failed": "An error occurred (SlowDown) when calling the PutObject operation",
-    "download_failed": "An error occurred (InternalError) when calling the GetObject operation",
-    "invalid_file_type": "Unsupported file type: application/x-msdownload",
-    "file_too_large": "File exceeds the 25 MB upload limit",
-    "quota_exceeded": "Order document quota exceeded (500 documents)",
-    "authentication_failed": "Invalid authentication credentials",
-    "session_expired": "User session expired",
-    "rate_limit_exceeded": "Too many requests: 120 per minute allowed",
-    "document_download_error": "An error occurred (NoSuchKey) when calling the GetObject "
-    "operation: The specified key does not exist.",
-}
-_FRAMES = (
-    '  File "/app/attachments/views.py", line {n}, in download_document\n'
-    "    body = s3.get_object(Bucket=bucket, Key=s3_key)['Body'].read()\n",
-    '  File "/app/attachments/services.py", line {n}, in fetch\n'
-    "    return self._client.get_object(**params)\n",
-    '  File "/usr/local/lib/python3.12/site-packages/botocore/client.py", line {n}, in '
-    "_api_call\n    return self._make_api_call(operation_name, kwargs)\n",
-    '  File "/app/attachments/decorators.py", line {n}, in wrapper\n'
-    "    return func(*args, **kwargs)\n",
-)
-# Free text that pads a message to its target size (request details, as apps log them).
-_DETAIL_TEXT = (
-    "presigned url expired bucket policy denies principal kms key disabled object lock "
-    "retention version missing multipart upload aborted checksum mismatch region redirect "
-    "throttled retry attempt order document contract invoice scan report tenant workspace "
-    "request id host replica lifecycle archived glacier restore pending content length"
-)
-_WORDS = tuple(_DETAIL_TEXT.split())
-_DETAIL_OVERHEAD = ',"detail":""'
-
-
-def seed_shaped_messages(
-    count: int,
-    seed: int = 20251021,
-    low: int = MIN_MESSAGE_BYTES,
-    high: int = MAX_MESSAGE_BYTES,
-) -> list[dict[str, Any]]:
-    """`count` messages in the seed's example shapes (`tests/seed_messages.py`), fields varied.
-
-    Each is what a caller passes (the seed's keyword arguments; `topic`, `key` and the other
-    defaults are filled in by the contract) and serializes, complete, to between `low` and
-    `high` bytes of JSON: a target size is drawn per message and reached with a free-text
-    `additional_context.detail`, as the apps add request details.
-    """
-    rng = random.Random(seed)
-    shapes = sorted(SEED_EXAMPLES.items())
-    types = list(COMMON_EXCEPTION_TYPES)
-    messages = []
-    for index in range(count):
-        shape, example = shapes[index % len(shapes)]
-        user = f"user{rng.randrange(100_000)}@drworkplace.microsoft.com"
-        name = f"{rng.choice(('contract', 'invoice', 'scan', 'report', 'id-card'))}-{index}"
-        name += rng.choice((".pdf", ".pdf", ".docx", ".png", ".xlsx"))
-        exception_type = example["exception_type"] if shape == "decorator" else rng.choice(types)
-        frames = rng.randint(1, 2) if shape == "decorator" else 1
-        values: dict[str, Any] = {
-            "timestamp": f"2025-10-{rng.randrange(1, 29):02d}T{rng.randrange(24):02d}:"
-            f"{rng.randrange(60):02d}:{rng.randrange(60):02d}.{rng.randrange(1000):03d}Z",
-            "order_req_id": f"SB{1_000_000 + rng.randrange(9_000_000)}",
-            "s3_key": f"documents/{user.split('@', maxsplit=1)[0]}/{name}",
-            "user_id": user,
-            "exception_type": exception_type,
-            "error_message": _ERRORS[exception_type],
-            "source": "django_s3_app",
-            "access_type": rng.choice(("download", "upload")),
-            "ip_address": (
-                f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-                if rng.random() < 0.9
-                else f"2001:db8:{rng.randrange(65536):x}::{rng.randrange(65536):x}"
-            ),
-            "user_agent": rng.choice(_USER_AGENTS),
-            "session_id": f"sess_{rng.getrandbits(64):016x}",
-            "file_name": name,
-            "stack_trace": "Traceback (most recent call last):\n"
-            + "".join(rng.choice(_FRAMES).format(n=rng.randrange(10, 900)) for _ in range(frames))
-            + f"botocore.exceptions.ClientError: {_ERRORS[exception_type]}",
-        }
-        message = {field_: values[field_] for field_ in example if field_ in values}
-        context: dict[str, Any] = {
-            "bucket": rng.choice(("documents-prod", "documents-archive", "uploads-eu")),
-            "region": rng.choice(("eu-west-1", "us-east-1")),
-            "request_id": f"{rng.getrandbits(64):016X}",
-            "method": "GET" if message.get("access_type", "download") == "download" else "PUT",
-            "path": f"/api/orders/{values['order_req_id']}/documents/{name}",
-            "content_type": rng.choice(("application/pdf", "image/png", "application/json")),
-            "content_length": rng.randrange(1_000, 30_000_000),
-            "attempt": rng.randrange(1, 4),
-        }
-        message["additional_context"] = context
-        messages.append(_sized(message, rng.randint(low, high - len(_DETAIL_OVERHEAD)), rng))
-        size = len(prepare_record(messages[-1]).value)
-        if not low <= size <= high:
-            raise AssertionError(f"message {index} is {size} bytes, not {low}-{high}")
-    return messages
-
-
-def _sized(message: dict[str, Any], target: int, rng: random.Random) -> dict[str, Any]:
-    """`message` about `target` bytes: context entries dropped, the trace cut, or padded."""
-    context = message["additional_context"]
-    size = len(prepare_record(message).value)
-    while size > target and len(context) > 1:
-        context.popitem()
-        size = len(prepare_record(message).value)
-    while size > target and len(message.get("stack_trace", "")) > 120:  # keep the trace's head
-        trace = message["stack_trace"]
-        message["stack_trace"] = trace[: max(120, len(trace) - (size - target) - 2)]
-        size = len(prepare_record(message).value)
-    padding = max(1, target - size - len(_DETAIL_OVERHEAD))  # lands within 12 bytes above
-    if size < target:
-        words: list[str] = []
-        while sum(len(word) + 1 for word in words) <= padding:
-            words.append(rng.choice(_WORDS))
-        context["detail"] = " ".join(words)[:padding]
-    return message
 
 
 # --- the rows -----------------------------------------------------------------------------
@@ -288,6 +157,12 @@ RATIOS = (
     Ratio("row 1 / row A: handler vs bare, same settings (issue 3)", "handler_sqs", "bare", 0.8),
     Ratio(
         "row 1 / row C: handler vs kafka-python without crc32c", "handler_sqs", "no_crc32c", None
+    ),
+    Ratio(
+        "row D / row 5: the handler's work on librdkafka vs confluent-kafka",
+        "confluent_handler_work",
+        "confluent",
+        None,
     ),
 )
 # A missed target on a ratio of these rows triggers the profile (profile="auto").
@@ -424,6 +299,55 @@ def kafka_python_without_crc32c(bootstrap: str, topic: str, messages_file: Path)
     return Rate(msg_per_s, cpu)
 
 
+def confluent_handler_work_rate(
+    bootstrap: str,
+    topic: str,
+    bodies: Sequence[str],
+    chunk: int,
+    settings: ProducerSettings,
+) -> Rate:
+    """The handler's per-message work on librdkafka: `prepare_json`, produce, flush per chunk.
+
+    Not the product: what the handler path could do if it published with confluent-kafka
+    (same contract code, the product's guarantees, the same records per flush as an SQS
+    event), to show what meeting the confluent-relative targets would take.
+    """
+    producer = ConfluentProducer(
+        {"bootstrap.servers": bootstrap, **confluent_config(settings, product=True)}
+    )
+    contract = ContractSettings(topic=topic)
+    errors: list[Any] = []
+    delivered = 0
+
+    def on_delivery(error: Any, _message: Any) -> None:
+        nonlocal delivered
+        if error is None:
+            delivered += 1
+        else:
+            errors.append(error)
+
+    producer.produce(topic, key=SEED_KEY, value=b"{}")
+    if producer.flush(30):
+        raise RuntimeError("confluent-kafka: warm-up message not delivered")
+    started, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(bodies), chunk):
+        for body in bodies[start : start + chunk]:
+            record = prepare_json(body, contract)
+            producer.produce(
+                topic,
+                value=record.value,
+                key=record.key,
+                headers=record.headers,
+                on_delivery=on_delivery,
+            )
+        if producer.flush(60):
+            raise RuntimeError("confluent-kafka: a chunk was not delivered")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if errors or delivered != len(bodies):
+        raise RuntimeError(f"confluent-kafka: {delivered} of {len(bodies)} delivered, {errors[:3]}")
+    return Rate(len(bodies) / elapsed, cpu / len(bodies) * 1e6)
+
+
 def confluent_config(settings: ProducerSettings, *, product: bool) -> dict[str, Any]:
     """Same acks and linger as the product; `product` adds idempotence and its compression."""
     config: dict[str, Any] = {"acks": "all", "linger.ms": settings.linger_ms}
@@ -452,7 +376,8 @@ def throughput_rows(
     complete_file = Path(work_dir) / "complete-messages.json"
     complete_file.write_text(json.dumps(complete))
     spool_dir = str(Path(work_dir) / "spool")
-    events = sqs_events([json.dumps(message) for message in messages], config.sqs_batch)
+    bodies = [json.dumps(message) for message in messages]
+    events = sqs_events(bodies, config.sqs_batch)
     count = len(messages)
     rows = {
         "handler_sqs": Row(
@@ -496,6 +421,13 @@ def throughput_rows(
             "reference: row 3 without the crc32c package (`pip install kafka-python` alone)",
             count,
         ),
+        "confluent_handler_work": Row(
+            "confluent_handler_work",
+            "D",
+            f"reference, not the product: prepare_json + confluent-kafka, product's guarantees, "
+            f"flush per {config.sqs_batch} (the handler's work on librdkafka)",
+            count,
+        ),
         "confluent_product": Row(
             "confluent_product",
             "B",
@@ -517,6 +449,9 @@ def throughput_rows(
             bootstrap, topic, records, settings.kafka_kwargs()
         ),
         "no_crc32c": lambda topic: kafka_python_without_crc32c(bootstrap, topic, complete_file),
+        "confluent_handler_work": lambda topic: confluent_handler_work_rate(
+            bootstrap, topic, bodies, config.sqs_batch, settings
+        ),
         "confluent_product": lambda topic: confluent_json_rate(
             bootstrap, topic, complete, confluent_config(settings, product=True)
         ),
@@ -650,6 +585,9 @@ def lambda_asset(cdk_out: Path = ROOT / "cdk.out") -> dict[str, Any]:
             top_level = sorted(
                 path.name for path in directory.iterdir() if not path.name.endswith(".dist-info")
             )
+            sources = [ROOT / "lambda_src" / "requirements.txt"]
+            sources += (ROOT / "lambda_src").rglob("*.py")
+            newest_source = max(path.stat().st_mtime for path in sources)
             return {
                 "asset": f"cdk.out/{asset_path}",
                 "template": template.name,
@@ -659,6 +597,7 @@ def lambda_asset(cdk_out: Path = ROOT / "cdk.out") -> dict[str, Any]:
                 "pyc_files": sum(1 for path in files if path.suffix == ".pyc"),
                 "top_level": top_level,
                 "has_zstandard": "zstandard" in top_level,
+                "older_than_lambda_src": template.stat().st_mtime < newest_source,
             }
     return {"skipped": "no cdk.out with the producer function's asset: run `make synth` first"}
 
@@ -761,57 +700,91 @@ def cpu_breakdown(
 ) -> dict[str, float]:
     """CPU microseconds per message of each part of the handler batch path, unprofiled.
 
-    `prepare_json` alone; kafka-python alone (a bare loop with the product's settings:
-    `send()` in the calling thread, the rest of the calling thread's flush, its I/O thread);
-    and the handler path split into its calling thread and the other threads. The handler's
-    own share (Powertools, BatchProcessor, results) is what its calling thread spends beyond
-    `prepare_json` and kafka-python's calling-thread work.
+    Each part is run alone the way the handler runs it (the handler's garbage-collector
+    tuning; records sent in chunks of `config.sqs_batch`, each chunk flushed):
+    `prepare_json`; kafka-python's `send()` and `flush()` in the calling thread and its I/O
+    thread; then the handler path itself, split into its calling thread and the rest. The
+    handler's own share (Powertools, BatchProcessor, building results) is what its calling
+    thread spends beyond `prepare_json` and kafka-python's calling-thread work.
     """
     settings = ProducerSettings.from_environment()
     bodies = [json.dumps(message) for message in messages]
-    contract = ContractSettings()
     count = len(messages)
-    started = time.thread_time()
-    for body in bodies:
-        prepare_json(body, contract)
-    prepare_us = (time.thread_time() - started) / count * 1e6
+    chunks = [
+        records[start : start + config.sqs_batch] for start in range(0, count, config.sqs_batch)
+    ]
+    with (
+        scratch_topic(bootstrap, "bench-cpu") as topic,
+        handler_environment(bootstrap, topic),
+        process_gc_restored(),
+    ):
+        importlib.import_module("handler").tune_garbage_collector()
+        contract = ContractSettings()
+        started = time.thread_time()
+        for body in bodies:
+            prepare_json(body, contract)
+        prepare_us = (time.thread_time() - started) / count * 1e6
 
-    with scratch_topic(bootstrap, "bench-cpu") as topic:
         producer = KafkaProducer(bootstrap_servers=[bootstrap], **settings.kafka_kwargs())
         try:
             producer.send(topic, value=records[0].value, key=records[0].key).get(30)
-            main0, process0 = time.thread_time(), time.process_time()
-            futures = [
-                producer.send(topic, value=r.value, key=r.key, headers=r.headers) for r in records
-            ]
-            main1 = time.thread_time()
-            producer.flush()
-            main2, process2 = time.thread_time(), time.process_time()
-            if not all(future.succeeded() for future in futures):
-                raise RuntimeError("cpu breakdown: records not acknowledged")
+            sending = flushing = 0.0
+            process0 = time.process_time()
+            for chunk in chunks:
+                main0 = time.thread_time()
+                futures = [
+                    producer.send(topic, value=r.value, key=r.key, headers=r.headers) for r in chunk
+                ]
+                main1 = time.thread_time()
+                producer.flush()
+                sending += main1 - main0
+                flushing += time.thread_time() - main1
+                if not all(future.succeeded() for future in futures):
+                    raise RuntimeError("cpu breakdown: records not acknowledged")
+            io_thread = time.process_time() - process0 - sending - flushing
         finally:
             producer.close()
-    with scratch_topic(bootstrap, "bench-cpu") as topic:
+    with (
+        scratch_topic(bootstrap, "bench-cpu") as topic,
+        handler_environment(bootstrap, topic),
+        process_gc_restored(),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        # handler_path_rate's loop, with the CPU of the calling thread told from the rest
+        handler = importlib.import_module("handler")
+        handler.reset()
+        context = LambdaContext()
+        handler.handler(sqs_events(bodies[:1], 1)[0], context)  # warm: producer created
         events = sqs_events(bodies, config.sqs_batch)
-        main3, process3 = time.thread_time(), time.process_time()
-        handler_rate(bootstrap, topic, events)
-        main4, process4 = time.thread_time(), time.process_time()
-    kafka_send = (main1 - main0) / count * 1e6
-    kafka_flush = (main2 - main1) / count * 1e6
-    kafka_io = ((process2 - process0) - (main2 - main0)) / count * 1e6
-    handler_main = (main4 - main3) / count * 1e6
-    handler_other = ((process4 - process3) - (main4 - main3)) / count * 1e6
-    return {
+        main0, process0 = time.thread_time(), time.process_time()
+        for event in events:
+            if handler.handler(event, context)["batchItemFailures"]:
+                raise RuntimeError("cpu breakdown: the handler reported failures")
+        handler_main = time.thread_time() - main0
+        handler_other = time.process_time() - process0 - handler_main
+        handler.reset()
+    per_message = {
         "prepare_json": prepare_us,
-        "kafka_send_calling_thread": kafka_send,
-        "kafka_flush_calling_thread": kafka_flush,
-        "kafka_io_thread": kafka_io,
-        "kafka_total": kafka_send + kafka_flush + kafka_io,
-        "handler_calling_thread": handler_main,
-        "handler_other_threads": handler_other,
-        "handler_total": handler_main + handler_other,
-        "handler_own": handler_main - prepare_us - kafka_send - kafka_flush,
+        "kafka_send_calling_thread": sending / count * 1e6,
+        "kafka_flush_calling_thread": flushing / count * 1e6,
+        "kafka_io_thread": io_thread / count * 1e6,
+        "handler_calling_thread": handler_main / count * 1e6,
+        "handler_other_threads": handler_other / count * 1e6,
     }
+    per_message["kafka_total"] = (sending + flushing + io_thread) / count * 1e6
+    per_message["handler_total"] = (handler_main + handler_other) / count * 1e6
+    per_message["handler_own"] = (
+        per_message["handler_calling_thread"]
+        - prepare_us
+        - per_message["kafka_send_calling_thread"]
+        - per_message["kafka_flush_calling_thread"]
+    )
+    return per_message
+
+
+def median_breakdown(runs: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each part's median over the runs (the parts then need not add up exactly)."""
+    return {part: statistics.median(run[part] for run in runs) for part in runs[0]}
 
 
 # --- profile ------------------------------------------------------------------------------
@@ -932,7 +905,7 @@ def run(
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as work_dir:
         spool_dir = str(Path(work_dir) / "spool")
-        progress("throughput: rows 1, 2, 3, 5, A, C, B in interleaved rounds, then row 4")
+        progress("throughput: rows 1, 2, 3, 5, A, C, D, B in interleaved rounds, then row 4")
         rows = throughput_rows(
             bootstrap,
             config,
@@ -951,7 +924,7 @@ def run(
                 "runs_msg_per_s": row.runs,
                 "cpu_us_per_msg": row.cpu,
             }
-            for row in rows.values()
+            for row in sorted(rows.values(), key=lambda row: row.number)
         ]
         results["ratios"] = ratios(rows)
         progress(f"latency: {config.latency_invokes:,} direct invokes, library send() calls")
@@ -978,7 +951,12 @@ def run(
             progress("profile: CPU per part of the handler path, then cProfile")
             profiled = messages[: config.profile_count]
             results["profile"] = {
-                "cpu_us_per_msg": cpu_breakdown(bootstrap, messages, records, config),
+                "cpu_us_per_msg": median_breakdown(
+                    [
+                        cpu_breakdown(bootstrap, messages, records, config)
+                        for _ in range(config.rounds)
+                    ]
+                ),
                 "cpu_budget_us_per_msg": {
                     f"{ratio['name']} >= {ratio['target']:g}x": 1e6
                     / (ratio["target"] * rows[ratio["denominator"]].msg_per_s)
@@ -994,204 +972,6 @@ def run(
     results["lambda_asset"] = lambda_asset()
     results["elapsed_s"] = time.perf_counter() - started
     return results
-
-
-# --- printing -----------------------------------------------------------------------------
-
-
-def print_results(results: dict[str, Any]) -> None:
-    info = results["messages"]
-    print(
-        f"\n{info['count']:,} messages from the seed's example shapes, "
-        f"{info['value_bytes_min']:,}-{info['value_bytes_max']:,} bytes of JSON "
-        f"(mean {info['value_bytes_mean']:,.0f}); one Tansu broker on 127.0.0.1; "
-        "producer settings: "
-        + ", ".join(f"{k}={v}" for k, v in results["producer_settings"].items())
-    )
-    rounds = results["config"]["rounds"]
-    print_table(
-        f"throughput (median of {rounds} interleaved rounds; row 4 once)",
-        ("row", "path", "messages", "msg/s", "CPU us/msg", "runs msg/s"),
-        [
-            (
-                row["row"],
-                row["path"],
-                f"{row['messages']:,}",
-                f"{row['msg_per_s']:,.0f}",
-                "-" if row["cpu_us_per_msg"] is None else f"{row['cpu_us_per_msg']:,.1f}",
-                " / ".join(f"{run:,.0f}" for run in row["runs_msg_per_s"]),
-            )
-            for row in results["throughput"]
-        ],
-    )
-    print_table(
-        "ratios (from the msg/s above)",
-        ("ratio", "measured", "target", "met"),
-        [
-            (ratio["name"], f"{ratio['value']:.2f}x", *_target_cells(ratio))
-            for ratio in results["ratios"]
-        ],
-    )
-    print_table(
-        "latency on a warm container / in the calling thread",
-        ("path", "calls", "p50 ms", "p99 ms", "target"),
-        [
-            (
-                item["path"],
-                f"{item['calls']:,}",
-                f"{item['p50_ms']:.3f}",
-                f"{item['p99_ms']:.3f}",
-                "-"
-                if item["target_p99_ms"] is None
-                else f"p99 < {item['target_p99_ms']:g} ms: "
-                + ("met" if item["p99_ms"] < item["target_p99_ms"] else "MISSED"),
-            )
-            for item in results["latency"]
-        ],
-    )
-    cold = results["cold_start"]
-    print_table(
-        f"cold start, ms (fresh interpreters, median of {cold['runs']})",
-        ("step", "bytecode cached", "sources compiled (as the Lambda asset: no .pyc)"),
-        [
-            (step, f"{cold['cached'][step] * 1000:,.0f}", f"{cold['asset'][step] * 1000:,.0f}")
-            for step in cold["cached"]
-        ],
-    )
-    print_table(
-        f"compression: the handler SQS batch path per codec (msg/s: median of {rounds}; bytes: "
-        "client -> broker through a FaultyRelay, every request included)",
-        ("compression", "msg/s", "CPU us/msg", "bytes/msg to broker", "JSON / wire", "runs msg/s"),
-        [
-            (
-                item["compression"],
-                f"{item['msg_per_s']:,.0f}",
-                f"{item['cpu_us_per_msg']:,.1f}",
-                f"{item['bytes_to_broker_per_msg']:,.0f}",
-                f"{item['json_over_wire']:.1f}x",
-                " / ".join(f"{run:,.0f}" for run in item["runs_msg_per_s"]),
-            )
-            for item in results["compression"]
-        ],
-    )
-    if not COMPRESSION_CODECS["snappy"]():
-        print("snappy: not measured (python-snappy is not installed)")
-    print_table(
-        f"the handler SQS batch path per SQS batch size (records per event; median of {rounds})",
-        ("records/event", "compression", "msg/s", "CPU us/msg", "runs msg/s"),
-        [
-            (
-                f"{item['records_per_event']:,}",
-                item["compression"],
-                f"{item['msg_per_s']:,.0f}",
-                f"{item['cpu_us_per_msg']:,.1f}",
-                " / ".join(f"{run:,.0f}" for run in item["runs_msg_per_s"]),
-            )
-            for item in results["sqs_batch"]
-        ],
-    )
-    asset = results["lambda_asset"]
-    if "skipped" in asset:
-        print(f"\nLambda asset: skipped, {asset['skipped']}")
-    else:
-        print(
-            f"\nLambda asset {asset['asset']}: {asset['unpacked_bytes'] / 1e6:.1f} MB unpacked, "
-            f"{asset['zipped_bytes'] / 1e6:.1f} MB zipped, {asset['files']:,} files "
-            f"({asset['pyc_files']} .pyc); zstandard bundled: {asset['has_zstandard']}"
-            + (
-                ""
-                if asset["has_zstandard"]
-                else " (so in Lambda ProducerSettings' default compression is gzip, not zstd)"
-            )
-        )
-    if results.get("profile"):
-        print(profile_text(results["profile"]), end="")
-    print(f"\nbench took {results['elapsed_s']:.0f} s")
-
-
-def _target_cells(ratio: dict[str, Any]) -> tuple[str, str]:
-    if ratio["target"] is None:
-        return "-", "-"
-    target = f">= {ratio['target']:g}x"
-    met = "yes" if ratio["met"] else "NO"
-    if ratio["stretch"] is not None:
-        target += f" (stretch {ratio['stretch']:g}x)"
-        met += f", stretch {'yes' if ratio['stretch_met'] else 'no'}"
-    return target, met
-
-
-def print_profile(profile: dict[str, Any]) -> None:
-    cpu = profile["cpu_us_per_msg"]
-    print_table(
-        "where the handler path's CPU goes, us per message (measured unprofiled, part by part)",
-        ("part", "us/msg"),
-        [
-            (part, f"{value:.1f}")
-            for part, value in (
-                ("prepare_json: parse, validate, serialize (handler thread)", cpu["prepare_json"]),
-                ("kafka-python send() (handler thread)", cpu["kafka_send_calling_thread"]),
-                ("kafka-python flush() (handler thread)", cpu["kafka_flush_calling_thread"]),
-                ("handler, Powertools, BatchProcessor, results (the rest)", cpu["handler_own"]),
-                (
-                    "kafka-python I/O thread: batches, compression, network",
-                    cpu["handler_other_threads"],
-                ),
-                ("handler path, all threads", cpu["handler_total"]),
-                ("kafka-python alone (bare loop, same settings, all threads)", cpu["kafka_total"]),
-            )
-        ],
-    )
-    for target, budget in profile["cpu_budget_us_per_msg"].items():
-        print(
-            f"{target} needs <= {budget:.1f} us of CPU per message (the GIL serializes the "
-            f"threads); kafka-python alone takes {cpu['kafka_total']:.1f}"
-        )
-    print(
-        "\nprofile of the handler SQS batch path (cProfile, per-thread CPU time; "
-        f"{profile['msg_per_s_profiled']:,.0f} msg/s while profiled)"
-    )
-    for title, section in profile["sections"].items():
-        total = section["cpu_s"] or 1.0
-        print_table(
-            f"{title}: own CPU time by area ({section['cpu_s']:.2f} s of CPU)",
-            ("area", "own s", "share"),
-            [
-                (item["area"], f"{item['own_s']:.3f}", f"{item['own_s'] / total:.0%}")
-                for item in section["own_time_by_area"][:10]
-            ],
-        )
-        print_table(
-            f"{title}: top functions by cumulative time",
-            ("function", "calls", "own s", "cumulative s"),
-            [
-                (
-                    item["function"],
-                    f"{item['calls']:,}",
-                    f"{item['own_s']:.3f}",
-                    f"{item['cumulative_s']:.3f}",
-                )
-                for item in section["top_cumulative"]
-            ],
-        )
-
-
-def profile_text(profile: dict[str, Any]) -> str:
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        print_profile(profile)
-    return buffer.getvalue()
-
-
-def write_results(results: dict[str, Any], path: Path) -> list[Path]:
-    """The results as JSON at `path`, and the profile summary beside it if there is one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    written = [path]
-    if results.get("profile"):
-        profile_path = path.with_name("profile-handler.txt")
-        profile_path.write_text(profile_text(results["profile"]).lstrip())
-        written.append(profile_path)
-    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Smoke test of `make bench` (bench/bench_compare.py): the machinery, not the speed.
+"""Smoke test of `make bench` (bench/bench_compare.py, messages.py, report.py): not the speed.
 
 Runs the whole benchmark once with a few hundred messages against the session's Tansu
 broker (behind its FaultyRelay) and checks that every table has every row, that the ratios
@@ -16,21 +16,12 @@ from typing import Any
 
 import pytest
 
-from bench.bench_compare import (
-    MAX_MESSAGE_BYTES,
-    MIN_MESSAGE_BYTES,
-    RATIOS,
-    SQS_BATCH_VARIANTS,
-    BenchConfig,
-    codecs,
-    print_results,
-    run,
-    seed_shaped_messages,
-    write_results,
-)
+from bench.bench_compare import RATIOS, SQS_BATCH_VARIANTS, BenchConfig, codecs, run
+from bench.messages import MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, seed_shaped_messages
+from bench.report import print_results, write_results
 from document_exceptions.contract import prepare_record
+from document_exceptions.seed_examples import SEED_EXAMPLES
 from tests.harness.relay import RelayedBroker
-from tests.seed_messages import SEED_EXAMPLES
 
 THROUGHPUT_ROWS = {
     "handler_sqs": "1",
@@ -41,6 +32,7 @@ THROUGHPUT_ROWS = {
     "bare": "A",
     "confluent_product": "B",
     "no_crc32c": "C",
+    "confluent_handler_work": "D",
 }
 
 
