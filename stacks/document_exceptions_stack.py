@@ -11,6 +11,7 @@ from stacks import nag
 from stacks.config import EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
 from stacks.kafka_cluster import KafkaCluster, log_retention, removal_policy
+from stacks.log_groups import EncryptedLogGroups
 from stacks.monitoring import ClusterMonitoring
 from stacks.network import Network
 from stacks.producer_function import ProducerFunction
@@ -23,8 +24,8 @@ SASL_MECHANISM = "SCRAM-SHA-512"
 class DocumentExceptionsStack(Stack):
     """Composes the constructs of one environment; holds no resources of its own.
 
-    `network`, `cluster`, `monitoring` and `client_access` are there for the constructs that
-    talk to the cluster (producer function, topic bootstrap).
+    `log_groups`, `network`, `cluster`, `monitoring` and `client_access` are there for the
+    constructs that talk to the cluster (producer function, topic bootstrap).
     """
 
     def __init__(
@@ -35,13 +36,18 @@ class DocumentExceptionsStack(Stack):
         Tags.of(self).add("project", "document-exceptions")
         Tags.of(self).add("environment", config.name)
 
+        self.log_groups = EncryptedLogGroups(
+            self,
+            "Logs",
+            retention=log_retention(config),
+            removal_policy=removal_policy(config),
+        )
         self.network = Network(
             self,
             "Network",
             settings=config.network,
             region=config.region,
-            removal_policy=removal_policy(config),
-            log_retention=log_retention(config),
+            log_groups=self.log_groups,
         )
         self.cluster = KafkaCluster(
             self,
@@ -49,6 +55,7 @@ class DocumentExceptionsStack(Stack):
             config=config,
             vpc=self.network.vpc,
             broker_subnets=self.network.broker_subnets,
+            log_groups=self.log_groups,
         )
         self.monitoring = ClusterMonitoring(self, "Monitoring", config=config)
         self.client_access: KafkaClientAccess = self.cluster.client_access(self.network)
@@ -56,8 +63,7 @@ class DocumentExceptionsStack(Stack):
             self,
             "TopicBootstrap",
             access=self.client_access,
-            log_retention=log_retention(config),
-            removal_policy=removal_policy(config),
+            log_groups=self.log_groups,
         )
         self.topic = KafkaTopic(self, "Topic", provider=topic_bootstrap, settings=config.topic)
         # The topic's name comes from the custom resource, so the function waits for the topic.
@@ -67,7 +73,7 @@ class DocumentExceptionsStack(Stack):
             access=self.client_access,
             topic_name=self.topic.topic_name,
             settings=config.producer,
-            log_retention=log_retention(config),
+            log_groups=self.log_groups,
             removal_policy=removal_policy(config),
             alarm_topic=self.monitoring.alarm_topic,
             dashboard=self.monitoring.dashboard,

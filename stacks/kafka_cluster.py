@@ -22,6 +22,7 @@ from constructs import Construct
 from stacks import nag
 from stacks.config import SCRAM_PORT, EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
+from stacks.log_groups import EncryptedLogGroups
 from stacks.network import Network
 
 BOOTSTRAP_BROKERS_FIELD = "BootstrapBrokerStringSaslScram"
@@ -52,9 +53,11 @@ class KafkaCluster(Construct):
         config: EnvironmentConfig,
         vpc: ec2.IVpc,
         broker_subnets: ec2.SubnetSelection,
+        log_groups: EncryptedLogGroups,
     ) -> None:
         super().__init__(scope, id)
         self.config = config
+        self.log_groups = log_groups
         policy = removal_policy(config)
         warning = config.kafka_version_warning
         if warning:
@@ -77,9 +80,7 @@ class KafkaCluster(Construct):
             enable_key_rotation=True,
             removal_policy=policy,
         )
-        self.log_group = logs.LogGroup(
-            self, "BrokerLogs", retention=log_retention(config), removal_policy=policy
-        )
+        self.log_group = log_groups.create(self, "BrokerLogs")
         self.configuration = msk.CfnConfiguration(
             self,
             "Configuration",
@@ -226,11 +227,8 @@ class KafkaCluster(Construct):
             policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[self.cluster_arn]),
             install_latest_aws_sdk=False,
             timeout=Duration.minutes(2),
-            log_group=logs.LogGroup(
-                self,
-                "BootstrapBrokersLogs",
-                retention=log_retention(self.config),
-                removal_policy=RemovalPolicy.DESTROY,
+            log_group=self.log_groups.create(
+                self, "BootstrapBrokersLogs", removal_policy=RemovalPolicy.DESTROY
             ),
         )
         lookup.node.add_dependency(self.scram_association)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import DEFAULT_VPC_CIDR, NetworkSettings
+from stacks.log_groups import EncryptedLogGroups
 
 
 class Network(Construct):
@@ -30,15 +29,14 @@ class Network(Construct):
         *,
         settings: NetworkSettings,
         region: str,
-        removal_policy: RemovalPolicy,
-        log_retention: logs.RetentionDays,
+        log_groups: EncryptedLogGroups,
     ) -> None:
         super().__init__(scope, id)
         self.settings = settings
         if settings.mode == "import":
             self.vpc, subnets = self._import(settings)
         else:
-            self.vpc, subnets = self._create(settings, removal_policy, log_retention)
+            self.vpc, subnets = self._create(settings, log_groups)
         self.broker_subnets = ec2.SubnetSelection(subnets=subnets)
         self.endpoints_security_group: ec2.ISecurityGroup | None = None
         if settings.interface_endpoints:
@@ -69,8 +67,7 @@ class Network(Construct):
     def _create(
         self,
         settings: NetworkSettings,
-        removal_policy: RemovalPolicy,
-        log_retention: logs.RetentionDays,
+        log_groups: EncryptedLogGroups,
     ) -> tuple[ec2.IVpc, list[ec2.ISubnet]]:
         private_type = (
             ec2.SubnetType.PRIVATE_WITH_EGRESS
@@ -105,9 +102,7 @@ class Network(Construct):
                 "cfn-lint", {"config": {"ignore_checks": ["W3010"]}}
             )
         # Rejected traffic only: enough to diagnose security-group mistakes at low cost.
-        flow_logs = logs.LogGroup(
-            self, "FlowLogs", retention=log_retention, removal_policy=removal_policy
-        )
+        flow_logs = log_groups.create(self, "FlowLogs")
         vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),

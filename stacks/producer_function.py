@@ -34,7 +34,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
@@ -44,6 +43,7 @@ from document_exceptions import connection, contract
 from stacks.bundling import REPO_ROOT, RUNTIME, AssetSource, python_asset_code
 from stacks.config import ProducerFunctionSettings
 from stacks.kafka_access import KafkaClientAccess
+from stacks.log_groups import EncryptedLogGroups
 from stacks.vpc_function import (
     kafka_client_security_group,
     suppress_managed_execution_policies,
@@ -106,7 +106,7 @@ class ProducerFunction(Construct):
         access: KafkaClientAccess,
         topic_name: str,
         settings: ProducerFunctionSettings,
-        log_retention: logs.RetentionDays,
+        log_groups: EncryptedLogGroups,
         removal_policy: RemovalPolicy,
         alarm_topic: sns.ITopic | None = None,
         dashboard: cloudwatch.Dashboard | None = None,
@@ -152,9 +152,7 @@ class ProducerFunction(Construct):
             "Producer Lambda: out to the MSK brokers (9096) and AWS API endpoints",
         )
 
-        self.log_group = logs.LogGroup(
-            self, "LogGroup", retention=log_retention, removal_policy=removal_policy
-        )
+        self.log_group = log_groups.create(self, "LogGroup", removal_policy=removal_policy)
         self.function = lambda_.Function(
             self,
             "Function",

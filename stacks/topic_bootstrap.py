@@ -14,9 +14,8 @@ and its data survive is the `DeletionPolicy` property's job (`Retain` by default
 
 from __future__ import annotations
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, Stack
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct, IDependable
@@ -24,6 +23,7 @@ from constructs import Construct, IDependable
 from stacks.bundling import REPO_ROOT, RUNTIME, AssetSource, python_asset_code
 from stacks.config import TopicSettings
 from stacks.kafka_access import KafkaClientAccess
+from stacks.log_groups import EncryptedLogGroups
 from stacks.vpc_function import (
     BASIC_EXECUTION_POLICY,
     kafka_client_security_group,
@@ -70,8 +70,7 @@ class TopicBootstrapProvider(Construct):
         id: str,
         *,
         access: KafkaClientAccess,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
+        log_groups: EncryptedLogGroups,
         handler_timeout: Duration = DEFAULT_HANDLER_TIMEOUT,
         memory_size: int = 256,
     ) -> None:
@@ -98,9 +97,7 @@ class TopicBootstrapProvider(Construct):
             vpc=access.vpc,
             vpc_subnets=access.subnets,
             security_groups=[self.security_group],
-            log_group=logs.LogGroup(
-                self, "OnEventLogGroup", retention=log_retention, removal_policy=removal_policy
-            ),
+            log_group=log_groups.create(self, "OnEventLogGroup"),
             environment={"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, "LOG_LEVEL": "INFO"},
         )
         access.grant_connect(self.on_event_function)
@@ -111,9 +108,7 @@ class TopicBootstrapProvider(Construct):
             self,
             "Provider",
             on_event_handler=self.on_event_function,
-            log_group=logs.LogGroup(
-                self, "ProviderLogGroup", retention=log_retention, removal_policy=removal_policy
-            ),
+            log_group=log_groups.create(self, "ProviderLogGroup"),
         )
         self.service_token = self.provider.service_token
 
@@ -135,8 +130,7 @@ class TopicBootstrapProvider(Construct):
         scope: Construct,
         access: KafkaClientAccess,
         *,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
+        log_groups: EncryptedLogGroups,
     ) -> TopicBootstrapProvider:
         """The stack's provider for `access`'s cluster, created on first use."""
         stack = Stack.of(scope)
@@ -146,8 +140,7 @@ class TopicBootstrapProvider(Construct):
                 stack,
                 cls.SINGLETON_ID,
                 access=access,
-                log_retention=log_retention,
-                removal_policy=removal_policy,
+                log_groups=log_groups,
             )
         if not isinstance(existing, cls) or existing.access.cluster_arn != access.cluster_arn:
             raise ValueError(

@@ -23,6 +23,7 @@ from cfnlint.api import lint
 from cfnlint.config import ManualArgs
 
 from stacks.kafka_access import KafkaClientAccess
+from stacks.log_groups import EncryptedLogGroups
 
 CLUSTER_ARN = "arn:aws:kafka:eu-west-1:111111111111:cluster/document-exceptions-cluster/abc-1"
 CLUSTER_SG = "sg-0c1a5e0000000c1a5"
@@ -106,6 +107,15 @@ class SynthesizedStack:
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {key: value for key, value in self.resources.items() if value["Type"] == kind}
+
+
+def build_log_groups(
+    scope: cdk.Stack,
+    retention: cdk.aws_logs.RetentionDays = cdk.aws_logs.RetentionDays.ONE_WEEK,
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+) -> EncryptedLogGroups:
+    """The environment's log-group key and factory, as the stack makes them."""
+    return EncryptedLogGroups(scope, "Logs", retention=retention, removal_policy=removal_policy)
 
 
 def get_att(built: SynthesizedStack, construct: Any, attribute: str = "Arn") -> dict[str, Any]:

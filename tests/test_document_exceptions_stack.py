@@ -24,6 +24,13 @@ PINNED_LOGICAL_IDS = {
     "KafkaSecretKeyF157E757": "AWS::KMS::Key",
     "KafkaBrokerLogsD032A934": "AWS::Logs::LogGroup",
     "KafkaSecurityGroup4C1F93F4": "AWS::EC2::SecurityGroup",
+    "LogsKeyB5D1D597": "AWS::KMS::Key",
+    "ProducerLogGroup921A9B44": "AWS::Logs::LogGroup",
+    "ProducerQueueKeyDDE5A4FB": "AWS::KMS::Key",
+    "ProducerQueue8290E93C": "AWS::SQS::Queue",
+    "ProducerDeadLetterQueueD7B5AE3C": "AWS::SQS::Queue",
+    "ProducerRejectedQueueD60B6B07": "AWS::SQS::Queue",
+    "ProducerFailedInvocationsQueue375BEACB": "AWS::SQS::Queue",
 }
 PINNED_DEV_LOGICAL_IDS = {
     "NetworkVpc7FB7348F": "AWS::EC2::VPC",

@@ -13,6 +13,7 @@ from stacks.config import SCRAM_PORT
 from stacks.kafka_access import KafkaClientAccess
 from stacks.kafka_cluster import KafkaCluster
 from stacks.network import Network
+from tests.client_access_stack import build_log_groups
 from tests.stack_fixtures import ENVIRONMENTS
 
 pytestmark = pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -263,6 +264,7 @@ def test_a_supported_kafka_version_synthesizes_without_warning(env, environment_
     stack = cdk.Stack(
         cdk.App(), "Probe", env=cdk.Environment(account=config.account, region=config.region)
     )
+    log_groups = build_log_groups(stack)
     network = Network(
         stack,
         "Network",
@@ -270,11 +272,15 @@ def test_a_supported_kafka_version_synthesizes_without_warning(env, environment_
         if config.network.mode == "import"
         else config.network,
         region=config.region,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-        log_retention=cdk.aws_logs.RetentionDays.ONE_WEEK,
+        log_groups=log_groups,
     )
     KafkaCluster(
-        stack, "Kafka", config=config, vpc=network.vpc, broker_subnets=network.broker_subnets
+        stack,
+        "Kafka",
+        config=config,
+        vpc=network.vpc,
+        broker_subnets=network.broker_subnets,
+        log_groups=log_groups,
     )
     assert (
         Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("end of support"))

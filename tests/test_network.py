@@ -7,11 +7,11 @@ import dataclasses
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
 
 from stacks.config import NetworkSettings
 from stacks.network import Network
+from tests.client_access_stack import build_log_groups
 from tests.stack_fixtures import ENVIRONMENTS
 
 ENDPOINTS_GROUP = {"Fn::GetAtt": ["NetworkEndpointsSecurityGroup2BB02345", "GroupId"]}
@@ -36,8 +36,7 @@ def probe_network(settings: NetworkSettings) -> tuple[Network, Template]:
         "Network",
         settings=settings,
         region="eu-west-1",
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-        log_retention=logs.RetentionDays.ONE_WEEK,
+        log_groups=build_log_groups(stack),
     )
     return network, Template.from_stack(stack)
 

@@ -45,6 +45,7 @@ from tests.client_access_stack import (
     SynthesizedStack,
     actions_of,
     build_access,
+    build_log_groups,
     cfn_lint_findings,
     get_att,
     nag_findings,
@@ -91,7 +92,7 @@ def build(*, monitored: bool) -> Built:
         access=access,
         topic_name="DocumentExceptions",
         settings=SETTINGS,
-        log_retention=logs.RetentionDays.ONE_MONTH,
+        log_groups=build_log_groups(stack, logs.RetentionDays.ONE_MONTH, cdk.RemovalPolicy.RETAIN),
         removal_policy=cdk.RemovalPolicy.RETAIN,
         alarm_topic=alarm_topic,
         dashboard=dashboard,
@@ -150,7 +151,7 @@ def refused(settings: ProducerFunctionSettings) -> None:
         access=build_access(stack),
         topic_name="DocumentExceptions",
         settings=settings,
-        log_retention=logs.RetentionDays.ONE_DAY,
+        log_groups=build_log_groups(stack),
         removal_policy=cdk.RemovalPolicy.DESTROY,
     )
 

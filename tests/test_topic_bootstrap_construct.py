@@ -10,7 +10,6 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
@@ -34,6 +33,7 @@ from tests.client_access_stack import (
     SynthesizedStack,
     actions_of,
     build_access,
+    build_log_groups,
     cfn_lint_findings,
     get_att,
     nag_findings,
@@ -77,8 +77,7 @@ def built() -> Built:
         stack,
         "TopicBootstrap",
         access=access,
-        log_retention=logs.RetentionDays.ONE_WEEK,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
+        log_groups=build_log_groups(stack),
     )
     topic = KafkaTopic(stack, "Topic", provider=provider, settings=TopicSettings())
     # A second topic is these few lines: same provider, its own settings.
@@ -345,24 +344,18 @@ def test_second_topic_shares_the_provider_with_its_own_settings(built: Built) ->
 def fresh_provider() -> tuple[cdk.Stack, KafkaClientAccess, TopicBootstrapProvider]:
     stack = cdk.Stack(cdk.App(context=SKIP_BUNDLING), "Fresh")
     access = build_access(stack)
-    provider = TopicBootstrapProvider.of(
-        stack,
-        access,
-        log_retention=logs.RetentionDays.ONE_DAY,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-    )
+    provider = TopicBootstrapProvider.of(stack, access, log_groups=build_log_groups(stack))
     return stack, access, provider
 
 
 def test_provider_of_creates_one_provider_per_stack_and_cluster() -> None:
     stack, access, first = fresh_provider()
-    settings = {"log_retention": logs.RetentionDays.ONE_DAY, "removal_policy": None}
-    settings["removal_policy"] = cdk.RemovalPolicy.DESTROY
-    assert TopicBootstrapProvider.of(first, access, **settings) is first
+    log_groups = first.node.scope.node.find_child("Logs")
+    assert TopicBootstrapProvider.of(first, access, log_groups=log_groups) is first
     assert first.node.path == f"Fresh/{TopicBootstrapProvider.SINGLETON_ID}"
     other = dataclasses.replace(access, cluster_arn=OTHER_CLUSTER_ARN)
     with pytest.raises(ValueError, match="already serves another cluster"):
-        TopicBootstrapProvider.of(stack, other, **settings)
+        TopicBootstrapProvider.of(stack, other, log_groups=log_groups)
 
 
 def test_topic_timeout_at_or_above_the_handler_timeout_is_refused() -> None:
