@@ -84,7 +84,7 @@ deploy: setup  ## Deploy one environment: make deploy ENV=dev (run make prefligh
 demo: setup  ## Run the whole system locally: synth summary, local SASL_SSL broker, topic bootstrap, publishing, read-back
 	$(PY) -m demo
 
-bench: setup  ## Benchmarks against a local broker: producer paths, app-side sender, cold start
+bench: synth  ## Benchmarks against a local broker: producer paths, app-side sender, cold start, asset size
 	$(PY) -m bench
 
 clean:  ## Remove build output (keeps the venv and node_modules)

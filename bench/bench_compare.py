@@ -4,7 +4,8 @@ One local Tansu broker (the test harness's `TansuBroker`), the same realistic me
 (`seed_shaped_messages`: the seed's example shapes with varied fields, 700-1,024 bytes of
 JSON each) through every path, printing msg/s and the ratios the issue sets as targets:
 
-1. the Lambda handler's SQS batch path (`handler.handler`, SQS events of 100 records),
+1. the Lambda handler's SQS batch path (`handler.handler`, SQS events of the deployed batch
+   size, `ProducerFunctionSettings.sqs_batch_size`),
 2. the app-side library's background sender (`send_document_access_exception` for every
    message, then `flush()`),
 3. a bare kafka-python producer with its default settings (acks='all'), `json.dumps` per
@@ -91,6 +92,7 @@ from document_exceptions.publisher import (
     ProducerSettings,
     environment_variable,
 )
+from stacks.config import ProducerFunctionSettings
 from tests.harness.broker import TansuBroker
 from tests.harness.relay import RelayedBroker
 
@@ -104,7 +106,8 @@ class BenchConfig:
 
     count: int = 20_000
     rounds: int = 3
-    sqs_batch: int = 100
+    # Records per SQS event: what the event source mapping delivers when deployed.
+    sqs_batch: int = ProducerFunctionSettings().sqs_batch_size
     sync_count: int = 2_000  # row 4 is ~40x slower than the others: a subset keeps it short
     latency_invokes: int = 1_000
     library_calls: int = 10_000

@@ -311,3 +311,104 @@ def test_fields_come_from_keyword_arguments_and_a_request_like_object() -> None:
     assert fields["session_id"] == "sess_1"
     assert fields["error_message"] == "no"
     assert sys.exc_info() == (None, None, None)
+
+
+# --- Django class-based views ------------------------------------------------------------------
+# Real django.views.View and method_decorator; the request is a stand-in with what View and the
+# decorator read, so this module configures no Django settings (tests/test_django_example.py
+# sets up the example project's, once per process).
+
+
+class ViewUser:
+    is_authenticated = True
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+
+
+class ViewRequest:
+    method = "GET"
+    META = {"REMOTE_ADDR": "10.0.0.7", "HTTP_USER_AGENT": "Mozilla/5.0 (view test)"}
+
+    def __init__(self, user_pk: int) -> None:
+        self.user = ViewUser(user_pk)
+
+
+def call_view(view_class: Any, order: str, s3_key: str, positional: bool) -> Any:
+    view = view_class.as_view()
+    if positional:
+        return view(ViewRequest(31), order, s3_key)
+    return view(ViewRequest(31), order_req_id=order, s3_key=s3_key)
+
+
+def assert_view_message(message: dict[str, Any], order: str, s3_key: str, view: str) -> None:
+    assert message["order_req_id"] == order
+    assert message["s3_key"] == s3_key
+    assert message["user_id"] == "31"
+    assert message["ip_address"] == "10.0.0.7"
+    assert message["user_agent"] == "Mozilla/5.0 (view test)"
+    assert message["exception_type"] == "document_download_error"
+    assert message["additional_context"]["function"] == f"{__name__}.{view}.get"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("positional", [False, True], ids=["url-kwargs", "url-args"])
+@pytest.mark.parametrize("with_never_cache", [False, True], ids=["alone", "with-never-cache"])
+def test_method_decorator_on_a_class_based_view_reports_the_call_arguments_by_name(
+    kafka_broker: Any, topic: str, positional: bool, with_never_cache: bool
+) -> None:
+    from django.utils.decorators import method_decorator  # noqa: PLC0415
+    from django.views import View  # noqa: PLC0415
+    from django.views.decorators.cache import never_cache  # noqa: PLC0415
+
+    handler = kafka_exception_handler("document_download_error")
+    raised_in_view: list[DocumentError] = []
+
+    @method_decorator([handler, never_cache] if with_never_cache else handler, name="get")
+    class DownloadView(View):
+        def get(self, request: Any, order_req_id: str, s3_key: str) -> Any:
+            failure = DocumentError(f"cannot download {s3_key}")
+            raised_in_view.append(failure)
+            raise failure
+
+    order = f"SB-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(DocumentError) as raised:
+        call_view(DownloadView, order, "documents/cbv/a.pdf", positional)
+
+    assert raised.value is raised_in_view[0]
+    innermost = traceback.extract_tb(raised.value.__traceback__)[-1]
+    assert (innermost.name, innermost.line) == ("get", "raise failure")
+    [message] = reported(kafka_broker, topic, 1)
+    assert_view_message(message, order, "documents/cbv/a.pdf", DownloadView.__qualname__)
+    assert message["error_message"] == "cannot download documents/cbv/a.pdf"
+    assert api.stats().get("report_failures", 0) == 0
+
+
+@pytest.mark.timeout(30)
+def test_a_class_based_view_method_decorated_directly_reports_the_call_arguments_by_name(
+    kafka_broker: Any, topic: str
+) -> None:
+    from django.views import View  # noqa: PLC0415
+
+    raised_in_view: list[DocumentError] = []
+
+    class DownloadView(View):
+        @kafka_exception_handler("document_download_error")
+        def get(self, request: Any, order_req_id: str, s3_key: str) -> Any:
+            failure = DocumentError(f"cannot download {s3_key}")
+            raised_in_view.append(failure)
+            raise failure
+
+    orders = {False: f"SB-{uuid.uuid4().hex[:8]}", True: f"SB-{uuid.uuid4().hex[:8]}"}
+    for positional, order in orders.items():
+        with pytest.raises(DocumentError) as raised:
+            call_view(DownloadView, order, f"documents/{order}.pdf", positional)
+        assert raised.value is raised_in_view[-1]
+        innermost = traceback.extract_tb(raised.value.__traceback__)[-1]
+        assert (innermost.name, innermost.line) == ("get", "raise failure")
+
+    found = {m["order_req_id"]: m for m in reported(kafka_broker, topic, 2)}
+    assert sorted(found) == sorted(orders.values())
+    for order, message in found.items():
+        assert_view_message(message, order, f"documents/{order}.pdf", DownloadView.__qualname__)
+    assert api.stats().get("report_failures", 0) == 0

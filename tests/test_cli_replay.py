@@ -315,3 +315,90 @@ def test_status_lists_recent_tasks(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(argv, client_factory=client_factory(None, sqs=client)) == 0
     assert "no message move tasks" in capsys.readouterr().out
     stubber.assert_no_pending_responses()
+
+
+BY_ARN = ["--queue-arn", QUEUE_ARN, "--dlq-arn", DLQ_ARN, "--dlq-url", DLQ_URL]
+
+
+def cancel(client: Any) -> int:
+    """`replay --cancel` with the queues given by ARN and this (stubbed) SQS client."""
+    return cli.main(
+        ["replay", *BY_ARN, "--cancel"], client_factory=client_factory(None, sqs=client)
+    )
+
+
+def test_cancel_stops_the_running_task_and_says_how_many_had_moved(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client, stubber = stubbed()
+    stubber.add_response(
+        "list_message_move_tasks",
+        {"Results": [task("RUNNING", 5, TaskHandle="handle-9"), task("CANCELLED", 3, 30)]},
+        {"SourceArn": DLQ_ARN, "MaxResults": 10},
+    )
+    stubber.add_response(
+        "cancel_message_move_task",
+        {"ApproximateNumberOfMessagesMoved": 6},
+        {"TaskHandle": "handle-9"},
+    )
+
+    code = cancel(client)
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "cancelling RUNNING: 5 of 12 moved" in out
+    assert "cancelled task handle-9: 6 of 12 messages had already moved back to the queue" in out
+    assert "replay --status" in out
+    stubber.assert_no_pending_responses()
+
+
+def test_cancel_with_no_running_task_has_nothing_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    client, stubber = stubbed()
+    # No cancel_message_move_task is stubbed: were one sent, the Stubber would fail the command.
+    stubber.add_response(
+        "list_message_move_tasks",
+        {"Results": [task("CANCELLING", 2), task("COMPLETED", 12)]},
+        {"SourceArn": DLQ_ARN, "MaxResults": 10},
+    )
+
+    code = cancel(client)
+
+    assert code == 0
+    assert "no message move task is running: nothing to cancel" in capsys.readouterr().out
+    stubber.assert_no_pending_responses()
+
+
+def test_a_cancel_sqs_refuses_is_a_failure_naming_the_task_and_the_permission(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client, stubber = stubbed()
+    stubber.add_response(
+        "list_message_move_tasks", {"Results": [task("RUNNING", 1, TaskHandle="handle-3")]}
+    )
+    stubber.add_client_error(
+        "cancel_message_move_task",
+        service_error_code="AccessDenied",
+        service_message="not authorized to perform: sqs:CancelMessageMoveTask",
+        http_status_code=403,
+        expected_params={"TaskHandle": "handle-3"},
+    )
+
+    code = cancel(client)
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (
+        "replay: error: cannot cancel the message move task handle-3: AccessDenied: "
+        "not authorized to perform: sqs:CancelMessageMoveTask"
+    ) in err
+    assert "check: " in err
+    assert "sqs:CancelMessageMoveTask (for --cancel)" in err
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("other", ["--dry-run", "--status"])
+def test_cancel_excludes_the_other_actions(other: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["replay", *BY_ARN, "--cancel", other])
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -39,11 +39,22 @@ __all__ = ["fake_aws"]  # a fixture
 pytestmark = pytest.mark.timeout(60)
 
 
-def produce(broker: Any, topic: str, values: Iterable[bytes], one_batch_each: bool = False) -> None:
+def produce(
+    broker: Any,
+    topic: str,
+    values: Iterable[bytes],
+    one_batch_each: bool = False,
+    spread_over: int | None = None,
+) -> None:
+    """Send ``values`` with the seed's key (one partition), or round-robin over the first
+    ``spread_over`` partitions."""
     producer = KafkaProducer(**broker.kafka_python_config())
     try:
-        for value in values:
-            future = producer.send(topic, value=value, key=b"DocumentAccessLog")
+        for index, value in enumerate(values):
+            partition = None if spread_over is None else index % spread_over
+            future = producer.send(
+                topic, value=value, key=b"DocumentAccessLog", partition=partition
+            )
             if one_batch_each:
                 future.get(10)
         producer.flush(10)
@@ -329,3 +340,107 @@ def test_deployed_environment_over_sasl_ssl(
     assert code == 0, captured.err
     assert [message["order_req_id"] for message in json_lines(captured.out)] == ["aws-0"]
     assert f"stack {STACK}" in captured.err
+
+
+@pytest.mark.usefixtures("local_env")
+def test_to_end_from_the_beginning_prints_the_whole_topic_and_exits(
+    kafka_broker: Any, fresh_topic: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic = kafka_broker.create_topic(fresh_topic(), partitions=3)
+    values = [value(topic, **message_fields("dump", i)) for i in range(10)]
+    # Two producers: each partition gets at least two batches (Tansu then reports an end
+    # below the last record; every record must be shown all the same).
+    produce(kafka_broker, topic, values[:6], spread_over=3)
+    produce(kafka_broker, topic, values[6:], spread_over=3)
+
+    started = time.monotonic()
+    code = cli.main(["tail", "--topic", topic, "--from-beginning", "--to-end", "--json"])
+    elapsed = time.monotonic() - started
+    captured = capsys.readouterr()
+
+    assert code == 0, captured.err
+    assert elapsed < 10
+    assert sorted(captured.out.encode().splitlines()) == sorted(values)
+    assert "from the beginning up to the current end" in captured.err
+    assert "10 shown, 0 filtered out, 0 unreadable (partitions 0, 1, 2; stopped by to-end)" in (
+        captured.err
+    )
+
+
+@pytest.mark.usefixtures("local_env")
+def test_to_end_on_an_empty_topic_exits_at_once(
+    kafka_broker: Any, fresh_topic: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic = kafka_broker.create_topic(fresh_topic(), partitions=3)
+    for start in ([], ["--from-beginning"]):
+        started = time.monotonic()
+        assert cli.main(["tail", "--topic", topic, *start, "--to-end"]) == 0
+        elapsed = time.monotonic() - started
+        captured = capsys.readouterr()
+
+        assert elapsed < 5, start
+        assert captured.out == ""
+        assert "0 shown, 0 filtered out, 0 unreadable" in captured.err
+        assert "stopped by to-end" in captured.err
+
+
+def test_to_end_from_the_end_does_not_wait_for_messages_produced_after_the_start(
+    kafka_broker: Any, fresh_topic: Any
+) -> None:
+    topic = kafka_broker.create_topic(fresh_topic())
+    produce(kafka_broker, topic, [value(topic, **message_fields("old", i)) for i in range(3)], True)
+    connection = KafkaConnection(bootstrap_servers=(kafka_broker.bootstrap,))
+    seen: list[TailedRecord] = []
+
+    def produce_more(_: Any) -> None:
+        produce(kafka_broker, topic, [value(topic, **message_fields("late", i)) for i in range(3)])
+
+    started = time.monotonic()
+    summary = tail(connection, topic, seen.append, to_end=True, timeout_s=20, on_ready=produce_more)
+
+    assert summary.stopped_by == "to-end"
+    assert time.monotonic() - started < 10
+    assert seen == []
+
+
+def test_to_end_stops_while_messages_keep_arriving(kafka_broker: Any, fresh_topic: Any) -> None:
+    topic = kafka_broker.create_topic(fresh_topic(), partitions=3)
+    before = [value(topic, **message_fields("before", i)) for i in range(6)]
+    produce(kafka_broker, topic, before, one_batch_each=True, spread_over=3)
+    connection = KafkaConnection(bootstrap_servers=(kafka_broker.bootstrap,))
+    done = threading.Event()
+
+    def keep_producing() -> None:
+        producer = KafkaProducer(**kafka_broker.kafka_python_config())
+        try:
+            index = 0
+            while not done.is_set():
+                late = value(topic, **message_fields("late", index))
+                producer.send(topic, value=late, partition=index % 3).get(10)
+                index += 1
+                time.sleep(0.02)
+        finally:
+            producer.close(5)
+
+    producer = threading.Thread(target=keep_producing)
+    seen: list[TailedRecord] = []
+    started = time.monotonic()
+    try:
+        summary = tail(
+            connection,
+            topic,
+            seen.append,
+            from_beginning=True,
+            to_end=True,
+            timeout_s=30,
+            on_ready=lambda _: producer.start(),
+        )
+    finally:
+        done.set()
+        if producer.is_alive():
+            producer.join(15)
+
+    assert summary.stopped_by == "to-end"
+    assert time.monotonic() - started < 15
+    shown = {record.value for record in seen}
+    assert set(before) <= shown

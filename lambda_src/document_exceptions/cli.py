@@ -2,9 +2,9 @@
 
     document-exceptions tail   [--stack S --region R] [--type T] [--order O] [--user U]
                                [--since 15m] [--from-beginning] [--json]
-                               [--max-messages N] [--timeout SECONDS]
+                               [--max-messages N] [--timeout SECONDS] [--to-end]
     document-exceptions send   [--stack S --region R] (--file msg.json | --order-req-id ...)
-    document-exceptions replay  --stack S --region R [--dry-run | --status] [--wait]
+    document-exceptions replay  --stack S --region R [--dry-run | --status | --cancel] [--wait]
     document-exceptions doctor  --stack S --region R [--partitions N]
 
 Without ``--stack`` the Kafka commands use the seed's local settings (``KAFKA_BOOTSTRAP_SERVERS``
@@ -24,6 +24,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from document_exceptions.connection import ConfigurationError
 from document_exceptions.contract import FIELD_SPECS, FIELDS, ValidationError
@@ -34,6 +35,9 @@ from document_exceptions.ops.aws import (
     boto3_client_factory,
 )
 from document_exceptions.ops.errors import OpsError
+
+if TYPE_CHECKING:
+    from document_exceptions.ops.replay import Queues
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -156,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-messages", type=_positive_int, metavar="N", help="stop after N matching messages"
     )
     _add_seconds_option(stop, "--timeout", "stop after SECONDS (default: never)")
+    stop.add_argument(
+        "--to-end",
+        action="store_true",
+        help="stop once every partition is read up to where it ended when tail started "
+        "(messages produced later are not waited for); with --from-beginning: print what "
+        "the topic holds, then exit",
+    )
     _add_seconds_option(
         stop, "--connect-timeout", "give up connecting after SECONDS (default: 10)", 10.0
     )
@@ -213,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     action.add_argument(
         "--status", action="store_true", help="list the dead-letter queue's recent move tasks"
+    )
+    action.add_argument(
+        "--cancel",
+        action="store_true",
+        help="cancel the dead-letter queue's running move task (messages already moved stay "
+        "in the queue; the rest stay in the dead-letter queue)",
     )
     replay.add_argument(
         "--max-per-second", type=_positive_int, metavar="N", help="move at most N messages/s"
@@ -320,11 +337,12 @@ def run_tail(context: _Context) -> int:
     )
     printer = JsonLinesPrinter() if args.json else TablePrinter()
     start = "the beginning" if args.from_beginning else args.since or "the end"
+    until = " up to the current end" if args.to_end else ""
 
     def ready(summary: TailSummary) -> None:
         print(
             f"tailing {target.topic} ({target.description}), partitions "
-            f"{', '.join(map(str, summary.partitions))}, from {start}; Ctrl-C to stop",
+            f"{', '.join(map(str, summary.partitions))}, from {start}{until}; Ctrl-C to stop",
             file=sys.stderr,
             flush=True,
         )
@@ -339,6 +357,7 @@ def run_tail(context: _Context) -> int:
         timeout_s=args.timeout,
         connect_timeout_s=args.connect_timeout,
         on_ready=ready,
+        to_end=args.to_end,
     )
     print(
         f"{summary.shown} shown, {summary.filtered_out} filtered out, "
@@ -425,6 +444,8 @@ def run_replay(context: _Context) -> int:
         for task in tasks:
             print(f"  {describe_task(task)}")
         return EXIT_OK
+    if args.cancel:
+        return _cancel_replay(sqs, queues, args)
     seen = preview(sqs, queues, sample=0 if not args.dry_run else max(0, args.sample))
     in_flight = f" (+{seen.in_flight} in flight, not visible now)" if seen.in_flight else ""
     if args.dry_run:
@@ -454,6 +475,30 @@ def run_replay(context: _Context) -> int:
         on_progress=lambda task: print(f"  {describe_task(task)}", flush=True),
     )
     return EXIT_OK if task.get("Status") == "COMPLETED" else EXIT_FAILED
+
+
+def _cancel_replay(sqs: Any, queues: Queues, args: argparse.Namespace) -> int:
+    """Cancel the dead-letter queue's running move task; none running is nothing to do."""
+    from document_exceptions.ops.replay import (  # noqa: PLC0415
+        cancel_move,
+        describe_task,
+        running_move,
+    )
+
+    running = running_move(sqs, queues)
+    if running is None:
+        print("no message move task is running: nothing to cancel")
+        return EXIT_OK
+    print(f"cancelling {describe_task(running)}")
+    cancelled = cancel_move(sqs, running)
+    moved = "?" if cancelled.moved is None else cancelled.moved
+    of = "" if cancelled.to_move is None else f" of {cancelled.to_move}"
+    print(
+        f"cancelled task {cancelled.task_handle}: {moved}{of} messages had already moved "
+        "back to the queue; the rest stay in the dead-letter queue"
+    )
+    print(f"follow it with: {PROG} replay --status" + _stack_flags(args))
+    return EXIT_OK
 
 
 def _stack_flags(args: argparse.Namespace) -> str:

@@ -12,7 +12,8 @@ What the message carries:
   ``ip_address``, ``user_agent``: the call's arguments of those names, where present;
 - for Django views (an argument named ``request``, or ``self.request`` in a class-based view):
   ``user_id`` from ``request.user`` (``"anonymous"`` when not logged in), ``ip_address`` from
-  ``REMOTE_ADDR``, ``user_agent`` from ``User-Agent``, ``session_id`` from the session;
+  ``REMOTE_ADDR``, ``user_agent`` from ``User-Agent``, ``session_id`` from the session. A
+  class-based view's method can be decorated directly or with Django's ``method_decorator``;
 - ``http_status_code``: Django's ``Http404`` (404), ``PermissionDenied`` (403),
   ``SuspiciousOperation``/``BadRequest`` (400), or an integer ``status_code`` on the
   exception; otherwise the contract's default for the exception type;
@@ -38,6 +39,7 @@ import ipaddress
 import logging
 import re
 import traceback
+import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -82,7 +84,7 @@ def kafka_exception_handler(exception_type: str, **fixed_fields: Any) -> Callabl
     _check_decorator_arguments(exception_type, fixed_fields)
 
     def decorate(function: F) -> F:
-        signature = inspect.signature(function)
+        signature = call_signature(function)
         _check_fields_available(function, signature, fixed_fields)
 
         def report(args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception) -> None:
@@ -125,6 +127,29 @@ def kafka_exception_handler(exception_type: str, **fixed_fields: Any) -> Callabl
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def call_signature(function: Callable[..., Any]) -> inspect.Signature:
+    """The parameters a call of ``function`` binds to.
+
+    Like :func:`inspect.signature`, except that a ``functools.partial`` in the
+    ``__wrapped__`` chain is not looked through. Django's ``method_decorator`` hands the
+    decorator ``wraps(method)(partial(bound method))``: its calls bind ``(request, ...)``,
+    while the unwrapped method's signature starts with ``self``.
+    """
+    current: Any = function
+    for _ in range(MAX_CHAIN):
+        if isinstance(current, functools.partial):
+            unwrapped = functools.partial(current.func, *current.args, **current.keywords)
+            return inspect.signature(unwrapped)
+        if (
+            hasattr(current, "__signature__")
+            or isinstance(current, types.MethodType)
+            or not hasattr(current, "__wrapped__")
+        ):
+            break
+        current = current.__wrapped__
+    return inspect.signature(function)
 
 
 def mark_reported(exc: BaseException) -> None:

@@ -3,7 +3,8 @@
 SQS does the moving itself (a *message move task*, ``StartMessageMoveTask``): messages go
 back in order, at a rate SQS chooses (or ``max_per_second``), without passing through this
 machine, and the producer Lambda picks them up from its queue as usual. Only one task per
-dead-letter queue runs at a time; ``list_moves`` shows the current and recent ones.
+dead-letter queue runs at a time; ``list_moves`` shows the current and recent ones, and
+``cancel_move`` stops the running one (what has moved stays moved).
 
 Which queues: the producer queue's URL (a stack output or a flag) names the queue; its
 ``RedrivePolicy`` names the dead-letter queue, so the two can never be mismatched. Both can
@@ -29,7 +30,8 @@ from document_exceptions.ops.errors import OpsError
 FINISHED_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 MAX_PEEK = 10
 MOVE_PERMISSIONS = (
-    "sqs:StartMessageMoveTask, sqs:ListMessageMoveTasks, and on the dead-letter queue "
+    "sqs:StartMessageMoveTask, sqs:ListMessageMoveTasks, sqs:CancelMessageMoveTask (for "
+    "--cancel), and on the dead-letter queue "
     "sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:GetQueueUrl; on the "
     "queue sqs:GetQueueAttributes, sqs:SendMessage; kms:Decrypt and kms:GenerateDataKey on "
     "the queues' key"
@@ -220,6 +222,35 @@ def list_moves(sqs: Any, queues: Queues, max_results: int = 10) -> list[dict[str
         MaxResults=max_results,
     )
     return list(response.get("Results", []))
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A cancelled move task: its handle and how many messages had moved by then."""
+
+    task_handle: str
+    moved: int | None
+    to_move: int | None
+
+
+def running_move(sqs: Any, queues: Queues) -> dict[str, Any] | None:
+    """The dead-letter queue's RUNNING move task (at most one runs), or None."""
+    return next((t for t in list_moves(sqs, queues) if t.get("Status") == "RUNNING"), None)
+
+
+def cancel_move(sqs: Any, task: dict[str, Any]) -> Cancelled:
+    """Cancel the running ``task`` (from :func:`running_move`); messages moved stay moved."""
+    handle = task["TaskHandle"]
+    response = _call(
+        f"cancel the message move task {handle}",
+        sqs.cancel_message_move_task,
+        TaskHandle=handle,
+    )
+    return Cancelled(
+        task_handle=handle,
+        moved=response.get("ApproximateNumberOfMessagesMoved"),
+        to_move=task.get("ApproximateNumberOfMessagesToMove"),
+    )
 
 
 def wait_for_move(

@@ -7,6 +7,14 @@ for. Positions: the end of each partition (default), the beginning (``from_begin
 the first offset at or after ``since`` (``offsets_for_times``); records before ``since`` are
 filtered out as well, so the result is right even where a broker answers that lookup
 loosely.
+
+``to_end`` records each partition's end offset before positioning and stops once every
+partition's position has reached it (empty partitions have from the start): with
+``from_beginning`` that prints what the topic held and returns. Records produced later are
+not waited for; a partition at its end is paused, so the only later ones shown are those
+fetched together with its last records. The stop is by position, not by dropping offsets past
+the end, so a broker that reports a lower end (Tansu: its last batch's base offset + 1) still
+has every record shown.
 """
 
 from __future__ import annotations
@@ -131,9 +139,11 @@ def tail(
     connect_timeout_s: float = 10.0,
     stop: threading.Event | None = None,
     on_ready: Callable[[TailSummary], None] | None = None,
+    to_end: bool = False,
 ) -> TailSummary:
     """Read ``topic`` and call ``on_record`` for each matching record (and, when no filter
-    is set, for each unreadable one) until ``max_messages``, ``timeout_s`` or ``stop``.
+    is set, for each unreadable one) until ``max_messages``, ``timeout_s``, ``stop`` or, with
+    ``to_end``, every partition reaching the end offset it had at the start.
 
     ``on_ready`` is called once the consumer is positioned: records produced after that are
     seen even when following from the end."""
@@ -160,17 +170,23 @@ def tail(
         summary.partitions = tuple(partitions)
         assigned = [TopicPartition(topic, partition) for partition in partitions]
         consumer.assign(assigned)
+        timeout_ms = int(connect_timeout_s * 1000)
+        # Before positioning: the end is what the topic held when the tail started.
+        ends = consumer.end_offsets(assigned, timeout_ms=timeout_ms) if to_end else None
         _position(consumer, assigned, from_beginning, match.since, connect_timeout_s)
         for partition in assigned:  # seeks are lazy: resolve them now, before "ready"
-            consumer.position(partition, timeout_ms=int(connect_timeout_s * 1000))
+            consumer.position(partition, timeout_ms=timeout_ms)
+        before_end = None if ends is None else _before_end(consumer, set(assigned), ends)
         if on_ready is not None:
             on_ready(summary)
-        while (reason := _stop_reason(summary, max_messages, stop, deadline)) is None:
+        while (reason := _stop_reason(summary, max_messages, stop, deadline, before_end)) is None:
             batches = consumer.poll(timeout_ms=_wait_ms(deadline))
             for record in _in_order(batches.values()):
                 if max_messages is not None and summary.shown >= max_messages:
                     break
                 _take(record, match, summary, on_record)
+            if ends is not None and before_end:
+                before_end = _before_end(consumer, before_end, ends)
         summary.stopped_by = reason
     finally:
         close_quietly(consumer)
@@ -182,14 +198,29 @@ def _stop_reason(
     max_messages: int | None,
     stop: threading.Event | None,
     deadline: float | None,
+    before_end: set[TopicPartition] | None = None,
 ) -> str | None:
     if max_messages is not None and summary.shown >= max_messages:
         return "max-messages"
     if stop is not None and stop.is_set():
         return "stopped"
+    if before_end is not None and not before_end:
+        return "to-end"
     if deadline is not None and time.monotonic() >= deadline:
         return "timeout"
     return None
+
+
+def _before_end(
+    consumer: KafkaConsumer,
+    partitions: set[TopicPartition],
+    ends: Mapping[TopicPartition, int],
+) -> set[TopicPartition]:
+    """Those of ``partitions`` not yet at their recorded end; the others are paused."""
+    reached = {p for p in partitions if consumer.position(p) >= ends.get(p, 0)}
+    if reached:
+        consumer.pause(*reached)
+    return partitions - reached
 
 
 def _wait_ms(deadline: float | None) -> int:
