@@ -23,6 +23,7 @@ import pytest
 
 from document_exceptions.app import api
 from document_exceptions.app.settings import AppSettings
+from document_exceptions.app.spool import Spool
 from document_exceptions.app.transport import Outgoing, ResultCallback
 from document_exceptions.contract import ValidationError, prepare_record
 from tests.app_helpers import FAST, configure_app, message_fields, order_ids
@@ -282,17 +283,47 @@ def test_an_outage_spools_and_a_restarted_process_delivers_every_message_exactly
     assert found == Counter(f"{run}-{i}" for i in range(60))
 
 
-@pytest.mark.timeout(60)
+def healthy_process_env(bootstrap: str, topic: str, spool_dir: Path) -> dict[str, str]:
+    """`process_env` with the timeouts of a healthy deployment instead of FAST's short ones:
+    for tests where the broker is up, so a slow child on a loaded machine is no outage."""
+    return {
+        **process_env(bootstrap, topic, spool_dir),
+        "PRODUCER_BOOTSTRAP_TIMEOUT_MS": "15000",
+        "PRODUCER_REQUEST_TIMEOUT_MS": "10000",
+        "PRODUCER_DELIVERY_TIMEOUT_MS": "20000",
+        "DOCUMENT_EXCEPTIONS_EXIT_TIMEOUT": "30",
+    }
+
+
+@pytest.mark.timeout(120)
 def test_the_exit_hook_delivers_what_is_pending_when_the_process_ends(
     kafka_broker: Any, fresh_topic: Callable[..., str], tmp_path: Path
 ) -> None:
     topic = kafka_broker.create_topic(fresh_topic())
-    env = process_env(kafka_broker.bootstrap, topic, tmp_path / "spool")
+    env = healthy_process_env(kafka_broker.bootstrap, topic, tmp_path / "spool")
     run = uuid.uuid4().hex[:8]
-    ended = run_script(env, "send-and-exit", run, "300")
+    ended = run_script(env, "send-and-exit", run, "300", timeout=60)
     assert ended["submitted"] == 300
+    spooled = Spool(tmp_path / "spool").count()
     found = order_ids(kafka_broker.read_all(topic, expected=300, timeout=15))
-    assert found == Counter(f"{run}-{i}" for i in range(300))
+    assert (spooled, found) == (0, Counter(f"{run}-{i}" for i in range(300)))
+
+
+@pytest.mark.timeout(120)
+def test_the_exit_hook_delivers_records_queued_before_the_producer_exists(
+    kafka_broker: Any, fresh_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    """The process queues its records and exits while its sender is still starting (the
+    transport is ready 1.5 s after the first record, as on a loaded machine): the exit hook,
+    registered with the first record, waits for the transport and delivers them."""
+    topic = kafka_broker.create_topic(fresh_topic())
+    env = healthy_process_env(kafka_broker.bootstrap, topic, tmp_path / "spool")
+    run = uuid.uuid4().hex[:8]
+    ended = run_script(env, "send-and-exit-slow-start", run, "50", timeout=60)
+    assert ended["submitted"] == 50
+    spooled = Spool(tmp_path / "spool").count()
+    found = order_ids(kafka_broker.read_all(topic, expected=50, timeout=15))
+    assert (spooled, found) == (0, Counter(f"{run}-{i}" for i in range(50)))
 
 
 def _send_in_forked_child(run: str, results: multiprocessing.Queue) -> None:

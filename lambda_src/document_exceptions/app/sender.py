@@ -321,6 +321,9 @@ class BackgroundSender:
             raise SenderClosedError("this sender belongs to the parent process (fork)")
         with self._lock:
             if self._thread is None:
+                # Before the first record is queued: a process that exits while the thread
+                # is still creating the transport must still flush (or spool) its buffer.
+                _register_exit_hook_last()
                 self._thread = threading.Thread(
                     target=self._run, name="document-exceptions-sender", daemon=True
                 )
