@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -116,3 +118,45 @@ def test_processes_sharing_a_directory_never_claim_the_same_row(tmp_path: Path) 
     everything = [row for rows in claimed for row in rows]
     assert len(everything) == 300
     assert len(set(everything)) == 300
+
+
+def _spool_in_forked_child(directory: Path) -> None:
+    """Use the shared spool from a child forked while the parent's thread uses it."""
+    signal.alarm(CHILD_DEADLINE_SECONDS)  # a child waiting on an inherited lock dies here
+    spool = Spool(directory)
+    spool.put([WireRecord(b"k", b"from the child", [])])
+    spool.count()
+
+
+CHILD_DEADLINE_SECONDS = 20
+
+
+def test_a_child_forked_while_the_parent_uses_the_spool_can_use_it_at_once(
+    tmp_path: Path,
+) -> None:
+    """SQLite's in-memory lock bookkeeping is inherited through fork: a child forked in the
+    middle of a parent's statement would wait on a lock nobody in it holds. The spool's fork
+    hooks make fork wait for the statement, so every child gets through."""
+    parent = Spool(tmp_path)
+    stop = threading.Event()
+
+    def use_the_spool() -> None:
+        while not stop.is_set():
+            parent.put([WireRecord(b"k", b"from the parent", [])])
+            parent.delete(row.row_id for row in parent.claim(5))
+            time.sleep(0.001)  # busy, but leaves the children's writes a chance
+
+    worker = threading.Thread(target=use_the_spool, daemon=True)
+    worker.start()
+    context = multiprocessing.get_context("fork")
+    try:
+        exit_codes = []
+        for _ in range(8):
+            child = context.Process(target=_spool_in_forked_child, args=(tmp_path,))
+            child.start()
+            child.join(CHILD_DEADLINE_SECONDS + 10)
+            exit_codes.append(child.exitcode)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert exit_codes == [0] * 8

@@ -10,6 +10,12 @@ replayed by whoever comes next.
 Rows hold the exact bytes the contract produced (key, value, headers), so a replay sends the
 same record and needs no validation or serialization.
 
+Fork: SQLite keeps a process's file-lock bookkeeping in memory, shared by its connections,
+and a forked child inherits it; a child forked while another thread of the parent was in
+the middle of a statement would wait on a lock nobody in the child holds (for the full busy
+timeout). So a fork waits until no spool of the process is in a statement (the
+``os.register_at_fork`` hooks below), and a child opens its own connection.
+
 Rows whose delivery failed for a reason retrying cannot fix (e.g. larger than the broker
 accepts) are moved to the ``rejected`` table with the error, instead of being retried for
 ever; nothing is deleted from there by this library.
@@ -23,6 +29,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +97,7 @@ class Spool:
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._db()
+        _open_spools.add(self)
 
     def _db(self) -> sqlite3.Connection:
         """This process's connection (a connection inherited through fork is never reused)."""
@@ -229,3 +237,27 @@ class Spool:
             if self._connection is not None and self._pid == os.getpid():
                 self._connection.close()
             self._connection = None
+
+
+_open_spools: weakref.WeakSet[Spool] = weakref.WeakSet()
+_held_for_fork: list[Spool] = []
+
+
+def _hold_spools_for_fork() -> None:
+    """Before ``fork``: wait for every spool's statement in progress; hold them until after."""
+    for spool in list(_open_spools):
+        spool._lock.acquire()
+        _held_for_fork.append(spool)
+
+
+def _release_spools_after_fork() -> None:
+    """After ``fork``, in parent and child alike."""
+    while _held_for_fork:
+        _held_for_fork.pop()._lock.release()
+
+
+os.register_at_fork(
+    before=_hold_spools_for_fork,
+    after_in_parent=_release_spools_after_fork,
+    after_in_child=_release_spools_after_fork,
+)
