@@ -75,6 +75,7 @@ from bench.bench_producer import (
     cold_start,
     create_topic,
     direct_invoke_latency,
+    environment,
     handler_environment,
     handler_path_rate,
     sqs_events,
@@ -201,24 +202,6 @@ def process_gc_restored() -> Iterator[None]:
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
-
-
-@contextlib.contextmanager
-def environment(**variables: str | None) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    for name, value in variables.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def kafka_python_json_rate(

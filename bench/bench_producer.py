@@ -188,17 +188,14 @@ def bare_producer_rate(
 
 
 @contextlib.contextmanager
-def handler_environment(bootstrap: str, topic: str) -> Iterator[None]:
-    variables = {
-        "KAFKA_BOOTSTRAP_SERVERS": json.dumps([bootstrap]),
-        "KAFKA_TOPIC": topic,
-        "POWERTOOLS_SERVICE_NAME": "document-exceptions-producer",
-        "POWERTOOLS_METRICS_NAMESPACE": "DocumentExceptions/Bench",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "AWS_LAMBDA_FUNCTION_NAME": "document-exceptions-producer",
-    }
+def environment(**variables: str | None) -> Iterator[None]:
+    """Set these environment variables (``None``: unset) for the block, then restore them."""
     saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
+    for name, value in variables.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:
@@ -207,6 +204,17 @@ def handler_environment(bootstrap: str, topic: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def handler_environment(bootstrap: str, topic: str) -> contextlib.AbstractContextManager[None]:
+    return environment(
+        KAFKA_BOOTSTRAP_SERVERS=json.dumps([bootstrap]),
+        KAFKA_TOPIC=topic,
+        POWERTOOLS_SERVICE_NAME="document-exceptions-producer",
+        POWERTOOLS_METRICS_NAMESPACE="DocumentExceptions/Bench",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+        AWS_LAMBDA_FUNCTION_NAME="document-exceptions-producer",
+    )
 
 
 def handler_path_rate(bootstrap: str, topic: str, events: Sequence[dict[str, Any]]) -> Rate:

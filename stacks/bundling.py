@@ -24,6 +24,12 @@ from aws_cdk import aws_lambda as lambda_
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO_ROOT / ".wheelhouse"
+LAMBDA_SRC = REPO_ROOT / "lambda_src"
+# Pinned runtime dependencies of every Lambda asset (producer and topic bootstrap).
+LAMBDA_REQUIREMENTS = LAMBDA_SRC / "requirements.txt"
+# Parts of the shared `document_exceptions` package no Lambda imports: the Django-side
+# library and the operator commands.
+NOT_IN_LAMBDA = ("app", "ops", "cli.py")
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 LAMBDA_PYTHON_VERSION = "3.14"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"

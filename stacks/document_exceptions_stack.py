@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Fn, Stack, Tags
 from constructs import Construct
 
+from document_exceptions.connection import MSK_SASL_MECHANISM, MSK_SECURITY_PROTOCOL
 from stacks import nag
 from stacks.config import EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
@@ -16,9 +17,6 @@ from stacks.monitoring import ClusterMonitoring
 from stacks.network import Network
 from stacks.producer_function import ProducerFunction
 from stacks.topic_bootstrap import KafkaTopic, TopicBootstrapProvider
-
-SECURITY_PROTOCOL = "SASL_SSL"
-SASL_MECHANISM = "SCRAM-SHA-512"
 
 
 class DocumentExceptionsStack(Stack):
@@ -96,8 +94,8 @@ class DocumentExceptionsStack(Stack):
             ),
             "TopicName": (self.topic.topic_name, "The topic the producer publishes to"),
             "TopicPartitions": (self.topic.partitions, "Partitions of the topic"),
-            "KafkaSecurityProtocol": (SECURITY_PROTOCOL, "KAFKA_SECURITY_PROTOCOL"),
-            "KafkaSaslMechanism": (SASL_MECHANISM, "KAFKA_SASL_MECHANISM"),
+            "KafkaSecurityProtocol": (MSK_SECURITY_PROTOCOL, "KAFKA_SECURITY_PROTOCOL"),
+            "KafkaSaslMechanism": (MSK_SASL_MECHANISM, "KAFKA_SASL_MECHANISM"),
             "KafkaSaslCredentials": (
                 Fn.join(
                     "",

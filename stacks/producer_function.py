@@ -40,7 +40,14 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from document_exceptions import connection, contract
-from stacks.bundling import REPO_ROOT, RUNTIME, AssetSource, python_asset_code
+from stacks.bundling import (
+    LAMBDA_REQUIREMENTS,
+    LAMBDA_SRC,
+    NOT_IN_LAMBDA,
+    RUNTIME,
+    AssetSource,
+    python_asset_code,
+)
 from stacks.config import ProducerFunctionSettings
 from stacks.kafka_access import KafkaClientAccess
 from stacks.log_groups import EncryptedLogGroups
@@ -49,19 +56,11 @@ from stacks.vpc_function import (
     suppress_managed_execution_policies,
 )
 
-LAMBDA_SRC = REPO_ROOT / "lambda_src"
-REQUIREMENTS = LAMBDA_SRC / "requirements.txt"
-# The producer asset: lambda_src/ without the Django-side package (never imported in Lambda).
+# The producer asset: lambda_src/ without what no Lambda imports.
 PRODUCER_SOURCES = (
-    # The Django-side library and the operator commands are never imported by the handler.
     AssetSource(
         LAMBDA_SRC,
-        exclude=(
-            "document_exceptions/app",
-            "document_exceptions/ops",
-            "document_exceptions/cli.py",
-            "requirements.txt",
-        ),
+        exclude=(*(f"document_exceptions/{part}" for part in NOT_IN_LAMBDA), "requirements.txt"),
     ),
 )
 HANDLER = "handler.handler"
@@ -86,7 +85,7 @@ _FORBIDDEN_OVERRIDE = re.compile(r"password|secret|sasl|ssl|security|bootstrap|c
 
 def producer_code() -> lambda_.Code:
     """The producer's asset: lambda_src/ plus its pinned requirements."""
-    return python_asset_code(PRODUCER_SOURCES, REQUIREMENTS)
+    return python_asset_code(PRODUCER_SOURCES, LAMBDA_REQUIREMENTS)
 
 
 class ProducerFunction(Construct):

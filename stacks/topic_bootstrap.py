@@ -14,13 +14,21 @@ and its data survive is the `DeletionPolicy` property's job (`Retain` by default
 
 from __future__ import annotations
 
-from aws_cdk import CustomResource, Duration, Stack
+from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import custom_resources as cr
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct, IDependable
 
-from stacks.bundling import REPO_ROOT, RUNTIME, AssetSource, python_asset_code
+from stacks.bundling import (
+    LAMBDA_REQUIREMENTS,
+    LAMBDA_SRC,
+    NOT_IN_LAMBDA,
+    REPO_ROOT,
+    RUNTIME,
+    AssetSource,
+    python_asset_code,
+)
 from stacks.config import TopicSettings
 from stacks.kafka_access import KafkaClientAccess
 from stacks.log_groups import EncryptedLogGroups
@@ -31,17 +39,18 @@ from stacks.vpc_function import (
 )
 
 TOPIC_BOOTSTRAP_DIR = REPO_ROOT / "topic_bootstrap"
-SHARED_PACKAGE = REPO_ROOT / "lambda_src" / "document_exceptions"
-REQUIREMENTS = REPO_ROOT / "lambda_src" / "requirements.txt"
 TOPIC_BOOTSTRAP_SOURCES = (
     AssetSource(TOPIC_BOOTSTRAP_DIR, exclude=("requirements.txt",)),
-    # The Django-side library and the operator commands are never imported by the handler.
-    AssetSource(SHARED_PACKAGE, target="document_exceptions", exclude=("app", "ops", "cli.py")),
+    AssetSource(
+        LAMBDA_SRC / "document_exceptions", target="document_exceptions", exclude=NOT_IN_LAMBDA
+    ),
 )
 HANDLER = "handler.on_event"
 RESOURCE_TYPE = "Custom::KafkaTopic"
 SERVICE_NAME = "document-exceptions-topic-bootstrap"
 DEFAULT_HANDLER_TIMEOUT = Duration.minutes(5)
+# Memory of the on-event handler: a few admin requests and two AWS lookups per event.
+HANDLER_MEMORY_MB = 256
 # The handler's own budget per request: below the Lambda timeout, so it always gets to report.
 DEFAULT_TOPIC_TIMEOUT = Duration.minutes(4)
 # How long CloudFormation waits for an answer: the handler's worst case plus the framework's.
@@ -50,7 +59,7 @@ RESPONSE_MARGIN = Duration.minutes(2)
 
 def topic_bootstrap_code() -> lambda_.Code:
     """The on-event handler's asset: topic_bootstrap/ + document_exceptions + requirements."""
-    return python_asset_code(TOPIC_BOOTSTRAP_SOURCES, REQUIREMENTS)
+    return python_asset_code(TOPIC_BOOTSTRAP_SOURCES, LAMBDA_REQUIREMENTS)
 
 
 class TopicBootstrapProvider(Construct):
@@ -62,8 +71,6 @@ class TopicBootstrapProvider(Construct):
     lookup, the SG rules of the handler).
     """
 
-    SINGLETON_ID = "TopicBootstrapProvider"
-
     def __init__(
         self,
         scope: Construct,
@@ -72,7 +79,6 @@ class TopicBootstrapProvider(Construct):
         access: KafkaClientAccess,
         log_groups: EncryptedLogGroups,
         handler_timeout: Duration = DEFAULT_HANDLER_TIMEOUT,
-        memory_size: int = 256,
     ) -> None:
         super().__init__(scope, id)
         self.access = access
@@ -93,7 +99,7 @@ class TopicBootstrapProvider(Construct):
             handler=HANDLER,
             code=topic_bootstrap_code(),
             timeout=handler_timeout,
-            memory_size=memory_size,
+            memory_size=HANDLER_MEMORY_MB,
             vpc=access.vpc,
             vpc_subnets=access.subnets,
             security_groups=[self.security_group],
@@ -123,31 +129,6 @@ class TopicBootstrapProvider(Construct):
             *endpoint_rules,
         )
         self._suppress_nag_findings()
-
-    @classmethod
-    def of(
-        cls,
-        scope: Construct,
-        access: KafkaClientAccess,
-        *,
-        log_groups: EncryptedLogGroups,
-    ) -> TopicBootstrapProvider:
-        """The stack's provider for `access`'s cluster, created on first use."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(cls.SINGLETON_ID)
-        if existing is None:
-            return cls(
-                stack,
-                cls.SINGLETON_ID,
-                access=access,
-                log_groups=log_groups,
-            )
-        if not isinstance(existing, cls) or existing.access.cluster_arn != access.cluster_arn:
-            raise ValueError(
-                f"{stack.node.path}/{cls.SINGLETON_ID} already serves another cluster; "
-                "create a TopicBootstrapProvider with its own id for a second cluster"
-            )
-        return existing
 
     def _suppress_nag_findings(self) -> None:
         suppress_managed_execution_policies(self.on_event_function)

@@ -13,10 +13,9 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from stacks.kafka_access import KafkaClientAccess
+from stacks.nag import LAMBDA_BASIC_EXECUTION_POLICY
 
-BASIC_EXECUTION_POLICY = (
-    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-)
+BASIC_EXECUTION_POLICY = LAMBDA_BASIC_EXECUTION_POLICY
 VPC_ACCESS_POLICY = (
     "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 )

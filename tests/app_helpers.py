@@ -12,6 +12,9 @@ import pytest
 
 from document_exceptions.app import api
 from document_exceptions.app.settings import AppSettings
+from tests.ops_helpers import message_fields
+
+__all__ = ["FAST", "app_overrides", "configure_app", "message_fields", "messages", "order_ids"]
 
 # Short producer timeouts so that outages resolve within a test's budget.
 FAST = {
@@ -22,20 +25,6 @@ FAST = {
     "DOCUMENT_EXCEPTIONS_REPLAY_INTERVAL": "0.3",
     "DOCUMENT_EXCEPTIONS_EXIT_TIMEOUT": "5",
 }
-
-
-def message_fields(run: str, index: int) -> dict[str, Any]:
-    """The seed's example message, made unique by ``run`` and ``index``."""
-    return {
-        "order_req_id": f"{run}-{index}",
-        "s3_key": f"documents/{run}/{index}.pdf",
-        "user_id": "sb.user2@drworkplace.microsoft.com",
-        "exception_type": "access_denied",
-        "error_message": "User does not have permission to access this document",
-        "ip_address": "192.168.1.100",
-        "session_id": "sess_abc123def456",
-        "access_type": "download",
-    }
 
 
 def messages(records: Sequence[Any]) -> list[dict[str, Any]]:

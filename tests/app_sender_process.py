@@ -19,6 +19,7 @@ from document_exceptions.app.sender import default_transport_factory
 from document_exceptions.app.settings import AppSettings
 from document_exceptions.app.spool import Spool
 from document_exceptions.app.transport import Transport
+from tests.ops_helpers import message_fields
 
 SLOW_START_SECONDS = 1.5
 
@@ -34,16 +35,7 @@ def main(mode: str, run: str, count: int) -> dict[str, object]:
     slow = mode == "send-and-exit-slow-start"
     settings = api.configure(transport_factory=slow_start_transport if slow else None)
     for index in range(count):
-        api.send_document_access_exception(
-            order_req_id=f"{run}-{index}",
-            s3_key=f"documents/{run}/{index}.pdf",
-            user_id="sb.user2@drworkplace.microsoft.com",
-            exception_type="access_denied",
-            error_message="User does not have permission to access this document",
-            ip_address="192.168.1.100",
-            session_id="sess_abc123def456",
-            access_type="download",
-        )
+        api.send_document_access_exception(**message_fields(run, index))
     if mode == "send":
         result = api.flush(1.0)
         closed = api.shutdown()

@@ -21,11 +21,8 @@ from tests.ops_helpers import (
     cloudformation_with_stack,
     cluster_outputs,
     create_secret,
-    fake_aws,
     without_kafka_environment,
 )
-
-__all__ = ["fake_aws"]  # a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("tail", "send", "replay", "doctor")

@@ -24,11 +24,8 @@ from tests.ops_helpers import (
     cloudformation_with_stack,
     cluster_outputs,
     create_secret,
-    fake_aws,
     without_kafka_environment,
 )
-
-__all__ = ["fake_aws"]  # a fixture
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("fake_aws")]
 

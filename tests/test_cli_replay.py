@@ -31,11 +31,8 @@ from tests.ops_helpers import (
     STACK,
     client_factory,
     cloudformation_with_stack,
-    fake_aws,
     message_fields,
 )
-
-__all__ = ["fake_aws"]  # a fixture
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("fake_aws")]
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from document_exceptions.connection import (
     ConfigurationError,
@@ -34,20 +32,6 @@ SASL_ENV = {
     "KAFKA_SASL_USERNAME": "your-username",
     "KAFKA_SASL_PASSWORD": "your-password",
 }
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto in place of AWS, with fake credentials and a region."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 def client_factory(service: str) -> Any:
@@ -242,7 +226,7 @@ def test_aws_without_a_secret_arn_names_it() -> None:
     assert error.variable == "KAFKA_SECRET_ARN"
 
 
-@pytest.mark.usefixtures("aws")
+@pytest.mark.usefixtures("fake_aws")
 def test_aws_with_brokers_from_the_environment() -> None:
     arn = create_secret()
     connection = from_aws(
@@ -257,14 +241,14 @@ def test_aws_with_brokers_from_the_environment() -> None:
     )
 
 
-@pytest.mark.usefixtures("aws")
+@pytest.mark.usefixtures("fake_aws")
 def test_aws_without_brokers_or_cluster_names_the_brokers_variable() -> None:
     error = configuration_error(from_aws, {"KAFKA_SECRET_ARN": create_secret()}, client_factory)
     assert error.variable == "KAFKA_BOOTSTRAP_BROKERS"
     assert "KAFKA_CLUSTER_ARN" in str(error)
 
 
-@pytest.mark.usefixtures("aws")
+@pytest.mark.usefixtures("fake_aws")
 @pytest.mark.parametrize("secret", ["not json", '{"username": "u"}', '["u", "p"]'])
 def test_a_secret_without_username_and_password(secret: str) -> None:
     arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
@@ -284,7 +268,7 @@ def stubbed_kafka(response: dict[str, Any]) -> tuple[Any, Stubber]:
     return client, stubber
 
 
-@pytest.mark.usefixtures("aws")
+@pytest.mark.usefixtures("fake_aws")
 def test_brokers_from_get_bootstrap_brokers_when_only_the_cluster_is_known() -> None:
     arn = create_secret()
     kafka, stubber = stubbed_kafka({"BootstrapBrokerStringSaslScram": MSK_BROKERS})
@@ -297,7 +281,7 @@ def test_brokers_from_get_bootstrap_brokers_when_only_the_cluster_is_known() -> 
     stubber.assert_no_pending_responses()
 
 
-@pytest.mark.usefixtures("aws")
+@pytest.mark.usefixtures("fake_aws")
 def test_a_cluster_without_scram_brokers_names_the_cluster_variable() -> None:
     arn = create_secret()
     kafka, _ = stubbed_kafka({"BootstrapBrokerStringTls": MSK_BROKERS.replace("9096", "9094")})
@@ -328,7 +312,7 @@ class CountingSecretsManager:
         self.calls += 1
 
 
-@pytest.mark.usefixtures("aws")
+@pytest.mark.usefixtures("fake_aws")
 def test_the_secret_is_fetched_once_per_container() -> None:
     arn = create_secret()
     counter = CountingSecretsManager()
@@ -342,7 +326,7 @@ def test_the_secret_is_fetched_once_per_container() -> None:
     assert resolver.lookups == 1
 
 
-@pytest.mark.usefixtures("aws")
+@pytest.mark.usefixtures("fake_aws")
 def test_the_cluster_brokers_are_looked_up_once_per_container() -> None:
     arn = create_secret()
     kafka, stubber = stubbed_kafka({"BootstrapBrokerStringSaslScram": MSK_BROKERS})
@@ -357,7 +341,7 @@ def test_the_cluster_brokers_are_looked_up_once_per_container() -> None:
     stubber.assert_no_pending_responses()  # one response queued, one call made, none left over
 
 
-@pytest.mark.usefixtures("aws")
+@pytest.mark.usefixtures("fake_aws")
 def test_invalidate_reads_a_rotated_secret_again() -> None:
     arn = create_secret(password="first")
     counter = CountingSecretsManager()

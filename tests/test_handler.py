@@ -8,18 +8,17 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 import handler
 from document_exceptions.contract import EVENTBRIDGE_DETAIL_TYPE, build_message
 from document_exceptions.seed_examples import SEED_EXAMPLES, SEED_MESSAGE
 from tests.harness.relay import RelayedBroker
 from tests.harness.sasl_front_end import SaslSslBroker
+from tests.ops_helpers import LambdaContext, sqs_event
 
 REGION = "eu-west-1"
 FAST_PRODUCER_ENV = {
@@ -31,24 +30,6 @@ FAST_PRODUCER_ENV = {
 }
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "document-exceptions-producer"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = (
-        "arn:aws:lambda:eu-west-1:123456789012:function:document-exceptions-producer"
-    )
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "test-request"
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-CONTEXT = LambdaContext()
-
-
 def message(index: int, **changes: Any) -> dict[str, Any]:
     return {
         "order_req_id": f"SB{index:07d}",
@@ -58,25 +39,6 @@ def message(index: int, **changes: Any) -> dict[str, Any]:
         "error_message": f"denied {index}",
         "ip_address": "10.0.0.1",
         **changes,
-    }
-
-
-def sqs_event(bodies: list[str]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"m-{index}",
-                "receiptHandle": f"r-{index}",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:document-exceptions",
-                "awsRegion": REGION,
-            }
-            for index, body in enumerate(bodies)
-        ]
     }
 
 
@@ -106,20 +68,7 @@ def fresh_container() -> Iterator[None]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def rejected_queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+def rejected_queue(fake_aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="rejected")["QueueUrl"]
     monkeypatch.setenv("REJECTED_QUEUE_URL", url)
     return url
@@ -208,7 +157,7 @@ def test_every_seed_example_round_trips_byte_for_byte(
     monkeypatch.delenv("KAFKA_TOPIC", raising=False)
     results = {}
     for name, example in SEED_EXAMPLES.items():
-        response = handler.handler(example, CONTEXT)
+        response = handler.handler(example, LambdaContext())
         assert response["published"] == 1, response
         results[name] = response["results"][0]
     stored = {(r.partition, r.offset): r for r in seed_broker.read_all("DocumentExceptions")}
@@ -235,7 +184,7 @@ def test_seed_examples_through_the_sqs_path_arrive_unchanged(
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", json.dumps([seed_broker.bootstrap]))
     before = len(seed_broker.read_all("DocumentExceptions"))
     body = json.dumps(SEED_MESSAGE, indent=4)  # as the seed prints it
-    assert handler.handler(sqs_event([body]), CONTEXT) == {"batchItemFailures": []}
+    assert handler.handler(sqs_event([body]), LambdaContext()) == {"batchItemFailures": []}
     values = values_on(seed_broker, "DocumentExceptions")
     assert len(values) == before + 1
     assert json.dumps(SEED_MESSAGE, separators=(",", ":")).encode() in values
@@ -254,7 +203,7 @@ def test_direct_invocation_answers_per_message(kafka_broker: RelayedBroker, topi
             "{not json",
         ]
     }
-    response = handler.handler(event, CONTEXT)
+    response = handler.handler(event, LambdaContext())
     assert [result["status"] for result in response["results"]] == [
         "published",
         "rejected",
@@ -275,13 +224,13 @@ def test_direct_invocation_answers_per_message(kafka_broker: RelayedBroker, topi
 
 @pytest.mark.timeout(60)
 def test_direct_single_message(kafka_broker: RelayedBroker, topic: str) -> None:
-    response = handler.handler(message(7), CONTEXT)
+    response = handler.handler(message(7), LambdaContext())
     assert response["results"][0]["status"] == "published"
     assert isinstance(response["results"][0]["offset"], int)
 
 
 def test_direct_messages_must_be_a_list(topic: str) -> None:
-    response = handler.handler({"messages": {"order_req_id": "x"}}, CONTEXT)
+    response = handler.handler({"messages": {"order_req_id": "x"}}, LambdaContext())
     assert response["results"] == [
         {
             "index": 0,
@@ -297,7 +246,7 @@ def test_direct_invocation_with_the_broker_down_reports_failures_never_a_stack_t
 ) -> None:
     kafka_broker.relay.refuse()
     kafka_broker.relay.cut()
-    response = handler.handler({"messages": [message(1), message(2)]}, CONTEXT)
+    response = handler.handler({"messages": [message(1), message(2)]}, LambdaContext())
     assert [r["status"] for r in response["results"]] == ["failed", "failed"]
     assert "no Kafka broker answered" in response["results"][0]["error"]
     assert "Traceback" not in json.dumps(response)
@@ -308,7 +257,7 @@ def test_direct_invocation_with_bad_configuration_names_the_variable(
 ) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
     monkeypatch.setenv("PRODUCER_LINGER_MS", "soon")
-    response = handler.handler(message(1), CONTEXT)
+    response = handler.handler(message(1), LambdaContext())
     assert response["results"][0]["status"] == "failed"
     assert "PRODUCER_LINGER_MS" in response["results"][0]["error"]
 
@@ -321,7 +270,7 @@ def test_asynchronous_direct_invocation_raises_on_failure_and_parks_invalid(
     kafka_broker.relay.cut()
     event = {"messages": [message(1), message(2, exception_type="Bad")], "raise_on_failure": True}
     with pytest.raises(handler.PublishFailedError, match="1 of 2 messages were not acknowledged"):
-        handler.handler(event, CONTEXT)
+        handler.handler(event, LambdaContext())
     (item,) = parked(rejected_queue)
     assert item["MessageAttributes"]["origin"]["StringValue"] == "direct"
     assert item["MessageAttributes"]["reason"]["StringValue"].startswith("exception_type: ")
@@ -342,7 +291,7 @@ def test_sqs_batch_publishes_valid_records_and_parks_invalid_ones(
         json.dumps({"order_req_id": "SB1"}),
         json.dumps(message(4)),
     ]
-    assert handler.handler(sqs_event(bodies), CONTEXT) == {"batchItemFailures": []}
+    assert handler.handler(sqs_event(bodies), LambdaContext()) == {"batchItemFailures": []}
 
     on_topic = sorted(json.loads(v)["order_req_id"] for v in values_on(kafka_broker, topic, 3))
     assert on_topic == ["SB0000001", "SB0000002", "SB0000004"]
@@ -356,19 +305,19 @@ def test_sqs_batch_publishes_valid_records_and_parks_invalid_ones(
 
 @pytest.mark.timeout(60)
 def test_sqs_invalid_records_that_cannot_be_parked_are_reported_failed(
-    kafka_broker: RelayedBroker, topic: str, aws: None, monkeypatch: pytest.MonkeyPatch
+    kafka_broker: RelayedBroker, topic: str, fake_aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(
         "REJECTED_QUEUE_URL", f"https://sqs.{REGION}.amazonaws.com/123456789012/does-not-exist"
     )
     bodies = [json.dumps(message(1)), "{}", json.dumps(message(2))]
-    response = handler.handler(sqs_event(bodies), CONTEXT)
+    response = handler.handler(sqs_event(bodies), LambdaContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert len(values_on(kafka_broker, topic, 2)) == 2
 
 
 def test_sqs_without_a_rejected_queue_reports_invalid_records_failed(topic: str) -> None:
-    response = handler.handler(sqs_event(["[1, 2]"]), CONTEXT)
+    response = handler.handler(sqs_event(["[1, 2]"]), LambdaContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
 
 
@@ -378,7 +327,7 @@ def test_sqs_batch_with_the_broker_unreachable_reports_only_valid_records_failed
 ) -> None:
     kafka_broker.relay.blackhole()
     bodies = [json.dumps(message(1)), "oops", json.dumps(message(2))]
-    response = handler.handler(sqs_event(bodies), CONTEXT)
+    response = handler.handler(sqs_event(bodies), LambdaContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}, {"itemIdentifier": "m-2"}]}
     assert len(parked(rejected_queue)) == 1
 
@@ -394,7 +343,9 @@ def test_sqs_batch_cut_mid_way_reports_exactly_the_unacknowledged_records(
     count = 1500
     event = sqs_event([json.dumps(message(index)) for index in range(count)])
     outcome: dict[str, Any] = {}
-    worker = threading.Thread(target=lambda: outcome.update(handler.handler(event, CONTEXT)))
+    worker = threading.Thread(
+        target=lambda: outcome.update(handler.handler(event, LambdaContext()))
+    )
     worker.start()
     kafka_broker.read_all(topic, expected=20, timeout=20)
     kafka_broker.relay.blackhole()
@@ -413,7 +364,7 @@ def test_sqs_batch_cut_mid_way_reports_exactly_the_unacknowledged_records(
 
 @pytest.mark.timeout(60)
 def test_eventbridge_detail_is_published(kafka_broker: RelayedBroker, topic: str) -> None:
-    response = handler.handler(eventbridge_event(message(5)), CONTEXT)
+    response = handler.handler(eventbridge_event(message(5)), LambdaContext())
     assert response["results"][0]["status"] == "published"
     (value,) = values_on(kafka_broker, topic, 1)
     assert json.loads(value)["order_req_id"] == "SB0000005"
@@ -423,9 +374,9 @@ def test_eventbridge_detail_is_published(kafka_broker: RelayedBroker, topic: str
 def test_eventbridge_invalid_detail_or_type_is_parked_not_retried(
     topic: str, rejected_queue: str
 ) -> None:
-    invalid = handler.handler(eventbridge_event(message(5, user_id="")), CONTEXT)
+    invalid = handler.handler(eventbridge_event(message(5, user_id="")), LambdaContext())
     assert invalid["results"][0]["errors"] == [{"field": "user_id", "problem": "must not be empty"}]
-    other_type = handler.handler(eventbridge_event(message(6), "SomethingElse"), CONTEXT)
+    other_type = handler.handler(eventbridge_event(message(6), "SomethingElse"), LambdaContext())
     assert other_type["results"][0]["errors"][0]["field"] == "detail-type"
     reasons = sorted(
         item["MessageAttributes"]["reason"]["StringValue"] for item in parked(rejected_queue)
@@ -443,7 +394,7 @@ def test_eventbridge_unacknowledged_event_raises_for_lambdas_retries(
     kafka_broker.relay.refuse()
     kafka_broker.relay.cut()
     with pytest.raises(handler.PublishFailedError, match="was not acknowledged"):
-        handler.handler(eventbridge_event(message(5)), CONTEXT)
+        handler.handler(eventbridge_event(message(5)), LambdaContext())
 
 
 # --- AWS: the secret, once per container --------------------------------------------------
@@ -453,7 +404,7 @@ def test_eventbridge_unacknowledged_event_raises_for_lambdas_retries(
 def test_the_secret_is_fetched_once_per_container_over_sasl_ssl(
     secure_kafka_broker: SaslSslBroker,
     fresh_topic: Callable[..., str],
-    aws: None,
+    fake_aws: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name = secure_kafka_broker.create_topic(fresh_topic(), partitions=3, replication_factor=1)
@@ -476,9 +427,9 @@ def test_the_secret_is_fetched_once_per_container_over_sasl_ssl(
     )
     with captured_logs() as logs:
         for index in range(3):
-            response = handler.handler(message(index), CONTEXT)
+            response = handler.handler(message(index), LambdaContext())
             assert response["published"] == 1, response
-        assert handler.handler(sqs_event([json.dumps(message(9))]), CONTEXT) == {
+        assert handler.handler(sqs_event([json.dumps(message(9))]), LambdaContext()) == {
             "batchItemFailures": []
         }
     assert calls == ["GetSecretValue"]
@@ -495,7 +446,9 @@ def test_info_logs_hold_no_message_body_and_debug_logs_one_line_per_message(
 ) -> None:
     secret_text = "a very private error message"
     with captured_logs() as logs:
-        handler.handler({"messages": [message(1, error_message=secret_text), message(2)]}, CONTEXT)
+        handler.handler(
+            {"messages": [message(1, error_message=secret_text), message(2)]}, LambdaContext()
+        )
     info = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert secret_text not in logs.getvalue()
     assert [line["message"] for line in info] == ["direct invocation"]
@@ -505,7 +458,7 @@ def test_info_logs_hold_no_message_body_and_debug_logs_one_line_per_message(
     handler.logger.setLevel("DEBUG")
     try:
         with captured_logs() as logs:
-            handler.handler({"messages": [message(3, error_message=secret_text)]}, CONTEXT)
+            handler.handler({"messages": [message(3, error_message=secret_text)]}, LambdaContext())
     finally:
         handler.logger.setLevel("INFO")
     debug = [json.loads(line) for line in logs.getvalue().splitlines()]
@@ -523,7 +476,9 @@ def test_metrics_count_published_rejected_failed_and_latency(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     capsys.readouterr()
-    handler.handler(sqs_event([json.dumps(message(1)), "bad", json.dumps(message(2))]), CONTEXT)
+    handler.handler(
+        sqs_event([json.dumps(message(1)), "bad", json.dumps(message(2))]), LambdaContext()
+    )
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     (blob,) = blobs
     (directive,) = blob["_aws"]["CloudWatchMetrics"]

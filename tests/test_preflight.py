@@ -8,7 +8,6 @@ import boto3
 import botocore.session
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from stacks.config import load_environment
 from tools import preflight
@@ -23,20 +22,7 @@ OFFERED = [
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def vpc(aws):
+def vpc(fake_aws):
     """A VPC with subnets in eu-west-1a/b, a second VPC, a client group and an alarm topic."""
     ec2 = boto3.client("ec2", region_name=REGION)
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -209,7 +195,7 @@ def test_subnets_really_in_one_zone_fail(vpc):
     )
 
 
-def test_created_network_needs_available_zones(aws):
+def test_created_network_needs_available_zones(fake_aws):
     raw = {
         "account": MOTO_ACCOUNT,
         "region": REGION,
@@ -222,7 +208,7 @@ def test_created_network_needs_available_zones(aws):
     assert finding.message == "new VPC over eu-west-1a, eu-west-1b"
 
 
-def test_broker_type_missing_from_a_zone_fails(aws):
+def test_broker_type_missing_from_a_zone_fails(fake_aws):
     raw = {
         "account": MOTO_ACCOUNT,
         "region": REGION,

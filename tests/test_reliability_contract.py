@@ -37,12 +37,9 @@ from document_exceptions.contract import (
 from tests.ops_helpers import (
     REGION,
     LambdaContext,
-    fake_aws,
     sqs_event,
     without_kafka_environment,
 )
-
-__all__ = ["fake_aws"]  # a fixture
 
 EXAMPLES = 200
 PROPERTY = settings(

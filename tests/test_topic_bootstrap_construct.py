@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -42,7 +41,6 @@ from tests.client_access_stack import (
 )
 from tests.topic_bootstrap_asset import load
 
-OTHER_CLUSTER_ARN = "arn:aws:kafka:eu-west-1:111111111111:cluster/other/def-2"
 AUDIT_TOPIC = TopicSettings(
     name="DocumentExceptionsAudit",
     partitions=6,
@@ -344,18 +342,10 @@ def test_second_topic_shares_the_provider_with_its_own_settings(built: Built) ->
 def fresh_provider() -> tuple[cdk.Stack, KafkaClientAccess, TopicBootstrapProvider]:
     stack = cdk.Stack(cdk.App(context=SKIP_BUNDLING), "Fresh")
     access = build_access(stack)
-    provider = TopicBootstrapProvider.of(stack, access, log_groups=build_log_groups(stack))
+    provider = TopicBootstrapProvider(
+        stack, "TopicBootstrap", access=access, log_groups=build_log_groups(stack)
+    )
     return stack, access, provider
-
-
-def test_provider_of_creates_one_provider_per_stack_and_cluster() -> None:
-    stack, access, first = fresh_provider()
-    log_groups = first.node.scope.node.find_child("Logs")
-    assert TopicBootstrapProvider.of(first, access, log_groups=log_groups) is first
-    assert first.node.path == f"Fresh/{TopicBootstrapProvider.SINGLETON_ID}"
-    other = dataclasses.replace(access, cluster_arn=OTHER_CLUSTER_ARN)
-    with pytest.raises(ValueError, match="already serves another cluster"):
-        TopicBootstrapProvider.of(stack, other, log_groups=log_groups)
 
 
 def test_topic_timeout_at_or_above_the_handler_timeout_is_refused() -> None:

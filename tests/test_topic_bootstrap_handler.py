@@ -11,13 +11,13 @@ from __future__ import annotations
 import io
 import json
 import time
-from dataclasses import dataclass
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 from kafka import KafkaAdminClient, KafkaProducer
 
+from tests.ops_helpers import LambdaContext
 from tests.topic_bootstrap_asset import load
 from tests.topic_events import (
     CLUSTER_ARN,
@@ -47,18 +47,6 @@ KAFKA_VARIABLES = (
 pytestmark = pytest.mark.timeout(60)
 
 
-@dataclass
-class LambdaContextStandIn:
-    """The parts of Lambda's context object that the handler reads."""
-
-    remaining_ms: int = 300_000
-    function_name: str = "document-exceptions-dev-TopicBootstrapOnEvent"
-    aws_request_id: str = "5d1c6a8e-0f7e-4c2b-9a41-3b8f0e6d2c10"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
 def use_environment(monkeypatch, variables):
     for name in KAFKA_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -84,7 +72,7 @@ def props(name, **overrides):
 
 
 def on_event(event, remaining_ms=300_000):
-    return handler.on_event(event, LambdaContextStandIn(remaining_ms))
+    return handler.on_event(event, LambdaContext(timeout_s=remaining_ms / 1000))
 
 
 def create(name, **overrides):

@@ -21,8 +21,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast
 
@@ -30,9 +29,9 @@ import kafka.errors as kafka_errors
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.admin._configs import AlterConfigOp
-from kafka.net.compat import KafkaNetClient
 
 from document_exceptions.connection import KafkaConnection
+from document_exceptions.kafka_bootstrap import BootstrapFailures, TrackedNetClients
 from topic_planning import ActualTopic, ConfigValue, TopicSpec
 
 log = logging.getLogger(__name__)
@@ -338,13 +337,8 @@ def _connect_once(
     between attempts, so a TLS handshake that gets no answer would hold it forever. Such an
     attempt is abandoned and its I/O thread stopped.
     """
-    recorder = _FailureRecorder()
-    made: list[KafkaNetClient] = []
-
-    def tracking_net_client(**configs: Any) -> KafkaNetClient:
-        net_client = KafkaNetClient(**configs)
-        made.append(net_client)
-        return net_client
+    recorder = BootstrapFailures()
+    net_clients = TrackedNetClients()
 
     def build() -> KafkaAdminClient:
         return KafkaAdminClient(
@@ -353,15 +347,14 @@ def _connect_once(
             bootstrap_timeout_ms=int(seconds * 1000),
             request_timeout_ms=int(timeouts.request_seconds * 1000),
             reconnect_backoff_max_ms=1000,
-            kafka_client=tracking_net_client,
+            kafka_client=net_clients,
         )
 
     def abandon() -> None:
         recorder.stop()  # what the stopped I/O loop logs next is not a reason
-        for net_client in made:
-            _stop_quietly(net_client)
+        net_clients.stop_all()
 
-    with _recording(recorder):
+    with recorder.recording():
         try:
             client = call_with_deadline(
                 build, seconds + BOOTSTRAP_GRACE_SECONDS, abandon=abandon, discard=_close_quietly
@@ -430,61 +423,11 @@ def call_with_deadline(
     raise DeadlinePassedError(f"no answer within {seconds:.1f} s")
 
 
-def _stop_quietly(net_client: KafkaNetClient) -> None:
-    """Stop the I/O thread first (which fails whatever waits on it), then close."""
-    try:
-        net_client._manager._net.stop()  # no public way to stop this thread
-    finally:
-        try:
-            net_client.close()
-        except Exception:  # best effort: the attempt has failed already
-            log.debug("closing an abandoned Kafka client failed", exc_info=True)
-
-
 def _close_quietly(client: KafkaAdminClient) -> None:
     try:
         client.close()
     except Exception:  # best effort: the attempt was given up on
         log.debug("closing an abandoned KafkaAdminClient failed", exc_info=True)
-
-
-class _FailureRecorder(logging.Handler):
-    """Collects the exceptions kafka-python logs while it tries to connect.
-
-    kafka-python reports a failed bootstrap only as a timeout; the reason (refused, no
-    answer, TLS, SASL) exists only in its log records.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.failures: list[BaseException] = []
-        self._stopped = False
-
-    def stop(self) -> None:
-        self._stopped = True
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self._stopped:
-            return
-        args = record.args if isinstance(record.args, tuple) else ()
-        self.failures.extend(arg for arg in args if isinstance(arg, BaseException))
-        if record.exc_info and record.exc_info[1] is not None:
-            self.failures.append(record.exc_info[1])
-
-
-@contextmanager
-def _recording(recorder: _FailureRecorder) -> Iterator[None]:
-    """``recorder`` listens to kafka-python's warnings and errors meanwhile."""
-    kafka_logger = logging.getLogger("kafka")
-    previous_level = kafka_logger.level
-    if kafka_logger.getEffectiveLevel() > logging.WARNING:
-        kafka_logger.setLevel(logging.WARNING)
-    kafka_logger.addHandler(recorder)
-    try:
-        yield
-    finally:
-        kafka_logger.removeHandler(recorder)
-        kafka_logger.setLevel(previous_level)
 
 
 def _classify(failures: list[BaseException]) -> tuple[str, str]:

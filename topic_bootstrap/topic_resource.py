@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from document_exceptions.connection import (
+    BOOTSTRAP_BROKERS_VARIABLE,
     CAFILE_VARIABLE,
+    CLUSTER_ARN_VARIABLE,
+    SECRET_ARN_VARIABLE,
     ConfigurationError,
     KafkaConnection,
     fetch_bootstrap_brokers,
     from_environment,
+    msk_scram_connection,
     read_scram_secret,
 )
 from topic_admin import Timeouts, TopicAdmin, TopicExistsError, open_admin
@@ -45,9 +49,9 @@ REQUEST_TYPES = ("Create", "Update", "Delete")
 # Time the function keeps after the budget, to log and raise before Lambda stops it.
 LAMBDA_MARGIN_SECONDS = 10.0
 PROPERTY_FOR_VARIABLE = {
-    "KAFKA_SECRET_ARN": "SecretArn",
-    "KAFKA_CLUSTER_ARN": "ClusterArn",
-    "KAFKA_BOOTSTRAP_BROKERS": "BootstrapBrokers",
+    SECRET_ARN_VARIABLE: "SecretArn",
+    CLUSTER_ARN_VARIABLE: "ClusterArn",
+    BOOTSTRAP_BROKERS_VARIABLE: "BootstrapBrokers",
 }
 
 
@@ -253,14 +257,7 @@ def _aws_connection(
         f"secretsmanager:GetSecretValue for {secret_arn}",
         lambda: read_scram_secret(secret_arn, aws_client("secretsmanager", timeouts)),
     )
-    return KafkaConnection(
-        bootstrap_servers=brokers,
-        security_protocol="SASL_SSL",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_username=username,
-        sasl_password=password,
-        ssl_cafile=runtime.environ.get(CAFILE_VARIABLE) or None,
-    )
+    return msk_scram_connection(brokers, username, password, runtime.environ.get(CAFILE_VARIABLE))
 
 
 def _look_up(step: str, call: Callable[[], T]) -> T:

@@ -19,12 +19,15 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+# What MSK's SASL/SCRAM listener (9096) speaks; the only way this project reaches MSK.
+MSK_SECURITY_PROTOCOL = "SASL_SSL"
+MSK_SASL_MECHANISM = "SCRAM-SHA-512"
 SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
 SEED_VARIABLES = (
@@ -232,13 +235,20 @@ def from_aws(environ: Mapping[str, str], client_factory: Callable[[str], Any]) -
             BOOTSTRAP_BROKERS_VARIABLE, f"not set, and neither is {CLUSTER_ARN_VARIABLE}"
         )
     username, password = read_scram_secret(secret_arn, client_factory("secretsmanager"))
+    return msk_scram_connection(brokers, username, password, environ.get(CAFILE_VARIABLE))
+
+
+def msk_scram_connection(
+    brokers: Sequence[str], username: str, password: str, cafile: str | None = None
+) -> KafkaConnection:
+    """SASL_SSL + SCRAM-SHA-512 to MSK brokers (``cafile``: only for a private CA)."""
     return KafkaConnection(
-        bootstrap_servers=brokers,
-        security_protocol="SASL_SSL",
-        sasl_mechanism="SCRAM-SHA-512",
+        bootstrap_servers=tuple(brokers),
+        security_protocol=MSK_SECURITY_PROTOCOL,
+        sasl_mechanism=MSK_SASL_MECHANISM,
         sasl_username=username,
         sasl_password=password,
-        ssl_cafile=environ.get(CAFILE_VARIABLE) or None,
+        ssl_cafile=cafile or None,
     )
 
 
@@ -246,6 +256,15 @@ def _boto3_client(service: str) -> Any:
     import boto3  # noqa: PLC0415 - lazily: local runs and cold starts need no boto3
 
     return boto3.client(service)
+
+
+class ConnectionSource(Protocol):
+    """Where a publisher gets its connection: `ConnectionResolver`, or fixed settings."""
+
+    def get(self) -> KafkaConnection: ...
+
+    def invalidate(self) -> None:
+        """Forget the cached connection (after an authentication failure)."""
 
 
 class ConnectionResolver:

@@ -41,7 +41,7 @@ import kafka.errors as kafka_errors
 from kafka import KafkaProducer
 from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd
 
-from document_exceptions.connection import ConnectionResolver, KafkaConnection
+from document_exceptions.connection import ConnectionResolver, ConnectionSource, KafkaConnection
 from document_exceptions.contract import DEFAULT_SETTINGS, ContractSettings, PreparedRecord
 
 logger = logging.getLogger(__name__)
@@ -431,7 +431,7 @@ class Publisher:
 
     def __init__(
         self,
-        resolver: ConnectionResolver,
+        resolver: ConnectionSource,
         settings: ProducerSettings | None = None,
         contract: ContractSettings = DEFAULT_SETTINGS,
         producer_factory: Callable[..., KafkaProducer] = create_producer,

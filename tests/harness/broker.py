@@ -68,16 +68,6 @@ def port_accepts(port: int, host: str = LOCALHOST) -> bool:
         return False
 
 
-def wait_for_port(port: int, timeout: float, host: str = LOCALHOST) -> bool:
-    """Return True once ``host:port`` accepts a TCP connection, False after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not port_accepts(port, host):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 class TansuBroker:
     """One Tansu broker process on ``127.0.0.1:port`` with in-memory storage.
 

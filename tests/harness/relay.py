@@ -69,8 +69,8 @@ class FaultyRelay:
 
     A connection is "current" once the relay has accepted it, which can be a moment after
     the client's ``connect()`` returned: exchange a request first if a test depends on it.
-    ``accepted`` counts accepted connections, ``open_connections`` those still open;
-    ``bytes_to_target`` and ``bytes_to_client`` count the bytes relayed each way.
+    ``accepted`` counts accepted connections; ``bytes_to_target`` and ``bytes_to_client``
+    count the bytes relayed each way.
 
     ``target_port`` may be set after :meth:`start` (connections made before it is set are
     closed). Subclasses may set ``ssl_context`` to terminate TLS and override
@@ -120,11 +120,6 @@ class FaultyRelay:
     @property
     def blackholed(self) -> bool:
         return self._blackholed
-
-    @property
-    def open_connections(self) -> int:
-        """Client connections currently open through the relay."""
-        return self._call(lambda: sum(1 for link in self._links if not link.closed))
 
     def start(self) -> Self:
         if self._loop is not None:

@@ -24,9 +24,8 @@ from document_exceptions.publisher import Publisher
 class FixedConnection:
     """The connection resolved from the app's settings (no Secrets Manager lookup).
 
-    Has the two methods `Publisher` uses of a `ConnectionResolver`; re-reading static
-    settings after an authentication failure would give the same answer, so `invalidate`
-    does nothing.
+    A `ConnectionSource`: re-reading static settings after an authentication failure would
+    give the same answer, so `invalidate` does nothing.
     """
 
     def __init__(self, connection: KafkaConnection) -> None:
@@ -46,7 +45,7 @@ class KafkaTransport:
         if settings.connection is None:
             raise ValueError("the kafka transport needs KAFKA_BOOTSTRAP_SERVERS")
         self.publisher = Publisher(
-            FixedConnection(settings.connection),  # type: ignore[arg-type]
+            FixedConnection(settings.connection),
             settings.producer,
             settings.contract,
         )

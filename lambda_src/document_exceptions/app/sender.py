@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from document_exceptions.app.settings import AppSettings
-from document_exceptions.app.spool import Spool, WireRecord
+from document_exceptions.app.spool import Spool
 from document_exceptions.app.transport import (
     Outgoing,
     RecordLike,
@@ -601,7 +601,3 @@ def _register_exit_hook_last() -> None:
     """
     atexit.unregister(close_all_senders)
     atexit.register(close_all_senders)
-
-
-def wire_record(record: RecordLike) -> WireRecord:
-    return WireRecord(record.key, record.value, tuple(record.headers))

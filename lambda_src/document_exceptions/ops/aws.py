@@ -1,8 +1,8 @@
 """A deployed environment as the operator commands see it: its stack outputs and its secret.
 
-The stack outputs are read with CloudFormation ``DescribeStacks``; the connection is then
-built by the same code the producer Lambda runs (``connection.from_aws``): the SASL/SCRAM
-broker string from the outputs, the username and password from the secret.
+The stack outputs are read with CloudFormation ``DescribeStacks``; ``target.py`` builds the
+connection from them: the SASL/SCRAM broker string from the outputs, the username and
+password from the secret.
 """
 
 from __future__ import annotations
@@ -12,14 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from document_exceptions.connection import (
-    BOOTSTRAP_BROKERS_VARIABLE,
-    CAFILE_VARIABLE,
-    SECRET_ARN_VARIABLE,
-    ConfigurationError,
-    KafkaConnection,
-    from_aws,
-)
 from document_exceptions.ops.errors import OpsError
 
 ClientFactory = Callable[[str], Any]
@@ -29,9 +21,7 @@ ClientFactory = Callable[[str], Any]
 # `ProducerQueueUrl1A2B3C4D`: see StackOutputs.get.
 SECRET_ARN_OUTPUT = "ScramSecretArn"  # noqa: S105 - an output name, not a secret
 BROKERS_OUTPUT = "BootstrapBrokersSaslScram"
-CLUSTER_ARN_OUTPUT = "ClusterArn"
 QUEUE_URL_OUTPUT = "QueueUrl"
-DEAD_LETTER_QUEUE_URL_OUTPUT = "DeadLetterQueueUrl"
 TOPIC_NAME_OUTPUT = "TopicName"
 TOPIC_PARTITIONS_OUTPUT = "TopicPartitions"
 
@@ -125,28 +115,3 @@ class StackOutputs:
                 f"(outputs: {', '.join(sorted(self.values)) or 'none'})",
             )
         return value
-
-
-def connection_from_stack(
-    outputs: StackOutputs, client_factory: ClientFactory, cafile: str | None = None
-) -> KafkaConnection:
-    """SASL_SSL/SCRAM-SHA-512 to the stack's brokers with the secret's login (read now)."""
-    environ = {
-        SECRET_ARN_VARIABLE: outputs.require(SECRET_ARN_OUTPUT),
-        BOOTSTRAP_BROKERS_VARIABLE: outputs.require(BROKERS_OUTPUT),
-    }
-    if cafile:
-        environ[CAFILE_VARIABLE] = cafile
-    try:
-        return from_aws(environ, client_factory)
-    except ConfigurationError as exc:
-        raise OpsError(
-            f"stack {outputs.stack_name}: {exc}",
-            "the secret holds JSON with 'username' and 'password'",
-        ) from None
-    except Exception as exc:
-        raise OpsError(
-            f"cannot read secret {environ[SECRET_ARN_VARIABLE]}: {aws_error_text(exc)}",
-            "your credentials may call secretsmanager:GetSecretValue on the secret and "
-            "kms:Decrypt on its key",
-        ) from None

@@ -26,6 +26,7 @@ from document_exceptions.connection import (
     ConfigurationError,
     KafkaConnection,
     from_environment,
+    msk_scram_connection,
     parse_broker_string,
     read_scram_secret,
 )
@@ -141,14 +142,7 @@ class Doctor:
             connection = None
             if secret is not None and brokers is not None:
                 username, password = secret
-                connection = KafkaConnection(
-                    bootstrap_servers=brokers,
-                    security_protocol="SASL_SSL",
-                    sasl_mechanism="SCRAM-SHA-512",
-                    sasl_username=username,
-                    sasl_password=password,
-                    ssl_cafile=options.cafile,
-                )
+                connection = msk_scram_connection(brokers, username, password, options.cafile)
         else:
             connection = self._step(LOCAL_CHECK, self._local_connection)
             self._step(

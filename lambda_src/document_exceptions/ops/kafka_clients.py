@@ -11,20 +11,18 @@ way the error says what to check.
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 import kafka.errors as kafka_errors
-from kafka.net.compat import KafkaNetClient
 
 from document_exceptions.connection import KafkaConnection
+from document_exceptions.kafka_bootstrap import BootstrapFailures, TrackedNetClients
 from document_exceptions.ops.errors import OpsError
 
 CLIENT_ID_PREFIX = "document-exceptions-cli"
@@ -44,41 +42,6 @@ class KafkaConnectError(OpsError):
         self.kind = kind
 
 
-class _FailureRecorder(logging.Handler):
-    """Collects the exceptions kafka-python logs from the threads of one client."""
-
-    def __init__(self, client_id: str) -> None:
-        super().__init__(logging.WARNING)
-        self.client_id = client_id
-        self.failures: list[BaseException] = []
-        self.fatal = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.client_id not in record.threadName and self.client_id not in str(record.msg):
-            return
-        args = record.args if isinstance(record.args, tuple) else ()
-        found = [arg for arg in args if isinstance(arg, BaseException)]
-        if record.exc_info and record.exc_info[1] is not None:
-            found.append(record.exc_info[1])
-        self.failures.extend(found)
-        if any(_kind_of(failure) in ("authentication", "tls") for failure in found):
-            self.fatal.set()
-
-
-@contextmanager
-def _recording(recorder: _FailureRecorder) -> Iterator[None]:
-    kafka_logger = logging.getLogger("kafka")
-    level = kafka_logger.level
-    if kafka_logger.getEffectiveLevel() > logging.WARNING:
-        kafka_logger.setLevel(logging.WARNING)
-    kafka_logger.addHandler(recorder)
-    try:
-        yield
-    finally:
-        kafka_logger.removeHandler(recorder)
-        kafka_logger.setLevel(level)
-
-
 def open_client(
     client_class: Callable[..., ClientT],
     connection: KafkaConnection,
@@ -92,13 +55,8 @@ def open_client(
     untrusted certificate, after at most ``timeout_s`` (plus a small grace) otherwise.
     """
     client_id = f"{CLIENT_ID_PREFIX}-{uuid.uuid4().hex[:10]}"
-    recorder = _FailureRecorder(client_id)
-    made: list[KafkaNetClient] = []
-
-    def tracking_net_client(**net_configs: Any) -> KafkaNetClient:
-        net_client = KafkaNetClient(**net_configs)
-        made.append(net_client)
-        return net_client
+    recorder = BootstrapFailures(client_id, is_fatal=lambda failure: _kind_of(failure) is not None)
+    net_clients = TrackedNetClients()
 
     timeout_ms = max(1, int(timeout_s * 1000))
     kwargs = {
@@ -107,7 +65,7 @@ def open_client(
         "bootstrap_timeout_ms": timeout_ms,
         "request_timeout_ms": max(timeout_ms, 1000),
         "reconnect_backoff_max_ms": 1000,
-        "kafka_client": tracking_net_client,
+        "kafka_client": net_clients,
         **configs,
     }
     outcome: dict[str, Any] = {}
@@ -122,7 +80,7 @@ def open_client(
             done.set()
 
     worker = threading.Thread(target=build, name=f"{client_id}-connect", daemon=True)
-    with _recording(recorder):
+    with recorder.recording():
         worker.start()
         deadline = time.monotonic() + timeout_s + GRACE_SECONDS
         while not done.wait(POLL_SECONDS):
@@ -131,27 +89,25 @@ def open_client(
     if "client" in outcome:
         return outcome["client"]
     threading.Thread(
-        target=_clean_up, args=(worker, outcome, made), name=f"{client_id}-cleanup", daemon=True
+        target=_clean_up,
+        args=(worker, outcome, net_clients),
+        name=f"{client_id}-cleanup",
+        daemon=True,
     ).start()
     error = outcome.get("error")
     failures = [*recorder.failures, *([error] if isinstance(error, BaseException) else [])]
     raise connect_error(connection, timeout_s, failures)
 
 
-def _clean_up(worker: threading.Thread, outcome: dict[str, Any], made: list[Any]) -> None:
+def _clean_up(
+    worker: threading.Thread, outcome: dict[str, Any], net_clients: TrackedNetClients
+) -> None:
     """Once the abandoned constructor has given up, stop the I/O threads it left running."""
     worker.join()
     client = outcome.get("client")
     if client is not None:
         close_quietly(client)
-    for net_client in made:
-        try:
-            with contextlib.suppress(Exception):  # best effort: the client failed already
-                net_client.close()
-        finally:
-            # A failed bootstrap leaves kafka-python's I/O thread running; there is no public
-            # way to stop it.
-            net_client._manager._net.stop()
+    net_clients.stop_all()
 
 
 def close_quietly(client: Any) -> None:

@@ -32,11 +32,6 @@ OBJECT_FIELDS = frozenset({"additional_context"})
 MIN_TIMEOUT_S = 1.0
 
 
-def flag_for(field_name: str) -> str:
-    """`order_req_id` -> `--order-req-id`."""
-    return "--" + field_name.replace("_", "-")
-
-
 def load_message_file(path: str) -> dict[str, Any]:
     """The fields of a JSON file (``-`` reads standard input)."""
     try:
