@@ -275,7 +275,7 @@ def kafka_python_without_crc32c(bootstrap: str, topic: str, messages_file: Path)
     """Row 3 in a fresh interpreter where `crc32c` cannot be imported (pure-Python CRC)."""
     output = subprocess.run(
         [sys.executable, "-c", NO_CRC32C_SCRIPT, bootstrap, topic, str(messages_file)],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda_src"), str(ROOT)])},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "lambda_src")])},
         capture_output=True,
         text=True,
         check=True,
@@ -573,6 +573,7 @@ def lambda_asset(cdk_out: Path = ROOT / "cdk.out") -> dict[str, Any]:
             )
             sources = [ROOT / "lambda_src" / "requirements.txt"]
             sources += (ROOT / "lambda_src").rglob("*.py")
+            sources += (ROOT / "document_exceptions").rglob("*.py")
             newest_source = max(path.stat().st_mtime for path in sources)
             return {
                 "asset": f"cdk.out/{asset_path}",

@@ -313,7 +313,7 @@ def cold_start(
         )
         env = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(LAMBDA_SRC), str(ROOT)]),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(LAMBDA_SRC)]),
             "KAFKA_BOOTSTRAP_SERVERS": json.dumps([bootstrap]),
             "KAFKA_TOPIC": topic,
             "POWERTOOLS_SERVICE_NAME": "document-exceptions-producer",

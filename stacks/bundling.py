@@ -25,6 +25,8 @@ from aws_cdk import aws_lambda as lambda_
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO_ROOT / ".wheelhouse"
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
+# The installable library; Lambda assets carry the parts they import.
+LIBRARY = REPO_ROOT / "document_exceptions"
 # Pinned runtime dependencies of every Lambda asset (producer and topic bootstrap).
 LAMBDA_REQUIREMENTS = LAMBDA_SRC / "requirements.txt"
 # Parts of the shared `document_exceptions` package no Lambda imports: the Django-side

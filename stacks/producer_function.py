@@ -43,6 +43,7 @@ from document_exceptions import connection, contract
 from stacks.bundling import (
     LAMBDA_REQUIREMENTS,
     LAMBDA_SRC,
+    LIBRARY,
     NOT_IN_LAMBDA,
     RUNTIME,
     AssetSource,
@@ -56,12 +57,10 @@ from stacks.vpc_function import (
     suppress_managed_execution_policies,
 )
 
-# The producer asset: lambda_src/ without what no Lambda imports.
+# The producer asset: lambda_src/ plus the library without what no Lambda imports.
 PRODUCER_SOURCES = (
-    AssetSource(
-        LAMBDA_SRC,
-        exclude=(*(f"document_exceptions/{part}" for part in NOT_IN_LAMBDA), "requirements.txt"),
-    ),
+    AssetSource(LAMBDA_SRC, exclude=("requirements.txt",)),
+    AssetSource(LIBRARY, target="document_exceptions", exclude=NOT_IN_LAMBDA),
 )
 HANDLER = "handler.handler"
 

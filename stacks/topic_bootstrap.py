@@ -1,7 +1,7 @@
 """Kafka topics as CloudFormation custom resources (MSK on Kafka 2.8.1 has no AWS::MSK::Topic).
 
 `TopicBootstrapProvider` is one per cluster: the on-event Lambda (`handler.on_event`, asset
-root `topic_bootstrap/` plus a copy of `lambda_src/document_exceptions/` for the shared
+root `topic_bootstrap/` plus a copy of the `document_exceptions/` library for the shared
 connection code) runs in the VPC next to the brokers; the CDK Provider framework's function
 stays outside the VPC so it can always answer CloudFormation, also when the handler fails.
 
@@ -22,7 +22,7 @@ from constructs import Construct, IDependable
 
 from stacks.bundling import (
     LAMBDA_REQUIREMENTS,
-    LAMBDA_SRC,
+    LIBRARY,
     NOT_IN_LAMBDA,
     REPO_ROOT,
     RUNTIME,
@@ -41,9 +41,7 @@ from stacks.vpc_function import (
 TOPIC_BOOTSTRAP_DIR = REPO_ROOT / "topic_bootstrap"
 TOPIC_BOOTSTRAP_SOURCES = (
     AssetSource(TOPIC_BOOTSTRAP_DIR, exclude=("requirements.txt",)),
-    AssetSource(
-        LAMBDA_SRC / "document_exceptions", target="document_exceptions", exclude=NOT_IN_LAMBDA
-    ),
+    AssetSource(LIBRARY, target="document_exceptions", exclude=NOT_IN_LAMBDA),
 )
 HANDLER = "handler.on_event"
 RESOURCE_TYPE = "Custom::KafkaTopic"

@@ -242,7 +242,7 @@ def run_script(env: dict[str, str], *args: str, timeout: float = 40) -> dict[str
 def process_env(bootstrap: str, topic: str, spool_dir: Path) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DOCUMENT_"))},
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda_src"), str(ROOT)]),
+        "PYTHONPATH": os.pathsep.join([str(ROOT)]),
         "KAFKA_BOOTSTRAP_SERVERS": json.dumps([bootstrap]),
         "KAFKA_TOPIC": topic,
         "DOCUMENT_EXCEPTIONS_SPOOL_DIR": str(spool_dir),

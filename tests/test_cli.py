@@ -58,7 +58,7 @@ def test_send_has_a_flag_for_every_contract_field_but_topic_and_key() -> None:
 
 
 def test_installed_entry_point_and_module_both_run() -> None:
-    environ = {**os.environ, "PYTHONPATH": str(ROOT / "lambda_src")}
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
     script = Path(sys.executable).parent / "document-exceptions"
     for command in ([str(script)], [sys.executable, "-m", "document_exceptions.cli"]):
         done = subprocess.run(

@@ -273,7 +273,7 @@ def test_a_malformed_setting_stops_django_at_start_up_naming_the_variable(
 ) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DOCUMENT_"))},
-        "PYTHONPATH": os.pathsep.join([str(PROJECT), str(ROOT / "lambda_src"), str(ROOT)]),
+        "PYTHONPATH": os.pathsep.join([str(PROJECT), str(ROOT)]),
         "DJANGO_SETTINGS_MODULE": "example_project.settings",
         "DOCUMENT_EXCEPTIONS_SPOOL_DIR": str(tmp_path),
         "KAFKA_BOOTSTRAP_SERVERS": "b-1.example:9096",

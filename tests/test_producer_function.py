@@ -184,10 +184,13 @@ def test_function_runs_handler_handler_on_python_3_14_x86_64(built: Built) -> No
     assert properties["Architectures"] == ["x86_64"]
 
 
-def test_asset_root_is_lambda_src_without_the_django_package_tests_or_bytecode() -> None:
-    (source,) = PRODUCER_SOURCES
-    assert source.path == REPO_ROOT / "lambda_src"
-    assert source.target == ""
+def test_asset_is_lambda_src_plus_the_library_without_django_tests_or_bytecode() -> None:
+    handler_folder, library = PRODUCER_SOURCES
+    assert (handler_folder.path, handler_folder.target) == (REPO_ROOT / "lambda_src", "")
+    assert (library.path, library.target) == (
+        REPO_ROOT / "document_exceptions",
+        "document_exceptions",
+    )
     names = [str(target) for target, _ in asset_files(PRODUCER_SOURCES)]
     assert "document_exceptions/connection.py" in names
     assert not [name for name in names if name.startswith("document_exceptions/app/")]

@@ -117,7 +117,7 @@ def test_asset_is_topic_bootstrap_plus_the_shared_document_exceptions_package() 
     root, shared = TOPIC_BOOTSTRAP_SOURCES
     assert (root.path, root.target) == (REPO_ROOT / "topic_bootstrap", "")
     assert (shared.path, shared.target) == (
-        REPO_ROOT / "lambda_src" / "document_exceptions",
+        REPO_ROOT / "document_exceptions",
         "document_exceptions",
     )
     names = [str(target) for target, _ in asset_files(TOPIC_BOOTSTRAP_SOURCES)]
