@@ -13,11 +13,8 @@ from dataclasses import replace
 
 from demo.console import Console, StepFailedError
 from document_exceptions.connection import from_environment
-from document_exceptions.publisher import (
-    BrokerAuthenticationError,
-    ProducerSettings,
-    create_producer,
-)
+from document_exceptions.kafka_connect import FailureKind, KafkaConnectError
+from document_exceptions.publisher import ProducerSettings, create_producer
 from tests.harness import SaslSslBroker
 
 WRONG_PASSWORD_TIMEOUT_MS = 5_000
@@ -53,9 +50,10 @@ def check_wrong_password_is_refused(console: Console) -> None:
     settings = ProducerSettings(bootstrap_timeout_ms=WRONG_PASSWORD_TIMEOUT_MS)
     try:
         producer = create_producer(wrong, settings, client_id="document-exceptions-demo-wrong")
-    except BrokerAuthenticationError as exc:
-        reason = str(exc).split("): ", 1)[-1].split(" (", 1)[0].split(" [", 1)[0]
-        console.detail(f"a wrong password is refused: {reason}")
+    except KafkaConnectError as exc:
+        if exc.kind is not FailureKind.AUTHENTICATION:
+            raise StepFailedError(f"a wrong password failed otherwise: {exc}") from None
+        console.detail(f"a wrong password is refused: {exc.detail}")
         return
     producer.close(timeout=1)
     raise StepFailedError("the front-end accepted a wrong password")

@@ -16,11 +16,10 @@ Recovery:
 Delivery is at-least-once: a record whose acknowledgement was lost is reported failed and
 sent again by whoever retries (SQS, the caller).
 
-kafka-python logs connection errors and retries instead of raising them, so a wrong
-password or an untrusted certificate would otherwise surface only as a timeout. A small
-logging handler watches for those two failures: during the producer's bootstrap it stops
-the bootstrap at the first one (fail fast, with the real cause), and during a publish it
-ends the wait for acknowledgements early.
+The producer is opened with `kafka_connect.open_client`, which fails at once with the real
+cause (a `KafkaConnectError`) on a wrong password or an untrusted certificate instead of
+after the bootstrap timeout; during a publish, the same connection watch tells a login lost
+on reconnect, which ends the wait for acknowledgements early.
 """
 
 from __future__ import annotations
@@ -29,11 +28,10 @@ import itertools
 import logging
 import math
 import os
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple
 
@@ -43,10 +41,18 @@ from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd
 
 from document_exceptions.connection import ConnectionResolver, ConnectionSource, KafkaConnection
 from document_exceptions.contract import DEFAULT_SETTINGS, ContractSettings, PreparedRecord
+from document_exceptions.kafka_connect import (
+    ConnectionWatch,
+    FailureKind,
+    KafkaConnectError,
+    Progress,
+    close_producer,
+    connection_watch,
+    open_client,
+)
 
 logger = logging.getLogger(__name__)
 
-KAFKA_CONNECTION_LOGGER = "kafka.net"  # manager, connection and transport log here
 ENVIRONMENT_PREFIX = "PRODUCER_"
 COMPRESSION_CODECS: Mapping[str, Callable[[], bool]] = {
     "gzip": has_gzip,
@@ -56,13 +62,14 @@ COMPRESSION_CODECS: Mapping[str, Callable[[], bool]] = {
 }
 CLIENT_ID_PREFIX = "document-exceptions"
 _producer_numbers = itertools.count(1)
-# Beyond the bootstrap timeout, how long creating a producer may take before it is given up.
-BOOTSTRAP_GRACE_S = 0.5
 # Beyond the delivery timeout, how long a publish waits for records kafka-python has not
 # resolved (expiry runs on the sender thread's clock; a stuck producer resolves nothing).
 DELIVERY_GRACE_S = 2.0
 # How often a publish checks for authentication failures while waiting for acknowledgements.
 FLUSH_SLICE_S = 0.2
+# Failures that re-reading the credentials may fix (a rotated password; a changed CA file):
+# the producer is replaced and the unacknowledged records are sent once more.
+CREDENTIAL_FAILURES = (FailureKind.AUTHENTICATION, FailureKind.TLS_TRUST, FailureKind.HOSTNAME)
 
 
 class ProducerSettingsError(ValueError):
@@ -72,18 +79,6 @@ class ProducerSettingsError(ValueError):
         super().__init__(f"{name}: {problem}")
         self.name = name
         self.problem = problem
-
-
-class PublisherError(RuntimeError):
-    """The producer could not be created."""
-
-
-class BrokerAuthenticationError(PublisherError):
-    """The brokers refused the credentials, or their TLS certificate is not trusted."""
-
-
-class BrokerUnavailableError(PublisherError):
-    """No broker answered within the bootstrap timeout."""
 
 
 def default_compression() -> str:
@@ -235,165 +230,26 @@ def _parse_setting(variable: str, type_name: str, raw: str) -> Any:
     return raw
 
 
-# --- seeing kafka-python's connection failures -------------------------------------------
-
-
-def authentication_problem(exc: BaseException) -> str | None:
-    """A sentence for failures that retrying with the same settings cannot fix, else None."""
-    if isinstance(exc, kafka_errors.SaslAuthenticationFailedError):
-        return "the brokers rejected the SASL credentials (wrong username or password?)"
-    if isinstance(exc, kafka_errors.UnsupportedSaslMechanismError):
-        return "the brokers do not offer this SASL mechanism"
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "the brokers' TLS certificate is not trusted (check KAFKA_SSL_CAFILE / the CA)"
-    if "WRONG_VERSION_NUMBER" in text:
-        return "TLS handshake failed: is this a TLS listener?"
-    return None
-
-
-class _AbortBootstrap(Exception):  # noqa: N818 - a signal, turned into BrokerAuthenticationError
-    def __init__(self, cause: BaseException, problem: str) -> None:
-        super().__init__(problem)
-        self.cause = cause
-        self.problem = problem
-
-
-class _ConnectionFailureWatch(logging.Handler):
-    """Counts authentication/TLS-trust failures that kafka-python logs instead of raising.
-
-    Failures are counted per logging thread: a producer's threads are named after its
-    `client_id`, so `failures_for(client_id)` tells one producer's failures from another's.
-    While a thread is inside `aborting_bootstrap()`, the first such failure of its own
-    bootstrap (logged from kafka-python's bootstrap loop in that thread) is raised there,
-    which ends the producer's constructor at once instead of after the bootstrap timeout.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.last_problem: str | None = None
-        self._by_thread: dict[str, int] = {}
-        self._aborting: set[int] = set()
-
-    def failures_for(self, client_id: str) -> int:
-        """Failures logged by the threads of the producer with this `client_id`.
-
-        kafka-python names them `<client_id>-network-thread` and `kafka-io-<client_id>`.
-        """
-        own = re.compile(rf"(?:^|-){re.escape(client_id)}(?:-|$)")
-        return sum(count for name, count in list(self._by_thread.items()) if own.search(name))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args if isinstance(record.args, tuple) else ()
-        for arg in args:
-            if not isinstance(arg, BaseException):
-                continue
-            problem = authentication_problem(arg)
-            if problem is None:
-                continue
-            self._by_thread[record.threadName] = self._by_thread.get(record.threadName, 0) + 1
-            self.last_problem = f"{problem}: {type(arg).__name__}: {arg}"
-            if record.funcName == "_do_bootstrap" and threading.get_ident() in self._aborting:
-                raise _AbortBootstrap(arg, problem)
-
-    @contextmanager
-    def aborting_bootstrap(self) -> Iterator[None]:
-        connection_logger = logging.getLogger(KAFKA_CONNECTION_LOGGER)
-        level = connection_logger.level
-        if not connection_logger.isEnabledFor(logging.WARNING):
-            connection_logger.setLevel(logging.WARNING)
-        thread = threading.get_ident()
-        self._aborting.add(thread)
-        try:
-            yield
-        finally:
-            self._aborting.discard(thread)
-            connection_logger.setLevel(level)
-
-
-_watch_lock = threading.Lock()
-_watch: _ConnectionFailureWatch | None = None
-
-
-def connection_failure_watch() -> _ConnectionFailureWatch:
-    """The process-wide watch, attached to kafka-python's connection logger on first use."""
-    global _watch  # noqa: PLW0603 - one watch per process, created lazily
-    with _watch_lock:
-        if _watch is None:
-            _watch = _ConnectionFailureWatch()
-            logging.getLogger(KAFKA_CONNECTION_LOGGER).addHandler(_watch)
-        return _watch
-
-
 def create_producer(
-    connection: KafkaConnection, settings: ProducerSettings, *, client_id: str | None = None
+    connection: KafkaConnection,
+    settings: ProducerSettings,
+    *,
+    client_id: str | None = None,
+    on_progress: Progress | None = None,
 ) -> KafkaProducer:
-    """A connected `KafkaProducer`, or a clear `PublisherError` naming the cause.
+    """A connected `KafkaProducer`, or a `KafkaConnectError` saying which kind of failure.
 
-    Fails at the first authentication or TLS-trust failure, and with
-    `BrokerUnavailableError` when no broker answers within `bootstrap_timeout_ms`.
-
-    kafka-python 3.0.12 checks its bootstrap deadline only between attempts, and a TLS
-    handshake that gets no answer (a peer that accepts TCP, then says nothing) waits with
-    no timeout. So the producer is built on a helper thread and waited for with the
-    deadline; a construction still running then is abandoned (its producer, should it ever
-    appear, is closed at once).
+    Fails at once on a rejected login, an untrusted certificate or a refused address, and
+    after `bootstrap_timeout_ms` when no broker answers (see `kafka_connect.open_client`).
     """
-    kwargs = {**connection.client_kwargs(), **settings.kafka_kwargs()}
-    if client_id is not None:
-        kwargs["client_id"] = client_id
-    construction = _Construction(kwargs)
-    thread = threading.Thread(
-        target=construction.run, name=f"{client_id or CLIENT_ID_PREFIX}-bootstrap", daemon=True
+    return open_client(
+        KafkaProducer,
+        connection,
+        timeout_s=settings.bootstrap_timeout_ms / 1000,
+        client_id=client_id or f"{CLIENT_ID_PREFIX}-{os.getpid()}-{next(_producer_numbers)}",
+        on_progress=on_progress,
+        **settings.kafka_kwargs(),
     )
-    thread.start()
-    thread.join(settings.bootstrap_timeout_ms / 1000 + BOOTSTRAP_GRACE_S)
-    try:
-        return construction.result()
-    except _AbortBootstrap as abort:
-        raise BrokerAuthenticationError(
-            f"cannot connect to Kafka ({connection.describe()}): {abort.problem} "
-            f"[{type(abort.cause).__name__}: {abort.cause}]"
-        ) from None
-    except kafka_errors.KafkaTimeoutError as exc:
-        raise BrokerUnavailableError(
-            f"no Kafka broker answered within {settings.bootstrap_timeout_ms} ms "
-            f"({connection.describe()}): {exc}"
-        ) from None
-
-
-class _Construction:
-    """One `KafkaProducer(...)` call on a helper thread, which the caller may give up on."""
-
-    def __init__(self, kwargs: dict[str, Any]) -> None:
-        self._kwargs = kwargs
-        self._lock = threading.Lock()
-        self._producer: KafkaProducer | None = None
-        self._error: BaseException | None = None
-        self._abandoned = False
-
-    def run(self) -> None:
-        try:
-            with connection_failure_watch().aborting_bootstrap():
-                producer = KafkaProducer(**self._kwargs)
-        except BaseException as exc:  # handed to the waiting thread by result()
-            with self._lock:
-                self._error = exc
-            return
-        with self._lock:
-            if not self._abandoned:
-                self._producer = producer
-                return
-        _close(producer, 1.0)  # too late: the caller has reported the brokers unavailable
-
-    def result(self) -> KafkaProducer:
-        with self._lock:
-            if self._producer is not None:
-                return self._producer
-            if self._error is not None:
-                raise self._error
-            self._abandoned = True
-        raise kafka_errors.KafkaTimeoutError("no answer to the bootstrap (TLS handshake?)")
 
 
 # --- publishing ---------------------------------------------------------------------------
@@ -447,7 +303,6 @@ class Publisher:
         self._resolver = resolver
         self._producer_factory = producer_factory
         self._producer: KafkaProducer | None = None
-        self._client_id = ""
         self._lock = threading.Lock()
         self.producers_created = 0
 
@@ -473,7 +328,7 @@ class Publisher:
         `timeout_s` bounds the whole call (e.g. what is left of a Lambda invocation); records
         not acknowledged by then are failures. The wait never exceeds the delivery timeout
         (plus `DELIVERY_GRACE_S`) after the last send either: kafka-python resolves every
-        record within it, except when its idempotent producer is stuck (see `_close`).
+        record within it, except when its idempotent producer is stuck (see `close_producer`).
         """
         if not records:
             return []
@@ -495,14 +350,13 @@ class Publisher:
         with self._lock:
             producer, self._producer = self._producer, None
             if producer is not None:
-                _close(producer, timeout_s)
+                close_producer(producer, timeout_s)
 
     def _ensure_producer(self) -> KafkaProducer:
         if self._producer is None:
             connection = self._resolver.get()
             client_id = f"{CLIENT_ID_PREFIX}-{os.getpid()}-{next(_producer_numbers)}"
             self._producer = self._producer_factory(connection, self.settings, client_id=client_id)
-            self._client_id = client_id
             self.producers_created += 1
             logger.info("Kafka producer created (%s)", connection.describe())
         return self._producer
@@ -513,23 +367,29 @@ class Publisher:
         if producer is not None:
             wait = self.settings.delivery_timeout_ms / 1000 + 5
             threading.Thread(
-                target=_close, args=(producer, wait), name="retire-kafka-producer", daemon=True
+                target=close_producer,
+                args=(producer, wait),
+                name="retire-kafka-producer",
+                daemon=True,
             ).start()
 
     def _attempt(
         self, records: Sequence[PreparedRecord], deadline: float
     ) -> tuple[list[PublishResult], bool]:
         """One try with the current (or a new) producer: (results, authentication failed)."""
-        watch = connection_failure_watch()
         try:
             producer = self._ensure_producer()
-        except BrokerAuthenticationError as exc:
-            return [PublishResult.failed(exc)] * len(records), True
-        except Exception as exc:  # unavailable brokers, bad configuration: every record fails
+        except KafkaConnectError as exc:
+            if exc.kind in CREDENTIAL_FAILURES:
+                return [PublishResult.failed(exc)] * len(records), True
+            logger.error("Kafka producer could not be created: %s (check: %s)", exc, exc.hint)
+            return [PublishResult.failed(exc)] * len(records), False
+        except Exception as exc:  # bad configuration: every record fails
             logger.error("Kafka producer could not be created: %s", exc)
             return [PublishResult.failed(exc)] * len(records), False
 
-        failures_before = watch.failures_for(self._client_id)
+        watch = connection_watch(producer)
+        failures_before = _credential_failures(watch)
         futures = self._send_all(producer, records)
         delivery_bound = (
             time.monotonic() + self.settings.delivery_timeout_ms / 1000 + DELIVERY_GRACE_S
@@ -567,7 +427,7 @@ class Publisher:
         producer: KafkaProducer,
         futures: list[Any],
         deadline: float,
-        watch: _ConnectionFailureWatch,
+        watch: ConnectionWatch | None,
         failures_before: int,
     ) -> bool:
         """Flush until every future is done or the deadline; True on an authentication failure."""
@@ -582,7 +442,7 @@ class Publisher:
                 return True
             if not pending:
                 return False
-            if watch.failures_for(self._client_id) != failures_before:
+            if _credential_failures(watch) != failures_before:
                 return True
             if time.monotonic() >= deadline:
                 return False
@@ -594,33 +454,20 @@ def _error_of(future: Any) -> BaseException | None:
     return future.exception if future.is_done else None
 
 
-def _result(future: Any, auth_failed: bool, watch: _ConnectionFailureWatch) -> PublishResult:
+def _credential_failures(watch: ConnectionWatch | None) -> int:
+    """Logins lost (or certificates refused) on the producer's connections so far."""
+    return watch.count(*CREDENTIAL_FAILURES) if watch is not None else 0
+
+
+def _result(future: Any, auth_failed: bool, watch: ConnectionWatch | None) -> PublishResult:
     if isinstance(future, BaseException):
         return PublishResult.failed(future)
     if not future.is_done:
-        if auth_failed and watch.last_problem:
-            return PublishResult.failed(BrokerAuthenticationError(watch.last_problem))
+        lost_login = watch.latest(*CREDENTIAL_FAILURES) if watch is not None else None
+        if auth_failed and lost_login is not None:
+            return PublishResult.failed(lost_login)
         return PublishResult.failed("not acknowledged by the broker in time")
     if future.exception is not None:
         return PublishResult.failed(future.exception)
     metadata = future.value
     return PublishResult.acknowledged(metadata.partition, metadata.offset)
-
-
-def _close(producer: KafkaProducer, timeout_s: float) -> None:
-    """Close the producer; if that fails, still stop its network thread.
-
-    kafka-python 3.0.12: once a batch that was already sent expires, an idempotent producer
-    is stuck (no new producer id; pending batches neither complete nor expire) and close()
-    raises (pinned by tests/test_harness.py). Its thread would then live on with the
-    container, so it is force-closed through the producer's sender (a private attribute,
-    looked up defensively).
-    """
-    try:
-        producer.close(timeout=timeout_s)
-    except Exception as exc:  # closing is best effort; the records' fate is already reported
-        logger.warning("Kafka producer did not close cleanly (%s); stopping its thread", exc)
-        sender = getattr(producer, "_sender", None)
-        if sender is not None and hasattr(sender, "force_close"):
-            sender.force_close()
-            sender.join(timeout_s)

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from document_exceptions import cli
-from tests.harness import make_tls_files
 from tests.ops_helpers import (
     REGION,
     STACK,
@@ -98,45 +96,6 @@ def test_a_healthy_environment_passes_every_check_with_symbols(
     assert "3 partitions, replication factor 2" in lines[5]
     assert lines[-1] == "all 5 checks passed"
     assert secure_kafka_broker.password not in out
-
-
-def test_a_wrong_password_fails_the_login_at_once_and_skips_the_topic(
-    secure_kafka_broker: Any, topic: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    arn = create_secret(secure_kafka_broker.username, "not-the-password")
-    outputs = cluster_outputs(secure_kafka_broker, arn, TopicName=topic)
-
-    code, checks, elapsed = doctor(capsys, outputs, cafile=secure_kafka_broker.cafile)
-
-    assert code == 1
-    assert statuses(checks) == {
-        "stack outputs": "ok",
-        SECRET: "ok",
-        DNS: "ok",
-        LOGIN: "failed",
-        f"topic {topic}": "skipped",
-    }
-    assert "rejected the SASL/SCRAM-SHA-512 login as 'harness-user'" in checks[LOGIN]["detail"]
-    assert "password" in checks[LOGIN]["hint"]
-    assert "associated with the cluster" in checks[LOGIN]["hint"]
-    assert elapsed < TIMEOUT  # a rejected login is final: no waiting out the timeout
-
-
-def test_an_untrusted_certificate_fails_the_login_naming_the_ca(
-    secure_kafka_broker: Any, topic: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    other_ca = make_tls_files(tmp_path / "other-ca").ca_cert
-
-    code, checks, elapsed = doctor(
-        capsys, healthy_outputs(secure_kafka_broker, topic), cafile=str(other_ca)
-    )
-
-    assert code == 1
-    assert checks[LOGIN]["status"] == "failed"
-    assert "certificate" in checks[LOGIN]["detail"]
-    assert "not trusted" in checks[LOGIN]["detail"]
-    assert "--cafile" in checks[LOGIN]["hint"]
-    assert elapsed < TIMEOUT + MARGIN
 
 
 @pytest.mark.parametrize("fault", ["refuse", "blackhole"])

@@ -7,6 +7,7 @@ what the resource asks of them is tested against a recording fake in test_topic_
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -14,6 +15,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from document_exceptions.connection import KafkaConnection, from_seed_settings
+from document_exceptions.kafka_connect import Diagnosis, FailureKind, connect_error
 from tests.harness.sasl_front_end import SaslSslBroker, ScramCredential
 from tests.topic_bootstrap_asset import load
 
@@ -134,15 +136,38 @@ def test_unreachable_brokers_fail_within_the_connect_window_naming_brokers_port_
     assert kafka_io_threads() == []  # the failed client's I/O thread was stopped
 
 
-def test_untrusted_certificate_is_reported_as_a_tls_problem(secure_kafka_broker):
-    env = secure_kafka_broker.client_env()
-    del env["KAFKA_SSL_CAFILE"]
+SECURE = KafkaConnection(("b-1.example:9096",), "SASL_SSL", "SCRAM-SHA-512", "u", "p")
 
-    with pytest.raises(
-        topic_admin.BrokersUnreachableError,
-        match=r"^The TLS handshake with the Kafka brokers \S+ failed \(certificate not trusted\)",
-    ):
-        connect(from_seed_settings(env))
+
+@pytest.mark.parametrize(
+    ("connection", "kind", "detail", "reason"),
+    [
+        (SECURE, "tls-trust", "self-signed certificate",
+         "The TLS handshake with the Kafka brokers b-1.example:9096 failed (certificate not "
+         "trusted). Check that the broker string is the SASL/SCRAM one (port 9096) and that "
+         "the brokers' certificate authority is trusted"),
+        (SECURE, "hostname", "Hostname mismatch",
+         "The TLS handshake with the Kafka brokers b-1.example:9096 failed (Hostname "
+         "mismatch). Check that the broker string"),
+        (SECURE, "closed-in-handshake", "EOF",
+         "The Kafka brokers b-1.example:9096 closed the connection during the TLS handshake "
+         "(EOF). Check that the broker string is the SASL/SCRAM one (port 9096, SASL_SSL)"),
+        (KafkaConnection(("h:9092",)), "closed-in-handshake", "connection closed",
+         "Could not reach the Kafka brokers h:9092 within 2 s (connection closed). Check"),
+        (SECURE, "unreachable", "connection refused",
+         "Could not reach the Kafka brokers b-1.example:9096 (connection refused). Check that "
+         "the cluster's security group allows this function's security group on port 9096"),
+        (SECURE, "timeout", "no answer",
+         "Could not reach the Kafka brokers b-1.example:9096 within 2 s (no answer). Check"),
+    ],
+)  # fmt: skip
+def test_each_kind_of_connection_failure_has_its_cloudformation_reason(
+    connection, kind, detail, reason
+):
+    """The wording only: each kind is produced by a real broker in test_kafka_connect."""
+    failure = connect_error(connection, Diagnosis(FailureKind(kind), detail), 2.0)
+
+    assert topic_admin.connect_reason(connection, failure, 2.0).startswith(reason)
 
 
 @pytest.mark.timeout(30)
@@ -200,7 +225,9 @@ def test_a_refused_login_is_retried_with_backoff_then_fails_clearly(secure_kafka
     elapsed = time.monotonic() - started
     message = str(failed.value)
     assert "refused the SASL/SCRAM-SHA-512 login as 'harness-user'" in message
-    assert "(2 attempts)" in message
+    # A refused login now fails each attempt at once, so the budget holds a third attempt.
+    attempts = int(re.search(r"\((\d+) attempts\)", message).group(1))
+    assert attempts >= 2
     assert "not-the-password" not in message
     assert secure_kafka_broker.front_end.failed_logins >= failed_before + 2
     # Retries stop early enough to leave two request timeouts of the budget.

@@ -1,14 +1,14 @@
 """The admin boundary: every call the topic resource makes to Kafka.
 
 :class:`TopicAdmin` is the interface the resource logic uses; :class:`KafkaTopicAdmin`
-implements it over kafka-python's ``KafkaAdminClient``; :func:`open_admin` connects with
-timeouts derived from the resource's time budget and turns connection problems into
-one-line reasons:
+implements it over kafka-python's ``KafkaAdminClient``; :func:`open_admin` connects through
+``document_exceptions.kafka_connect`` with timeouts derived from the resource's time budget
+and words its :class:`~document_exceptions.kafka_connect.KafkaConnectError` as a one-line
+CloudFormation reason:
 
-- brokers that cannot be reached fail after one connect window, naming the brokers, the
-  port and the security group to check (a network problem does not heal by waiting);
-  this holds even for a TLS handshake that gets no answer, which kafka-python would wait
-  for without end;
+- brokers that cannot be reached fail after one connect window (at once when refused),
+  naming the brokers, the port and the security group to check (a network problem does
+  not heal by waiting); this holds even for a TLS handshake that gets no answer;
 - a refused SASL/SCRAM login is retried with growing pauses until the budget allows no
   more, because a secret newly associated with an MSK cluster takes a while to work.
 """
@@ -16,22 +16,17 @@ one-line reasons:
 from __future__ import annotations
 
 import logging
-import re
-import socket
-import ssl
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Protocol
 
 import kafka.errors as kafka_errors
 from kafka import KafkaAdminClient
-from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.admin._configs import AlterConfigOp
+from kafka.admin import AlterConfigOp, ConfigResource, ConfigResourceType
 
 from document_exceptions.connection import KafkaConnection
-from document_exceptions.kafka_bootstrap import BootstrapFailures, TrackedNetClients
+from document_exceptions.kafka_connect import FailureKind, KafkaConnectError, open_client
 from topic_planning import ActualTopic, ConfigValue, TopicSpec
 
 log = logging.getLogger(__name__)
@@ -44,13 +39,6 @@ MAX_AUTH_BACKOFF_SECONDS = 15.0
 RETRY_CONNECT_SECONDS = 5.0
 MIN_ATTEMPT_SECONDS = 0.5
 TOPIC_READY_SECONDS = 10.0
-# How long past its own bootstrap timeout kafka-python may take to give up by itself (and
-# report why) before the attempt is abandoned as unanswered.
-BOOTSTRAP_GRACE_SECONDS = 1.0
-# How long an abandoned attempt's helper thread gets to end once its I/O loop is stopped.
-ABANDON_JOIN_SECONDS = 2.0
-
-T = TypeVar("T")
 
 
 class TopicAdminError(Exception):
@@ -71,10 +59,6 @@ class TopicExistsError(TopicAdminError):
 
 class OutOfTimeError(TopicAdminError):
     """The time budget (TimeoutSeconds) ran out before the next step could start."""
-
-
-class DeadlinePassedError(Exception):
-    """:func:`call_with_deadline` gave up waiting for its function."""
 
 
 @dataclass(frozen=True)
@@ -292,24 +276,25 @@ def open_admin(
             raise OutOfTimeError("Ran out of time (TimeoutSeconds) before connecting to Kafka")
         attempts += 1
         attempt_seconds = min(window, remaining)
-        client, failures = _connect_once(connection, attempt_seconds, timeouts)
-        if client is not None:
+        try:
+            client = open_client(
+                KafkaAdminClient,
+                connection,
+                timeout_s=attempt_seconds,
+                client_id=CLIENT_ID,
+                request_timeout_ms=int(timeouts.request_seconds * 1000),
+            )
+        except KafkaConnectError as exc:
+            failure = exc
+        else:
             log.info(
                 "connected to Kafka",
                 extra={"attempts": attempts, "connection": connection.describe()},
             )
             return KafkaTopicAdmin(client, deadline=deadline, timeouts=timeouts, clock=clock)
-        kind, detail = _classify(failures)
-        if kind == "tls":
-            raise BrokersUnreachableError(
-                f"The TLS handshake with the Kafka brokers {_servers(connection)} failed "
-                f"({detail}). Check that the broker string is the SASL/SCRAM one (port 9096) "
-                "and that the brokers' certificate authority is trusted"
-            )
-        if kind == "tls-closed":
-            raise BrokersUnreachableError(_closed_in_handshake_message(connection, detail))
-        if kind != "authentication":
-            raise BrokersUnreachableError(_unreachable_message(connection, attempt_seconds, detail))
+        if failure.kind is not FailureKind.AUTHENTICATION:
+            raise BrokersUnreachableError(connect_reason(connection, failure, attempt_seconds))
+        detail = failure.detail
         next_window = min(RETRY_CONNECT_SECONDS, timeouts.connect_seconds)
         if clock() + backoff + next_window > auth_deadline:
             tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
@@ -328,166 +313,20 @@ def open_admin(
         window = next_window
 
 
-def _connect_once(
-    connection: KafkaConnection, seconds: float, timeouts: Timeouts
-) -> tuple[KafkaAdminClient | None, list[BaseException]]:
-    """One bootstrap attempt: the client, or None and the failures kafka-python logged.
-
-    Takes at most ``seconds`` plus a grace: kafka-python checks its bootstrap timeout only
-    between attempts, so a TLS handshake that gets no answer would hold it forever. Such an
-    attempt is abandoned and its I/O thread stopped.
-    """
-    recorder = BootstrapFailures()
-    net_clients = TrackedNetClients()
-
-    def build() -> KafkaAdminClient:
-        return KafkaAdminClient(
-            **connection.client_kwargs(),
-            client_id=CLIENT_ID,
-            bootstrap_timeout_ms=int(seconds * 1000),
-            request_timeout_ms=int(timeouts.request_seconds * 1000),
-            reconnect_backoff_max_ms=1000,
-            kafka_client=net_clients,
+def connect_reason(connection: KafkaConnection, failure: KafkaConnectError, seconds: float) -> str:
+    """The CloudFormation reason for a connection failure other than a refused login."""
+    tls = connection.security_protocol in ("SSL", "SASL_SSL")
+    if failure.kind in (FailureKind.TLS_TRUST, FailureKind.HOSTNAME):
+        what = "certificate not trusted" if failure.kind is FailureKind.TLS_TRUST else ""
+        return (
+            f"The TLS handshake with the Kafka brokers {_servers(connection)} failed "
+            f"({what or failure.detail}). Check that the broker string is the SASL/SCRAM one "
+            "(port 9096) and that the brokers' certificate authority is trusted"
         )
-
-    def abandon() -> None:
-        recorder.stop()  # what the stopped I/O loop logs next is not a reason
-        net_clients.stop_all()
-
-    with recorder.recording():
-        try:
-            client = call_with_deadline(
-                build, seconds + BOOTSTRAP_GRACE_SECONDS, abandon=abandon, discard=_close_quietly
-            )
-        except DeadlinePassedError as exc:
-            return None, [*recorder.failures, TimeoutError(str(exc))]
-        except kafka_errors.KafkaError as exc:
-            # A failed bootstrap leaves kafka-python's I/O thread running: stop it here.
-            abandon()
-            return None, [*recorder.failures, exc]
-        except BaseException:
-            abandon()
-            raise
-    return client, []
-
-
-@dataclass
-class _Outcome(Generic[T]):
-    value: T | None = None
-    error: BaseException | None = None
-    finished: bool = False
-    abandoned: bool = False
-
-
-def call_with_deadline(
-    function: Callable[[], T],
-    seconds: float,
-    *,
-    abandon: Callable[[], None],
-    discard: Callable[[T], None],
-) -> T:
-    """``function()``, run on a helper thread and waited for at most ``seconds``.
-
-    Past the deadline ``abandon()`` is called, which must make ``function`` return soon
-    (and release what it holds); a result that arrives after all is passed to ``discard``;
-    then :class:`DeadlinePassedError` is raised. An exception from ``function`` is re-raised.
-    """
-    lock = threading.Lock()
-    outcome: _Outcome[T] = _Outcome()
-
-    def run() -> None:
-        try:
-            value = function()
-        except BaseException as exc:  # handed to the waiting thread
-            with lock:
-                outcome.error, outcome.finished = exc, True
-            return
-        with lock:
-            outcome.finished = True
-            if not outcome.abandoned:
-                outcome.value = value
-                return
-        discard(value)
-
-    worker = threading.Thread(target=run, name=f"{CLIENT_ID}-connect", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    with lock:
-        if outcome.finished and outcome.error is not None:
-            raise outcome.error
-        if outcome.finished:
-            return cast(T, outcome.value)
-        outcome.abandoned = True
-    abandon()
-    worker.join(ABANDON_JOIN_SECONDS)
-    raise DeadlinePassedError(f"no answer within {seconds:.1f} s")
-
-
-def _close_quietly(client: KafkaAdminClient) -> None:
-    try:
-        client.close()
-    except Exception:  # best effort: the attempt was given up on
-        log.debug("closing an abandoned KafkaAdminClient failed", exc_info=True)
-
-
-def _classify(failures: list[BaseException]) -> tuple[str, str]:
-    """The most telling failure: (kind, one-line detail); kinds in order of precedence."""
-    texts = [f"{type(failure).__name__}: {failure}" for failure in failures]
-    if any(isinstance(f, kafka_errors.SaslAuthenticationFailedError) for f in failures):
-        return "authentication", "SaslAuthenticationFailed"
-    for failure, text in zip(failures, texts, strict=True):
-        if isinstance(failure, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
-            return "tls", "certificate not trusted"
-    for failure, text in zip(failures, texts, strict=True):
-        handshake = text.split("Handshake failed: ", 1)[-1] if "Handshake failed" in text else ""
-        if isinstance(failure, ssl.SSLEOFError) or _CLOSED_IN_HANDSHAKE.search(handshake):
-            return "tls-closed", _ssl_detail(handshake or str(failure))
-        if isinstance(failure, ssl.SSLError) or handshake:
-            return "tls", _ssl_detail(handshake or str(failure))
-    for kind, detail, matches in _NETWORK_FAILURES:
-        if any(matches(failure, text) for failure, text in zip(failures, texts, strict=True)):
-            return kind, detail
-    return "network", "no answer"
-
-
-_NETWORK_FAILURES: tuple[tuple[str, str, Callable[[BaseException, str], bool]], ...] = (
-    (
-        "network",
-        "connection refused",
-        lambda failure, text: isinstance(failure, ConnectionRefusedError) or "ECONNREFUSED" in text,
-    ),
-    (
-        "network",
-        "broker name not resolved",
-        lambda failure, text: isinstance(failure, socket.gaierror) or "gaierror" in text,
-    ),
-    (
-        "network",
-        "no answer",
-        lambda failure, text: (
-            isinstance(failure, kafka_errors.RequestTimedOutError | TimeoutError)
-            or "timed out" in text.lower()
-        ),
-    ),
-    (
-        "network",
-        "connection closed",
-        lambda failure, _text: isinstance(failure, kafka_errors.KafkaConnectionError),
-    ),
-)
-
-
-# How a peer that hangs up during the TLS handshake shows in the handshake's error.
-_CLOSED_IN_HANDSHAKE = re.compile(
-    r"UNEXPECTED_EOF|EOF occurred in violation of protocol|Connection reset|"
-    r"Connection aborted|Broken pipe|closed",
-    re.IGNORECASE,
-)
-
-
-def _ssl_detail(text: str) -> str:
-    """An ssl error's text without the ``(_ssl.c:1006)`` source position, on one line."""
-    return re.sub(r"\s*\(_ssl\.c:\d+\)", "", " ".join(text.split()))[:160]
+    if failure.kind is FailureKind.CLOSED_IN_HANDSHAKE and tls:
+        return _closed_in_handshake_message(connection, failure.detail)
+    waited = failure.kind is not FailureKind.UNREACHABLE  # an unreachable address fails at once
+    return _unreachable_message(connection, seconds if waited else None, failure.detail)
 
 
 def _closed_in_handshake_message(connection: KafkaConnection, detail: str) -> str:
@@ -499,9 +338,10 @@ def _closed_in_handshake_message(connection: KafkaConnection, detail: str) -> st
     )
 
 
-def _unreachable_message(connection: KafkaConnection, seconds: float, detail: str) -> str:
+def _unreachable_message(connection: KafkaConnection, seconds: float | None, detail: str) -> str:
+    within = f" within {seconds:.0f} s" if seconds is not None else ""
     return (
-        f"Could not reach the Kafka brokers {_servers(connection)} within {seconds:.0f} s "
+        f"Could not reach the Kafka brokers {_servers(connection)}{within} "
         f"({detail}). Check that the cluster's security group allows this function's "
         f"security group on port {_ports(connection)} ({connection.security_protocol}), that "
         "the function runs in the cluster's VPC, and that the brokers are running"
