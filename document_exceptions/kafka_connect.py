@@ -303,7 +303,11 @@ def connect_error(
         )
     elif kind is FailureKind.UNREACHABLE and detail == REFUSED:
         message = f"the brokers {servers} refused the connection"
-        hint = f"the brokers are running and listen on port {ports} ({protocol}), and {network}"
+        hint = (
+            f"the brokers are running and listen on port {ports} ({protocol}; MSK's "
+            f"SASL/SCRAM listener is {MSK_SCRAM_PORT}), and the cluster's security group "
+            "allows this client on that port"
+        )
     elif kind is FailureKind.UNREACHABLE:
         message = f"the brokers {servers} cannot be reached ({detail})"
         hint = network

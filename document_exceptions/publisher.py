@@ -291,6 +291,7 @@ class Publisher:
         settings: ProducerSettings | None = None,
         contract: ContractSettings = DEFAULT_SETTINGS,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
+        on_connect_progress: Progress | None = None,
     ) -> None:
         self.settings = settings if settings is not None else ProducerSettings()
         self.contract = contract
@@ -302,6 +303,7 @@ class Publisher:
             )
         self._resolver = resolver
         self._producer_factory = producer_factory
+        self._on_connect_progress = on_connect_progress
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
         self.producers_created = 0
@@ -356,7 +358,12 @@ class Publisher:
         if self._producer is None:
             connection = self._resolver.get()
             client_id = f"{CLIENT_ID_PREFIX}-{os.getpid()}-{next(_producer_numbers)}"
-            self._producer = self._producer_factory(connection, self.settings, client_id=client_id)
+            self._producer = self._producer_factory(
+                connection,
+                self.settings,
+                client_id=client_id,
+                on_progress=self._on_connect_progress,
+            )
             self.producers_created += 1
             logger.info("Kafka producer created (%s)", connection.describe())
         return self._producer

@@ -23,7 +23,7 @@ from typing import Any
 import confluent_kafka
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaTimeoutError
 from kafka.net.sasl.scram import ScramClient
 from kafka.protocol.metadata import ApiVersionsRequest, ApiVersionsResponse
 from kafka.protocol.sasl import (
@@ -33,6 +33,7 @@ from kafka.protocol.sasl import (
     SaslHandshakeResponse,
 )
 
+from document_exceptions.kafka_connect import close_producer
 from tests.harness import (
     FaultyRelay,
     RelayedBroker,
@@ -65,13 +66,9 @@ def producer(
     try:
         yield client
     finally:
-        try:
-            client.close(timeout=close_timeout)
-        except KafkaError:
-            # close() raises from flush() when records cannot be delivered and then leaves
-            # its I/O thread running; stop that thread so that it cannot outlive the test.
-            client._sender.force_close()
-            client._sender.join(3)
+        # close() raises from flush() when records cannot be delivered and then leaves its
+        # I/O thread running; close_producer stops that thread so it cannot outlive the test.
+        close_producer(client, close_timeout)
 
 
 def consume_with_kafka_python(

@@ -28,7 +28,7 @@ from kafka.net.compat import KafkaNetClient
 from kafka.net.manager import KafkaConnectionManager
 from kafka.net.selector import NetworkSelector
 
-from document_exceptions import kafka_connect
+from document_exceptions import cli, kafka_connect
 from document_exceptions.connection import KafkaConnection, from_seed_settings
 from document_exceptions.kafka_connect import (
     ConnectionWatch,
@@ -44,6 +44,7 @@ from tests.harness.broker import free_port
 from tests.harness.certs import make_tls_files
 from tests.harness.relay import RelayedBroker
 from tests.harness.sasl_front_end import SaslScramFrontEnd, SaslSslBroker, ScramCredential
+from tests.ops_helpers import without_kafka_environment
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = (KafkaProducer, KafkaConsumer, KafkaAdminClient)
@@ -498,3 +499,64 @@ def test_pin_a_stuck_idempotent_producer_is_still_closed_through_its_sender(
 
     alive = [t.name for t in threading.enumerate() if "dx-stuck-producer" in t.name]
     assert alive == []
+
+
+# --- the operator commands: a refused local port fails at once, a slow one says so -------------
+
+CLI_SEND_FLAGS = [
+    "--order-req-id", "SB1029435",
+    "--s3-key", "documents/user123/contract.pdf",
+    "--user-id", "user123",
+    "--exception-type", "access_denied",
+    "--error-message", "denied",
+]  # fmt: skip
+COMMANDS = {
+    "doctor": ["doctor", "--topic", "DocumentExceptions", "--timeout", "{s}"],
+    "tail": ["tail", "--topic", "DocumentExceptions", "--connect-timeout", "{s}"],
+    "send": ["send", *CLI_SEND_FLAGS, "--topic", "DocumentExceptions", "--timeout", "{s}"],
+}
+
+
+def run_command(
+    name: str, bootstrap: str, seconds: float, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> tuple[int, str, float]:
+    """Run the command against ``bootstrap``: exit code, stdout + stderr, seconds taken."""
+    without_kafka_environment(monkeypatch)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f'["{bootstrap}"]')
+    argv = [arg.format(s=seconds) for arg in COMMANDS[name]]
+    started = time.monotonic()
+    code = cli.main(argv)
+    elapsed = time.monotonic() - started
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err, elapsed
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_fails_at_once_on_a_refused_local_port(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output, elapsed = run_command(
+        command, f"127.0.0.1:{free_port()}", 10, monkeypatch, capsys
+    )
+
+    assert code == 1
+    assert "refused the connection" in output
+    assert "still trying" not in output
+    assert elapsed < AT_ONCE_S
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_says_it_is_still_trying_a_silent_broker(
+    command: str,
+    kafka_broker: RelayedBroker,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kafka_broker.relay.blackhole()
+
+    code, output, _ = run_command(command, kafka_broker.bootstrap, 3, monkeypatch, capsys)
+
+    assert code == 1
+    assert (
+        f"still trying to reach the Kafka brokers {kafka_broker.bootstrap} (2 s of 3 s)" in output
+    )

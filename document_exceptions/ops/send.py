@@ -25,6 +25,7 @@ from document_exceptions.contract import (
     prepare_record,
 )
 from document_exceptions.ops.errors import OpsError
+from document_exceptions.ops.kafka_clients import still_trying
 from document_exceptions.publisher import ProducerSettings, Publisher
 
 INTEGER_FIELDS = frozenset({"http_status_code"})
@@ -133,7 +134,9 @@ def send_message(
 ) -> SendResult:
     """Publish a record made by ``contract.prepare_record`` and return the broker's partition
     and offset; raises OpsError when it was not acknowledged within ``timeout_s``."""
-    publisher = Publisher(resolver, producer_settings(timeout_s), contract)
+    publisher = Publisher(
+        resolver, producer_settings(timeout_s), contract, on_connect_progress=still_trying
+    )
     try:
         (result,) = publisher.publish([record], timeout_s=timeout_s)
     finally:
