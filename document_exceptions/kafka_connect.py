@@ -378,13 +378,13 @@ class ConnectionWatch:
         self._lock = threading.Lock()
         self._made: list[_Made] = []
         self._counts: dict[FailureKind, int] = {}
-        self._latest: dict[FailureKind, Diagnosis] = {}
+        self._latest: dict[FailureKind, tuple[int, Diagnosis]] = {}
+        self._seen = 0
         self._last: Diagnosis | None = None
         self._unreachable_nodes: set[str] = set()
         self._bootstrap_nodes: set[str] = set()
         self._final: Diagnosis | None = None
         self._ignoring = False
-        self.changed = threading.Event()
 
     def __call__(self, **configs: Any) -> KafkaNetClient:
         # Internal: KafkaNetClient(net=, manager=, **configs) is how kafka-python 3.0.12
@@ -409,7 +409,8 @@ class ConnectionWatch:
             if self._ignoring:
                 return
             self._counts[diagnosis.kind] = self._counts.get(diagnosis.kind, 0) + 1
-            self._latest[diagnosis.kind] = diagnosis
+            self._seen += 1
+            self._latest[diagnosis.kind] = (self._seen, diagnosis)
             self._last = diagnosis
             if diagnosis.unreachable_address and node_id in self._bootstrap_nodes:
                 self._unreachable_nodes.add(node_id)
@@ -417,7 +418,6 @@ class ConnectionWatch:
                     diagnosis = Diagnosis(diagnosis.kind, diagnosis.detail, final=True)
             if diagnosis.final and self._final is None:
                 self._final = diagnosis
-        self.changed.set()
 
     def count(self, *kinds: FailureKind) -> int:
         """How many connection failures of these kinds were seen so far."""
@@ -430,7 +430,8 @@ class ConnectionWatch:
             found = [self._latest[kind] for kind in kinds if kind in self._latest]
         if not found:
             return None
-        return connect_error(self.connection, found[-1], 0.0)
+        _, diagnosis = max(found, key=lambda seen: seen[0])
+        return connect_error(self.connection, diagnosis, 0.0)
 
     @property
     def final(self) -> Diagnosis | None:

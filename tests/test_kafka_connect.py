@@ -48,7 +48,7 @@ from tests.ops_helpers import without_kafka_environment
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = (KafkaProducer, KafkaConsumer, KafkaAdminClient)
-# A failure that waiting cannot heal is reported in well under this (measured: ~0.05 s).
+# A failure that waiting cannot heal is reported well within this.
 AT_ONCE_S = 1.0
 pytestmark = pytest.mark.timeout(60)
 
