@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import re
 import ssl
 import threading
@@ -424,14 +425,25 @@ def test_the_admin_client_logs_its_configuration_with_the_password_redacted(
 # --- pins: kafka-python internals this module relies on --------------------------------------
 
 
+SKIPPED = {"node_modules", "cdk.out"}
+
+
+def requirement_files(root: Path) -> list[Path]:
+    """Every requirements*.txt of the repository (not of its virtualenv or node_modules)."""
+    found = []
+    for folder, folders, files in os.walk(root):
+        folders[:] = [f for f in folders if not f.startswith(".") and f not in SKIPPED]
+        found += [Path(folder, name) for name in files if re.match(r"requirements.*\.txt$", name)]
+    return found
+
+
 def test_kafka_python_is_the_pinned_version_everywhere_it_is_declared() -> None:
     pin = f"kafka-python=={kafka_connect.KAFKA_PYTHON_VERSION}"
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     declared = [d for d in pyproject["project"]["dependencies"] if d.startswith("kafka-python")]
     requirements = [
         line.strip()
-        for path in REPO.glob("**/requirements*.txt")
-        if ".venv" not in path.parts and "node_modules" not in path.parts
+        for path in requirement_files(REPO)
         for line in path.read_text().splitlines()
         if re.match(r"kafka-python\b", line.strip())
     ]
