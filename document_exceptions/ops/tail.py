@@ -35,6 +35,7 @@ from document_exceptions.connection import KafkaConnection
 from document_exceptions.contract import ValidationError, parse_message
 from document_exceptions.ops.errors import OpsError
 from document_exceptions.ops.kafka_clients import close_quietly, open_client
+from document_exceptions.ops.text import printable, printable_json
 
 POLL_MS = 500
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
@@ -295,7 +296,7 @@ TABLE_COLUMNS: tuple[tuple[str, int], ...] = (
 
 
 def _cell(value: Any, width: int) -> str:
-    text = "" if value is None else " ".join(str(value).split())
+    text = "" if value is None else printable(" ".join(str(value).split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -342,7 +343,8 @@ class TablePrinter:
 
 
 class JsonLinesPrinter:
-    """Each message exactly as it is on the topic, one per line (pipe it to jq);
+    """Each message as it is on the topic, one per line (pipe it to jq): the same JSON
+    value, with non-printable characters escaped so that none reaches the terminal;
     unreadable records are reported on ``err``."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
@@ -353,9 +355,9 @@ class JsonLinesPrinter:
         if record.message is None:
             print(
                 f"partition {record.partition} offset {record.offset}: unreadable "
-                f"({record.problem}; {len(record.value)} bytes)",
+                f"({printable(record.problem or '')}; {len(record.value)} bytes)",
                 file=self.err,
             )
             return
-        text = record.value.decode("utf-8", errors="replace").replace("\n", " ")
+        text = printable_json(record.value.decode("utf-8", errors="replace"))
         print(text, file=self.out, flush=True)
