@@ -284,3 +284,21 @@ def test_replay_help_does_not_offer_local_settings_for_the_stack(
     assert "KAFKA_*" not in text
     assert "local" not in text
     assert "--queue-url or --queue-arn" in text
+
+
+def test_error_texts_carry_no_python_class_names() -> None:
+    import kafka.errors as kafka_errors  # noqa: PLC0415
+    from botocore.exceptions import EndpointConnectionError  # noqa: PLC0415
+
+    from document_exceptions.ops.aws import aws_error_text  # noqa: PLC0415
+    from document_exceptions.ops.errors import error_text  # noqa: PLC0415
+
+    unreachable = EndpointConnectionError(endpoint_url="https://sqs.eu-west-1.amazonaws.com/")
+    assert aws_error_text(unreachable) == (
+        'Could not connect to the endpoint URL: "https://sqs.eu-west-1.amazonaws.com/"'
+    )
+    assert error_text(kafka_errors.KafkaTimeoutError("no answer\nin 3 s")) == "no answer in 3 s"
+    assert error_text(kafka_errors.UnknownTopicOrPartitionError()).startswith(
+        "This request is for a topic or partition that does not exist"
+    )
+    assert error_text(OpsError("cannot read stack", "the name")) == "cannot read stack"
