@@ -37,6 +37,7 @@ from document_exceptions.ops.aws import (
     boto3_client_factory,
 )
 from document_exceptions.ops.errors import OpsError, UsageError
+from document_exceptions.ops.text import printable, printable_json
 
 if TYPE_CHECKING:
     from document_exceptions.ops.replay import Queues
@@ -472,13 +473,13 @@ def run_send(context: _Context) -> int:
         deployed=target.deployed,
     )
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(printable_json(json.dumps(result.to_dict(), ensure_ascii=False)))
     else:
         message = result.record.message
         print(
             f"published to {result.topic} partition {result.partition} offset {result.offset} "
-            f"({message['exception_type']}, order {message['order_req_id']}, "
-            f"timestamp {message['timestamp']})"
+            f"({printable(message['exception_type'])}, "
+            f"order {printable(str(message['order_req_id']))}, timestamp {message['timestamp']})"
         )
         if result.record.truncated:
             print(f"truncated to fit: {', '.join(result.record.truncated)}")
@@ -603,10 +604,12 @@ def run_doctor(context: _Context) -> int:
     def show(check: Check) -> None:
         if args.json:
             return
-        print(f"{symbols[check.status]} {check.name:<44} {check.detail}", flush=True)
+        detail = printable(check.detail)  # may quote what a broker or AWS answered
+        print(f"{symbols[check.status]} {check.name:<44} {detail}", flush=True)
         if check.hint and check.status == "failed":
-            print(f"    check: {check.hint}", flush=True)
+            print(f"    check: {printable(check.hint)}", flush=True)
 
+    client_factory = context.stack_factory()  # no region: one line, before any output
     where = f"stack {args.stack}" if args.stack else "local KAFKA_* settings"
     if not args.json:
         print(f"doctor: {where}")
@@ -619,7 +622,7 @@ def run_doctor(context: _Context) -> int:
             config_file=args.config_file,
             timeout_s=args.timeout,
         ),
-        client_factory=context.stack_factory(),
+        client_factory=client_factory,
         environ=os.environ,
         on_check=show,
     )

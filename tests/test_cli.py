@@ -213,9 +213,9 @@ def test_a_stack_without_any_region_is_one_line_saying_how_to_give_one(
     code = cli.main([command, "--stack", STACK, *message])
 
     assert code == 1
-    assert capsys.readouterr().err.splitlines() == [
-        f"document-exceptions {command}: {NO_REGION_LINE}"
-    ]
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"document-exceptions {command}: {NO_REGION_LINE}"]
+    assert captured.out == ""
 
 
 @pytest.mark.usefixtures("no_aws_region")
