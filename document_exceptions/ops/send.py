@@ -168,8 +168,10 @@ def send_message(
     the broker's partition and offset; raises OpsError when the topic does not exist or the
     record was not acknowledged within ``timeout_s`` (both together)."""
     started = time.monotonic()
+    # Reaching the brokers is bounded as the producer's own bootstrap would be.
+    connect_s = min(timeout_s, ProducerSettings().bootstrap_timeout_ms / 1000)
     try:
-        require_topic(resolver.get(), contract.topic, timeout_s=timeout_s, deployed=deployed)
+        require_topic(resolver.get(), contract.topic, timeout_s=connect_s, deployed=deployed)
     except OpsError as exc:
         hint = f"{exc.hint}; {NOT_SENT}" if exc.hint else NOT_SENT
         raise OpsError(f"not published to {contract.topic}: {exc.message}", hint) from None
