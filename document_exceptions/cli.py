@@ -22,8 +22,10 @@ import json
 import logging
 import os
 import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from document_exceptions.connection import ConfigurationError
@@ -34,7 +36,8 @@ from document_exceptions.ops.aws import (
     StackOutputs,
     boto3_client_factory,
 )
-from document_exceptions.ops.errors import OpsError
+from document_exceptions.ops.errors import OpsError, UsageError
+from document_exceptions.ops.text import printable, printable_json
 
 if TYPE_CHECKING:
     from document_exceptions.ops.replay import Queues
@@ -44,6 +47,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 PROG = "document-exceptions"
+DISTRIBUTION = "document-exceptions"
+HELP_WIDTH = 78
+DEFAULT_REGION_HELP = "AWS_REGION, then your AWS config"
 # Contract fields that must equal the configuration: set by --topic, not by field flags.
 CONFIGURED_FIELDS = frozenset({"topic", "key"})
 
@@ -55,6 +61,15 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def _sample_size(text: str) -> int:
+    from document_exceptions.ops.replay import MAX_PEEK  # noqa: PLC0415
+
+    value = int(text)
+    if not 0 <= value <= MAX_PEEK:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and {MAX_PEEK}")
     return value
 
 
@@ -84,16 +99,11 @@ def _add_match_option(group: argparse._ActionsContainer, flag: str, dest: str, f
     )
 
 
-def _aws_options() -> argparse.ArgumentParser:
+def _aws_options(*, stack_help: str, region_default: str) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("deployed environment")
-    group.add_argument(
-        "--stack",
-        metavar="NAME",
-        help="CloudFormation stack of the environment, e.g. DocumentExceptions-dev "
-        "(default: local KAFKA_* settings)",
-    )
-    group.add_argument("--region", help="AWS region of the stack (default: your AWS config)")
+    group.add_argument("--stack", metavar="NAME", help=stack_help)
+    group.add_argument("--region", help=f"AWS region of the stack (default: {region_default})")
     group.add_argument("--profile", help="AWS named profile (default: your AWS config)")
     return parent
 
@@ -119,6 +129,24 @@ def _kafka_options() -> argparse.ArgumentParser:
     return parent
 
 
+def _described(description: str, *examples: str) -> dict[str, Any]:
+    """``add_parser`` arguments: the description wrapped, then example command lines kept
+    as written (one command a line, ready to copy)."""
+    lines = "\n".join(f"  {PROG} {example}" for example in examples)
+    return {
+        "description": textwrap.fill(description, HELP_WIDTH),
+        "epilog": f"examples:\n{lines}",
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
+
+
+def _version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -128,16 +156,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="show kafka-python's and boto's log"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    aws, kafka_options = _aws_options(), _kafka_options()
+    aws = _aws_options(
+        stack_help="CloudFormation stack of the environment, e.g. DocumentExceptions-dev "
+        "(default: the local KAFKA_* settings)",
+        region_default=DEFAULT_REGION_HELP,
+    )
+    kafka_options = _kafka_options()
 
     tail = commands.add_parser(
         "tail",
         parents=[aws, kafka_options],
         help="follow the topic, filtered, as a table or JSON lines",
-        description="Print the topic's messages as they arrive (from the end of each "
-        "partition unless --from-beginning or --since), as a table or as JSON lines. "
-        "Uses no consumer group: commits nothing, disturbs no other consumer.",
+        **_described(
+            "Print the topic's messages as they arrive (from the end of each "
+            "partition unless --from-beginning or --since), as a table or as JSON lines. "
+            "Uses no consumer group: commits nothing, disturbs no other consumer. Control "
+            "characters in messages are printed escaped (\\x1b), never sent to the terminal.",
+            "tail --type access_denied --since 15m",
+            "tail --stack DocumentExceptions-dev --region eu-west-1 --from-beginning --to-end "
+            "--json | jq .order_req_id",
+        ),
     )
     chosen = tail.add_argument_group("which messages")
     _add_match_option(chosen, "--type", "types", "exception_type")
@@ -175,11 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
         "send",
         parents=[aws, kafka_options],
         help="publish one message, validated by the contract",
-        description="Publish one document-access exception message. Fields come from --file "
-        "and/or the field flags (flags win); the contract fills in timestamp, topic, key, "
-        "source, http_status_code and additional_context when absent. An invalid message "
-        "is not sent: each problem is printed with its field, exit status 2. Prints the "
-        "partition and offset the broker acknowledged.",
+        **_described(
+            "Publish one document-access exception message. Fields come from --file "
+            "and/or the field flags (flags win); the contract fills in timestamp, topic, key, "
+            "source, http_status_code and additional_context when absent. An invalid message "
+            "is not sent: each problem is printed with its field, exit status 2. The topic "
+            "must exist (send never creates it). Prints the partition and offset the broker "
+            "acknowledged.",
+            "send --order-req-id SB1029435 --s3-key documents/user123/contract.pdf "
+            "--user-id user123 --exception-type access_denied "
+            "--error-message 'User does not have permission'",
+            "send --stack DocumentExceptions-dev --region eu-west-1 --file message.json",
+        ),
     )
     send.add_argument(
         "--file", metavar="PATH", help="JSON object with the message's fields ('-': stdin)"
@@ -204,12 +251,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser(
         "replay",
-        parents=[aws],
+        parents=[
+            _aws_options(
+                stack_help="CloudFormation stack of the environment, e.g. "
+                "DocumentExceptions-dev, whose QueueUrl output names the queue (or give "
+                "the queue with --queue-url or --queue-arn)",
+                region_default=f"the queue's, then {DEFAULT_REGION_HELP}",
+            )
+        ],
         help="move messages from the producer's dead-letter queue back to its queue",
-        description="Start an SQS message move task from the producer's dead-letter queue "
-        "back to its queue (the producer Lambda then publishes them again). The queue comes "
-        "from the stack's QueueUrl output or the flags; the dead-letter queue from the "
-        "queue's redrive policy unless given.",
+        **_described(
+            "Start an SQS message move task from the producer's dead-letter queue "
+            "back to its queue (the producer Lambda then publishes them again). The queue comes "
+            "from the stack's QueueUrl output or the flags; the dead-letter queue from the "
+            "queue's redrive policy unless given.",
+            "replay --stack DocumentExceptions-dev --region eu-west-1 --dry-run",
+            "replay --queue-url https://sqs.eu-west-1.amazonaws.com/123456789012/QUEUE --wait",
+        ),
     )
     queues = replay.add_argument_group("queues (default: from --stack)")
     queues.add_argument("--queue-url", help="the producer's queue (the move's destination)")
@@ -235,7 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-per-second", type=_positive_int, metavar="N", help="move at most N messages/s"
     )
     replay.add_argument(
-        "--sample", type=int, default=5, metavar="N", help="message ids shown by --dry-run (max 10)"
+        "--sample",
+        type=_sample_size,
+        default=5,
+        metavar="N",
+        help="message ids shown by --dry-run (0-10, default: 5)",
     )
     replay.add_argument(
         "--force", action="store_true", help="start a task even if the DLQ looks empty"
@@ -252,10 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor",
         parents=[aws, kafka_options],
         help="check the secret, DNS, the SASL/SCRAM login and the topic",
-        description="Check, from a deployed environment's outputs (or the local KAFKA_* "
-        "settings): the SCRAM secret is readable, the brokers resolve, accept TLS and the "
-        "SASL/SCRAM login, and the topic exists with the configured partitions. Prints "
-        "each check with what to check on failure; exit status 1 if any failed.",
+        **_described(
+            "Check, from a deployed environment's outputs (or the local KAFKA_* "
+            "settings): the SCRAM secret is readable, the brokers resolve, accept TLS and the "
+            "SASL/SCRAM login, and the topic exists with the configured partitions. Prints "
+            "each check with what to check on failure; exit status 1 if any failed.",
+            "doctor --stack DocumentExceptions-dev --region eu-west-1",
+            "doctor --config config.json --partitions 3",
+        ),
     )
     doctor.add_argument(
         "--partitions",
@@ -276,14 +342,17 @@ def build_parser() -> argparse.ArgumentParser:
 class _Context:
     def __init__(self, args: argparse.Namespace, client_factory: ClientFactory | None) -> None:
         self.args = args
+        self.region: str | None = getattr(args, "region", None)
         self._client_factory = client_factory
 
     def client_factory(self) -> ClientFactory:
         if self._client_factory is None:
             try:
                 self._client_factory = boto3_client_factory(
-                    getattr(self.args, "region", None), getattr(self.args, "profile", None)
+                    self.region, getattr(self.args, "profile", None)
                 )
+            except OpsError:
+                raise
             except ImportError:
                 raise OpsError(
                     "boto3 is not installed", "pip install 'document-exceptions[aws]'"
@@ -358,6 +427,7 @@ def run_tail(context: _Context) -> int:
         connect_timeout_s=args.connect_timeout,
         on_ready=ready,
         to_end=args.to_end,
+        deployed=target.deployed,
     )
     print(
         f"{summary.shown} shown, {summary.filtered_out} filtered out, "
@@ -395,15 +465,21 @@ def run_send(context: _Context) -> int:
         config_file=args.config_file,
     )
     record = prepare(file_fields, flag_values, target.contract)  # invalid: never connects
-    result = send_message(target.resolver, target.contract, record, timeout_s=args.timeout)
+    result = send_message(
+        target.resolver,
+        target.contract,
+        record,
+        timeout_s=args.timeout,
+        deployed=target.deployed,
+    )
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(printable_json(json.dumps(result.to_dict(), ensure_ascii=False)))
     else:
         message = result.record.message
         print(
             f"published to {result.topic} partition {result.partition} offset {result.offset} "
-            f"({message['exception_type']}, order {message['order_req_id']}, "
-            f"timestamp {message['timestamp']})"
+            f"({printable(message['exception_type'])}, "
+            f"order {printable(str(message['order_req_id']))}, timestamp {message['timestamp']})"
         )
         if result.record.truncated:
             print(f"truncated to fit: {', '.join(result.record.truncated)}")
@@ -412,6 +488,7 @@ def run_send(context: _Context) -> int:
 
 def run_replay(context: _Context) -> int:
     from document_exceptions.ops.replay import (  # noqa: PLC0415
+        check_queue_arguments,
         describe_task,
         list_moves,
         preview,
@@ -421,6 +498,14 @@ def run_replay(context: _Context) -> int:
     )
 
     args = context.args
+    context.region = check_queue_arguments(  # before any client: a usage error costs nothing
+        stack=args.stack,
+        region=args.region,
+        queue_url=args.queue_url,
+        queue_arn_=args.queue_arn,
+        dead_letter_url=args.dlq_url,
+        dead_letter_arn_=args.dlq_arn,
+    )
     factory = context.client_factory()
     queue_url = args.queue_url
     if args.stack and not (args.queue_url or args.queue_arn):
@@ -446,7 +531,7 @@ def run_replay(context: _Context) -> int:
         return EXIT_OK
     if args.cancel:
         return _cancel_replay(sqs, queues, args)
-    seen = preview(sqs, queues, sample=0 if not args.dry_run else max(0, args.sample))
+    seen = preview(sqs, queues, sample=args.sample if args.dry_run else 0)
     in_flight = f" (+{seen.in_flight} in flight, not visible now)" if seen.in_flight else ""
     if args.dry_run:
         print(f"would move about {seen.approximate} messages{in_flight}")
@@ -519,10 +604,12 @@ def run_doctor(context: _Context) -> int:
     def show(check: Check) -> None:
         if args.json:
             return
-        print(f"{symbols[check.status]} {check.name:<44} {check.detail}", flush=True)
+        detail = printable(check.detail)  # may quote what a broker or AWS answered
+        print(f"{symbols[check.status]} {check.name:<44} {detail}", flush=True)
         if check.hint and check.status == "failed":
-            print(f"    check: {check.hint}", flush=True)
+            print(f"    check: {printable(check.hint)}", flush=True)
 
+    client_factory = context.stack_factory()  # no region: one line, before any output
     where = f"stack {args.stack}" if args.stack else "local KAFKA_* settings"
     if not args.json:
         print(f"doctor: {where}")
@@ -535,7 +622,7 @@ def run_doctor(context: _Context) -> int:
             config_file=args.config_file,
             timeout_s=args.timeout,
         ),
-        client_factory=context.stack_factory(),
+        client_factory=client_factory,
         environ=os.environ,
         on_check=show,
     )
@@ -592,6 +679,9 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
             print(f"{command}: the message breaks the contract, not sent:", file=sys.stderr)
             for error in exc.errors:
                 print(f"  {error.field}: {error.problem}", file=sys.stderr)
+            return EXIT_USAGE
+        except UsageError as exc:
+            print(f"{command}: error: {exc.message}", file=sys.stderr)
             return EXIT_USAGE
         except OpsError as exc:
             print(f"{command}: error: {exc.message}", file=sys.stderr)

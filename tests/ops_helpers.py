@@ -115,6 +115,17 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def no_aws_region(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No region anywhere: neither variable, nor a profile, nor an AWS config file."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path / "aws-config-without-region"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+
+
 def create_secret(username: str, password: str, name: str = "AmazonMSK_test") -> str:
     """A SCRAM secret as MSK wants it; returns its ARN."""
     import boto3  # noqa: PLC0415

@@ -4,6 +4,7 @@ and the deployed-environment plumbing shared by the commands (stack outputs, mot
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -194,3 +195,110 @@ def test_default_aws_clients_give_up_within_seconds() -> None:
     assert (config.connect_timeout, config.read_timeout) == (5, 10)
     assert config.retries["total_max_attempts"] == 3
     assert secretsmanager.meta.region_name == REGION
+
+
+# --- region ------------------------------------------------------------------------------------
+
+NO_REGION_LINE = "error: no AWS region: pass --region or set AWS_REGION"
+
+
+@pytest.mark.usefixtures("no_aws_region")
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_stack_without_any_region_is_one_line_saying_how_to_give_one(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    without_kafka_environment(monkeypatch)
+    message = ["--order-req-id", "SB1029435"] if command == "send" else []
+
+    code = cli.main([command, "--stack", STACK, *message])
+
+    assert code == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"document-exceptions {command}: {NO_REGION_LINE}"]
+    assert captured.out == ""
+
+
+@pytest.mark.usefixtures("no_aws_region")
+def test_aws_region_is_honoured_and_region_beats_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
+    assert boto3_client_factory()("sqs").meta.region_name == "ap-southeast-2"
+    assert boto3_client_factory("eu-central-1")("sqs").meta.region_name == "eu-central-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-2")  # the AWS CLI's order: AWS_REGION first
+    assert boto3_client_factory()("sqs").meta.region_name == "ap-southeast-2"
+
+
+# --- version and help --------------------------------------------------------------------------
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert (
+        capsys.readouterr().out.strip() == f"document-exceptions {version('document-exceptions')}"
+    )
+
+
+def help_examples(command: str, capsys: pytest.CaptureFixture[str]) -> list[list[str]]:
+    """The example command lines of ``command --help``, as argument lists (before any pipe)."""
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "\nexamples:\n" in text
+    lines = text.split("\nexamples:\n", 1)[1].splitlines()
+    return [shlex.split(line.split("|")[0])[1:] for line in lines if line.strip()]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_help_ends_with_examples_that_parse(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    examples = help_examples(command, capsys)
+    assert examples
+    for argv in examples:
+        assert argv[0] == command
+        cli.build_parser().parse_args(argv)  # SystemExit(2) if an example were wrong
+
+
+def test_the_send_example_is_a_message_the_contract_accepts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from document_exceptions.contract import FIELDS, ContractSettings  # noqa: PLC0415
+    from document_exceptions.ops.send import prepare  # noqa: PLC0415
+
+    argv = next(argv for argv in help_examples("send", capsys) if "--file" not in argv)
+    args = cli.build_parser().parse_args(argv)
+    flags = {name: getattr(args, f"field_{name}", None) for name in FIELDS}
+    flags = {name: value for name, value in flags.items() if name not in ("topic", "key")}
+    assert prepare(None, flags, ContractSettings()).message["order_req_id"] == "SB1029435"
+
+
+def test_replay_help_does_not_offer_local_settings_for_the_stack(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["replay", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "KAFKA_*" not in text
+    assert "local" not in text
+    assert "--queue-url or --queue-arn" in text
+
+
+def test_error_texts_carry_no_python_class_names() -> None:
+    import kafka.errors as kafka_errors  # noqa: PLC0415
+    from botocore.exceptions import EndpointConnectionError  # noqa: PLC0415
+
+    from document_exceptions.ops.aws import aws_error_text  # noqa: PLC0415
+    from document_exceptions.ops.errors import error_text  # noqa: PLC0415
+
+    unreachable = EndpointConnectionError(endpoint_url="https://sqs.eu-west-1.amazonaws.com/")
+    assert aws_error_text(unreachable) == (
+        'Could not connect to the endpoint URL: "https://sqs.eu-west-1.amazonaws.com/"'
+    )
+    assert error_text(kafka_errors.KafkaTimeoutError("no answer\nin 3 s")) == "no answer in 3 s"
+    assert error_text(kafka_errors.UnknownTopicOrPartitionError()).startswith(
+        "This request is for a topic or partition that does not exist"
+    )
+    assert error_text(OpsError("cannot read stack", "the name")) == "cannot read stack"

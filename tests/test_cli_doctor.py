@@ -243,7 +243,71 @@ def test_local_settings_are_checked_without_a_stack(
     assert [check["check"] for check in report["checks"]] == [
         "local settings",
         DNS,
-        LOGIN,
+        "brokers accept a connection (PLAINTEXT: no TLS, no login)",
         f"topic {topic}",
     ]
-    assert report["checks"][2]["detail"] == "PLAINTEXT, no SASL (local PLAINTEXT)"
+    assert report["checks"][2]["detail"] == "PLAINTEXT, no login"
+    assert "TLS + SASL" not in json.dumps(report)
+
+
+def test_local_sasl_ssl_settings_name_their_mechanism(
+    secure_kafka_broker: Any,
+    topic: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in secure_kafka_broker.client_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KAFKA_TOPIC", topic)
+
+    assert cli.main(["doctor", "--timeout", str(TIMEOUT)]) == 0
+
+    out = capsys.readouterr().out
+    assert "✓ brokers accept the login (TLS + SASL/SCRAM)" in out
+    assert "SASL_SSL, SCRAM-SHA-512 as 'harness-user'" in out
+
+
+def local_doctor(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, broker: Any, *flags: str
+) -> dict[str, dict[str, Any]]:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", json.dumps([broker.bootstrap]))
+    assert cli.main(["doctor", "--json", "--timeout", str(TIMEOUT), *flags]) == 1
+    report = json.loads(capsys.readouterr().out)
+    return {check["check"]: check for check in report["checks"]}
+
+
+def test_a_missing_local_topic_says_how_to_create_it_not_to_look_at_a_stack(
+    kafka_broker: Any,
+    fresh_topic: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = fresh_topic()
+    checks = local_doctor(capsys, monkeypatch, kafka_broker, "--topic", missing)
+
+    failed = checks[f"topic {missing}"]
+    assert failed["status"] == "failed"
+    assert failed["detail"] == f"topic {missing} does not exist"
+    assert f"--create --topic {missing} --partitions 3" in failed["hint"]
+    assert "the stack's events" not in failed["hint"]
+    assert "custom resource" not in failed["hint"]
+
+
+def test_local_partitions_and_dns_hints_point_at_local_settings(
+    kafka_broker: Any,
+    fresh_topic: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    four = kafka_broker.create_topic(fresh_topic(), partitions=4)  # what auto-creation makes
+    checks = local_doctor(capsys, monkeypatch, kafka_broker, "--topic", four)
+    hint = checks[f"topic {four}"]["hint"]
+    assert "has 4 partitions, the configuration says 3" in checks[f"topic {four}"]["detail"]
+    assert "--partitions" in hint
+    assert "topic bootstrap" not in hint
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", '["b-1.doctor.invalid:9092"]')
+    assert cli.main(["doctor", "--json", "--timeout", str(TIMEOUT)]) == 1
+    checks = {c["check"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert "KAFKA_BOOTSTRAP_SERVERS" in checks[DNS]["hint"]
+    assert "VPC" not in checks[DNS]["hint"]

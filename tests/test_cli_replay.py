@@ -138,6 +138,76 @@ def test_an_empty_dead_letter_queue_starts_no_task(capsys: pytest.CaptureFixture
     assert "nothing to replay" in capsys.readouterr().out
 
 
+def test_the_region_comes_from_the_queue_url_when_none_is_configured(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queue_url, _ = producer_queues(dead_letters=2)
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # and the AWS config file is empty (fake_aws)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+
+    assert cli.main(["replay", "--queue-url", queue_url, "--dry-run"]) == 0
+
+    out = capsys.readouterr().out
+    assert f"dead-letter queue: {DLQ_ARN}" in out
+    assert "would move about 2 messages" in out
+
+
+def no_clients(service: str) -> Any:
+    raise AssertionError(f"a {service} client was made before the arguments were checked")
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--dry-run"], "which queue? no producer queue given"),
+        (["--queue-arn", "producer-q"], "--queue-arn: 'producer-q' is not an SQS queue ARN"),
+        (["--queue-url", "sqs/producer-q"], "--queue-url: 'sqs/producer-q' is not a queue URL"),
+        (["--queue-url", QUEUE_URL, "--region", "us-east-1"],
+         f"--region us-east-1, but --queue-url is in {REGION}"),
+        (["--queue-url", QUEUE_URL, "--dlq-arn", "arn:aws:sqs:us-east-1:123456789012:dlq"],
+         "the queues are in different regions"),
+    ],
+    ids=["no-queue", "bad-arn", "bad-url", "other-region", "queues-in-two-regions"],
+)  # fmt: skip
+def test_bad_arguments_are_usage_errors_found_before_any_client(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["replay", *argv], client_factory=no_clients) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("document-exceptions replay: error: ")
+    assert problem in err
+
+
+@pytest.mark.usefixtures("no_aws_region")
+def test_no_queue_and_no_region_is_a_usage_error_not_a_region_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["replay", "--status"]) == 2
+    assert "which queue?" in capsys.readouterr().err
+
+
+def test_a_sample_beyond_what_sqs_returns_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["replay", "--queue-url", QUEUE_URL, "--dry-run", "--sample", "11"])
+    assert exited.value.code == 2
+    assert "11 is not between 0 and 10" in capsys.readouterr().err
+
+
+def test_dry_run_prints_dead_letter_fields_with_control_characters_escaped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    queue_url, dlq_url = producer_queues()
+    body = json.dumps(message_fields("x", 0, order_req_id="\x1b[2J\x1b[31mFAKE OK\x07"))
+    sqs().send_message(QueueUrl=dlq_url, MessageBody=body)
+
+    assert cli.main(["replay", "--queue-url", queue_url, "--dry-run"]) == 0
+
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert "order \\x1b[2J\\x1b[31mFAKE OK\\x07" in out
+
+
 # --- message move tasks (Stubber) -------------------------------------------------------------
 
 QUEUES = Queues(DLQ_ARN, DLQ_URL, QUEUE_ARN)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaAdminClient
 
 from document_exceptions import cli
 from document_exceptions.contract import ContractSettings, prepare_record
@@ -241,3 +242,46 @@ def test_deployed_environment_publishes_with_the_secret_login(
     (record,) = secure_kafka_broker.read_all(topic, expected=1)
     assert f"published to {topic} partition {record.partition} offset {record.offset}" in out
     cloudformation.stubber.assert_no_pending_responses()
+
+
+def test_a_topic_that_does_not_exist_is_refused_and_not_created(
+    local_kafka: str, kafka_broker: Any, fresh_topic: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = fresh_topic()  # the local broker, like many, creates topics on first use
+
+    code, out, err = run(["send", *FLAGS, "--topic", missing, "--timeout", "5"], capsys)
+
+    assert code == 1
+    assert "published to" not in out
+    assert f"topic {missing} does not exist" in err
+    assert f"--create --topic {missing}" in err
+    assert "NOT sent" in err
+    admin = KafkaAdminClient(**kafka_broker.kafka_python_config())
+    try:
+        assert missing not in admin.list_topics()
+    finally:
+        admin.close()
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_an_unreadable_secret_is_reported_without_exception_class_names(
+    secure_kafka_broker: Any,
+    fresh_topic: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    without_kafka_environment(monkeypatch)
+    missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_gone-AbCdEf"
+    outputs = cluster_outputs(secure_kafka_broker, missing, TopicName=fresh_topic())
+    argv = ["send", *FLAGS, "--stack", STACK, "--timeout", "5"]
+
+    code, _, err = run(
+        argv, capsys, client_factory=client_factory(cloudformation_with_stack(outputs))
+    )
+
+    assert code == 1
+    assert "cannot read the Kafka login" in err
+    assert "secretsmanager:GetSecretValue" in err
+    assert "ResourceNotFoundException" in err  # the service's error code, as AWS documents it
+    for python_class in ("OpsError", "ClientError", "ConfigurationError", "Traceback"):
+        assert python_class not in err

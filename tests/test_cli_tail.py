@@ -275,7 +275,8 @@ def test_a_missing_topic_is_an_error_naming_it(
     assert cli.main(["tail", "--topic", missing, "--timeout", "3"]) == 1
     err = capsys.readouterr().err
     assert f"topic {missing} does not exist" in err
-    assert "topic bootstrap" in err
+    assert f"--create --topic {missing}" in err  # local settings: no stack to look at
+    assert "topic bootstrap" not in err
 
 
 @pytest.mark.usefixtures("local_env")
@@ -441,3 +442,49 @@ def test_to_end_stops_while_messages_keep_arriving(kafka_broker: Any, fresh_topi
     assert time.monotonic() - started < 15
     shown = {record.value for record in seen}
     assert set(before) <= shown
+
+
+# Terminal control sequences from a message: clear the screen, red, a bell; the 8-bit CSI
+# (U+009B) and a right-to-left override (U+202E) that reorders what follows on screen.
+HOSTILE_TEXT = "\x1b[2J\x1b[31mFAKE OK\x07 \x9b2J \u202edeppots"
+NON_PRINTABLE = ("\x1b", "\x07", "\x9b", "\u202e")
+
+
+@pytest.mark.usefixtures("local_env")
+def test_table_output_shows_control_characters_escaped_never_raw(
+    kafka_broker: Any, fresh_topic: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic = kafka_broker.create_topic(fresh_topic(), partitions=1)
+    fields = message_fields("esc", 0, error_message=HOSTILE_TEXT, user_id="\x1b]0;pwned\x07")
+    produce(kafka_broker, topic, [value(topic, **fields)])
+
+    assert cli.main(["tail", "--topic", topic, "--from-beginning", "--max-messages", "1",
+                     "--timeout", "20"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+
+    assert not any(char in out for char in NON_PRINTABLE)
+    assert "\\x1b[2J\\x1b[31mFAKE" in out
+    assert "\\x1b]0;pwned\\x07" in out
+
+
+@pytest.mark.usefixtures("local_env")
+def test_json_lines_escape_control_characters_and_keep_the_value(
+    kafka_broker: Any, fresh_topic: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic = kafka_broker.create_topic(fresh_topic(), partitions=1)
+    message = prepare_record(
+        message_fields("esc", 1, error_message=HOSTILE_TEXT), ContractSettings(topic=topic)
+    ).message
+    # Raw on the topic: JSON allows U+009B and U+202E unescaped inside strings.
+    raw = json.dumps(message, ensure_ascii=False, indent=1).encode()
+    assert "\x9b".encode() in raw
+    produce(kafka_broker, topic, [raw, b"\x1b[2J not json \x07"], one_batch_each=True)
+
+    assert cli.main(["tail", "--topic", topic, "--from-beginning", "--json", "--to-end",
+                     "--timeout", "20"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+
+    assert not any(char in captured.out + captured.err for char in NON_PRINTABLE)
+    (line,) = captured.out.splitlines()
+    assert json.loads(line) == message
+    assert "unreadable" in captured.err

@@ -383,3 +383,90 @@ def boto3_client(service):
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+# --- failure reasons CloudFormation can take -----------------------------------------------------
+
+MEGABYTE = 1_000_000
+# What the Provider framework adds to the message (its log group line and its own stack trace)
+# and the other fields of the response, generously: CloudFormation takes 4,096 bytes in all.
+FRAMEWORK_ADDITIONS_BYTES = 1_500
+HUGE = "x" * MEGABYTE
+
+
+def reason_bytes(reason):
+    """Bytes of ``reason`` in the JSON response body, its quotes not counted."""
+    return len(json.dumps(reason, ensure_ascii=False).encode()) - 2
+
+
+def cloudformation_response(event, reason):
+    """The FAILED response body the Provider framework sends (cfn-response.js), in bytes."""
+    body = {
+        "Status": "FAILED",
+        "Reason": f"Error: {reason}\n\nLogs: /aws/lambda/{'f' * 64}\n",
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "PhysicalResourceId": CREATE_FAILED_MARKER,
+        "LogicalResourceId": event["LogicalResourceId"],
+    }
+    return len(json.dumps(body, ensure_ascii=False).encode())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "names"),
+    [
+        ({"TopicName": HUGE}, "TopicName"),
+        ({"TopicName": "\x1b[2J" * (MEGABYTE // 4)}, "TopicName"),
+        ({"Partitions": HUGE}, "Partitions"),
+        ({"ReplicationFactor": "é" * MEGABYTE}, "ReplicationFactor"),
+        ({"Configs": {"cleanup.policy": HUGE}}, "Configs.cleanup.policy"),
+        ({"Configs": {"retention.ms": HUGE}}, "Configs.retention.ms"),
+        ({"Configs": {HUGE: "1"}}, "Configs.xxxx"),
+        ({HUGE: "1"}, "xxxx"),
+        ({"ClusterArn": HUGE}, "ClusterArn"),
+        ({"SecretArn": HUGE}, "SecretArn"),
+        ({"BootstrapBrokers": HUGE}, "BootstrapBrokers"),
+        ({"DeletionPolicy": HUGE}, "DeletionPolicy"),
+        ({"TimeoutSeconds": HUGE}, "TimeoutSeconds"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_megabyte_property_gives_a_short_reason_naming_it(monkeypatch, overrides, names):
+    use_environment(monkeypatch, {})  # MSK path: fails on the properties, before any AWS call
+    event = cloudformation_event("Create", topic_properties(**overrides))
+
+    with pytest.raises(properties_module.PropertyError) as failed:
+        on_event(event)
+
+    reason = str(failed.value)
+    assert reason.startswith(names)
+    assert len(reason) < 250  # the value is quoted cut to about 80 characters
+    assert reason_bytes(reason) <= handler.MAX_REASON_BYTES
+    assert reason.isprintable()
+    assert cloudformation_response(event, reason) + FRAMEWORK_ADDITIONS_BYTES <= 4096
+
+
+def test_a_megabyte_request_type_is_cut_too(monkeypatch):
+    use_environment(monkeypatch, {})
+    event = cloudformation_event(HUGE, topic_properties())
+
+    with pytest.raises(ValueError, match=r"^RequestType: 'x{78}… \(1,000,000 characters\) is not"):
+        on_event(event)
+
+
+def test_any_long_reason_is_cut_to_what_cloudformation_takes(monkeypatch):
+    def refuse(event, runtime):
+        raise planning.Refusal("Topic 'a' " + "😀 very\nlong " * MEGABYTE)
+
+    monkeypatch.setattr(handler, "handle_event", refuse)
+    event = cloudformation_event("Create", topic_properties())
+
+    with pytest.raises(handler.RequestFailedError) as failed:
+        on_event(event)
+
+    reason = str(failed.value)
+    assert isinstance(failed.value.__cause__, planning.Refusal)
+    assert reason.startswith("Topic 'a' 😀 very long 😀")
+    assert reason.endswith(handler.CUT_MARKER)
+    assert reason_bytes(reason) <= handler.MAX_REASON_BYTES
+    assert cloudformation_response(event, reason) + FRAMEWORK_ADDITIONS_BYTES <= 4096

@@ -3,7 +3,7 @@
 The CDK Provider framework invokes ``on_event`` with CloudFormation's event, sends the
 returned ``PhysicalResourceId`` and ``Data`` back as SUCCESS, and turns a raised exception
 into FAILED with the exception's message as the reason: every failure here is raised with
-a one-line message.
+a one-line message of at most MAX_REASON_BYTES.
 
 This folder is the asset root, so its modules import each other by their own (unique)
 names, and the shared connection code as ``document_exceptions.connection``.
@@ -11,6 +11,7 @@ names, and the shared connection code as ``document_exceptions.connection``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
@@ -38,10 +39,44 @@ EXPECTED_FAILURES = (
     TopicAdminError,
 )
 AWS_CLIENT_ATTEMPTS = 3
+# CloudFormation takes at most 4,096 bytes for a custom resource's whole response. The
+# Provider framework sends this message as the reason with its own additions (the log
+# group's name and its stack trace, about 1 KB), next to the stack, request and resource
+# ids: the message gets a quarter of the budget.
+MAX_REASON_BYTES = 1024
+CUT_MARKER = " [cut: the function's log has the whole reason]"
+UNEXPECTED_TEXT_CHARS = 300
 
 
 class UnexpectedFailureError(RuntimeError):
     """A failure this code did not foresee, reduced to one line (the log has the rest)."""
+
+
+class RequestFailedError(RuntimeError):
+    """An expected failure whose own message was not one short line, as CloudFormation
+    shows it (the log and ``__cause__`` have the original)."""
+
+
+def failure_reason(text: str) -> str:
+    """``text`` as one printable line of at most MAX_REASON_BYTES once JSON-encoded in the
+    response: whitespace runs become a space, other control characters their escape."""
+    line = " ".join(text.split())
+    line = "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)
+    if _json_bytes(line) <= MAX_REASON_BYTES:
+        return line
+    budget = MAX_REASON_BYTES - _json_bytes(CUT_MARKER)
+    kept = []
+    for char in line:
+        budget -= _json_bytes(char)
+        if budget < 0:
+            break
+        kept.append(char)
+    return "".join(kept) + CUT_MARKER
+
+
+def _json_bytes(text: str) -> int:
+    """Bytes of ``text`` inside a JSON string (the response body), quotes not counted."""
+    return len(json.dumps(text, ensure_ascii=False).encode()) - 2
 
 
 def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -59,13 +94,19 @@ def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.info("request succeeded", extra={"result": result})
         return result
     except EXPECTED_FAILURES as exc:
-        logger.error("request failed", extra={"reason": str(exc)})
-        raise
+        message = str(exc)
+        reason = failure_reason(message)
+        logger.error("request failed", extra={"reason": message})
+        if reason == message:
+            raise
+        raise RequestFailedError(reason) from exc
     except Exception as exc:
         logger.exception("unexpected failure")
-        text = " ".join(str(exc).split())[:300]
+        text = " ".join(str(exc).split())[:UNEXPECTED_TEXT_CHARS]
         raise UnexpectedFailureError(
-            f"Unexpected {type(exc).__name__}: {text} (details in the function's log)"
+            failure_reason(
+                f"Unexpected {type(exc).__name__}: {text} (details in the function's log)"
+            )
         ) from exc
     finally:
         logger.remove_keys(

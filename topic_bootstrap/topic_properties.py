@@ -22,6 +22,9 @@ MIN_TIMEOUT_SECONDS = 10
 MAX_TIMEOUT_SECONDS = 840
 INT32_MAX = 2**31 - 1
 INT16_MAX = 2**15 - 1
+# Values quoted back in a failure reason are cut to about this many characters: a property
+# may be as long as a template allows (1 MB), the reason CloudFormation shows may not.
+ECHO_CHARS = 80
 
 # CloudFormation passes the custom resource's own settings along with the topic's.
 FRAMEWORK_PROPERTIES = ("ServiceToken", "ServiceTimeout")
@@ -90,12 +93,28 @@ TEXT_CONFIGS = frozenset(
 TOPIC_CONFIGS = frozenset({*INTEGER_CONFIGS, *BOOLEAN_CONFIGS, *CHOICE_CONFIGS, *TEXT_CONFIGS})
 
 
+def echo(value: Any) -> str:
+    """``repr(value)`` to quote in a message, cut to about ECHO_CHARS characters (a cut
+    text says how long it was)."""
+    text = repr(value)
+    if len(text) <= ECHO_CHARS:
+        return text
+    size = f" ({len(value):,} characters)" if isinstance(value, str) else ""
+    return f"{text[: ECHO_CHARS - 1]}…{size}"
+
+
+def _cut_name(name: Any) -> str:
+    """A property or config name as given, cut like an echoed value."""
+    text = str(name)
+    return text if len(text) <= ECHO_CHARS else f"{text[: ECHO_CHARS - 1]}…"
+
+
 class PropertyError(ValueError):
     """A property is missing or malformed; the message starts with the property's name."""
 
     def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}")
-        self.key = key
+        self.key = _cut_name(key)
+        super().__init__(f"{self.key}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -166,7 +185,7 @@ def _topic_name(value: Any) -> str:
     if not _TOPIC_NAME.match(value) or value in (".", ".."):
         raise PropertyError(
             "TopicName",
-            f"{value!r} is not a valid Kafka topic name (1-249 characters from A-Z, a-z, 0-9, "
+            f"{echo(value)} is not a valid Kafka topic name (1-249 characters from A-Z, a-z, 0-9, "
             "'.', '_', '-'; not '.' or '..')",
         )
     return value
@@ -198,7 +217,7 @@ def _parse_int(key: str, value: Any) -> int:
         return value
     text = value.strip()
     if not re.fullmatch(r"-?\d{1,19}", text):
-        raise PropertyError(key, f"{value!r} is not a whole number")
+        raise PropertyError(key, f"{echo(value)} is not a whole number")
     return int(text)
 
 
@@ -211,7 +230,7 @@ def _configs(value: Any, replication_factor: int) -> dict[str, str]:
         )
     configs: dict[str, str] = {}
     for key, raw_value in value.items():
-        label = f"Configs.{key}"
+        label = f"Configs.{_cut_name(key)}"
         if key not in TOPIC_CONFIGS:
             raise PropertyError(label, "not a Kafka topic config")
         configs[key] = _config_value(key, label, raw_value)
@@ -240,11 +259,11 @@ def _config_value(key: str, label: str, value: Any) -> str:
         return str(number)
     if key in BOOLEAN_CONFIGS:
         if text.lower() not in ("true", "false"):
-            raise PropertyError(label, f"{value!r} is not true or false")
+            raise PropertyError(label, f"{echo(value)} is not true or false")
         return text.lower()
     if key in CHOICE_CONFIGS and text not in CHOICE_CONFIGS[key]:
         choices = ", ".join(sorted(CHOICE_CONFIGS[key]))
-        raise PropertyError(label, f"{value!r} is not one of {choices}")
+        raise PropertyError(label, f"{echo(value)} is not one of {choices}")
     _check_text_config(key, label, text)
     return text
 
@@ -253,14 +272,14 @@ def _check_text_config(key: str, label: str, text: str) -> None:
     if key == "cleanup.policy":
         parts = [part.strip() for part in text.split(",")]
         if any(part not in ("delete", "compact") for part in parts):
-            raise PropertyError(label, f"{text!r} is not delete, compact or compact,delete")
+            raise PropertyError(label, f"{echo(text)} is not delete, compact or compact,delete")
     elif key == "min.cleanable.dirty.ratio":
         try:
             ratio = float(text)
         except ValueError:
-            raise PropertyError(label, f"{text!r} is not a number") from None
+            raise PropertyError(label, f"{echo(text)} is not a number") from None
         if not 0 <= ratio <= 1:
-            raise PropertyError(label, f"{text!r} is outside 0-1")
+            raise PropertyError(label, f"{echo(text)} is outside 0-1")
 
 
 def _deletion_policy(value: Any) -> DeletionPolicy:
@@ -269,7 +288,7 @@ def _deletion_policy(value: Any) -> DeletionPolicy:
     for policy in DeletionPolicy:
         if value == policy.value:
             return policy
-    raise PropertyError("DeletionPolicy", f"{value!r} is not one of Retain, Delete")
+    raise PropertyError("DeletionPolicy", f"{echo(value)} is not one of Retain, Delete")
 
 
 def _cluster_arn(value: Any, *, required: bool) -> str | None:
@@ -280,7 +299,8 @@ def _cluster_arn(value: Any, *, required: bool) -> str | None:
     if not isinstance(value, str) or not _CLUSTER_ARN.match(value):
         raise PropertyError(
             "ClusterArn",
-            f"{value!r} is not an MSK cluster ARN (arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/ID)",
+            f"{echo(value)} is not an MSK cluster ARN "
+            "(arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/ID)",
         )
     return value
 
@@ -292,7 +312,7 @@ def _secret_arn(value: Any, *, required: bool) -> str | None:
         return None
     match = _SECRET_ARN.match(value) if isinstance(value, str) else None
     if match is None:
-        raise PropertyError("SecretArn", f"{value!r} is not a Secrets Manager secret ARN")
+        raise PropertyError("SecretArn", f"{echo(value)} is not a Secrets Manager secret ARN")
     if not match["name"].startswith("AmazonMSK_"):
         raise PropertyError(
             "SecretArn", "MSK SCRAM secrets must have a name starting with AmazonMSK_"
@@ -308,9 +328,10 @@ def _broker_list(value: Any) -> tuple[str, ...] | None:
         raise PropertyError("BootstrapBrokers", f"expected text, got {_kind(value)}")
     try:
         return parse_broker_string(value, variable="BootstrapBrokers")
-    except ConfigurationError as exc:
-        problem = str(exc).removeprefix("BootstrapBrokers: ")
-        raise PropertyError("BootstrapBrokers", problem) from None
+    except ConfigurationError:
+        raise PropertyError(
+            "BootstrapBrokers", f"{echo(value)} is not a comma-separated list of host:port"
+        ) from None
 
 
 def _kind(value: Any) -> str:

@@ -40,7 +40,7 @@ from topic_planning import (
     plan_delete,
     plan_update,
 )
-from topic_properties import PropertyError, TopicProperties, parse_properties
+from topic_properties import PropertyError, TopicProperties, echo, parse_properties
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,7 +104,9 @@ def handle_event(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     """Handle a Create, Update or Delete event; see the module docstring."""
     request_type = event.get("RequestType")
     if request_type not in REQUEST_TYPES:
-        raise EventError(f"RequestType: {request_type!r} is not one of {', '.join(REQUEST_TYPES)}")
+        raise EventError(
+            f"RequestType: {echo(request_type)} is not one of {', '.join(REQUEST_TYPES)}"
+        )
     local = runtime.local_connection()
     if request_type == "Delete":
         return _delete(event, runtime, local)

@@ -7,12 +7,13 @@ password from the secret.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from document_exceptions.ops.errors import OpsError
+from document_exceptions.ops.errors import OpsError, error_text
 
 ClientFactory = Callable[[str], Any]
 
@@ -28,14 +29,29 @@ TOPIC_PARTITIONS_OUTPUT = "TopicPartitions"
 AWS_CONNECT_TIMEOUT_S = 5
 AWS_READ_TIMEOUT_S = 10
 AWS_MAX_ATTEMPTS = 3
+# The AWS CLI and SDKs read AWS_REGION before AWS_DEFAULT_REGION; boto3 reads only the latter.
+REGION_VARIABLE = "AWS_REGION"
+NO_REGION = "no AWS region: pass --region or set AWS_REGION"
 
 
-def boto3_client_factory(region: str | None = None, profile: str | None = None) -> ClientFactory:
-    """Clients that give up after a few seconds instead of botocore's minute-long defaults."""
+def boto3_client_factory(
+    region: str | None = None,
+    profile: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ClientFactory:
+    """Clients that give up after a few seconds instead of botocore's minute-long defaults.
+
+    The region is ``region``, else AWS_REGION, else boto3's (AWS_DEFAULT_REGION, the
+    profile); with none of them this raises OpsError at once, before any client exists."""
     import boto3  # noqa: PLC0415 - only commands that talk to AWS need boto3
     from botocore.config import Config  # noqa: PLC0415
 
-    session = boto3.Session(profile_name=profile, region_name=region)
+    environ = os.environ if environ is None else environ
+    session = boto3.Session(
+        profile_name=profile, region_name=region or environ.get(REGION_VARIABLE) or None
+    )
+    if not session.region_name:
+        raise OpsError(NO_REGION)
     config = Config(
         connect_timeout=AWS_CONNECT_TIMEOUT_S,
         read_timeout=AWS_READ_TIMEOUT_S,
@@ -49,14 +65,15 @@ def boto3_client_factory(region: str | None = None, profile: str | None = None) 
 
 
 def aws_error_text(exc: BaseException) -> str:
-    """``Code: message`` of a botocore ClientError, or the exception's own text."""
+    """``Code: message`` of a botocore ClientError (the service's error code, which the
+    permission and troubleshooting guides use), or the exception's own text."""
     response = getattr(exc, "response", None)
     if isinstance(response, Mapping):
         error = response.get("Error", {})
         code, message = error.get("Code"), error.get("Message")
         if code:
             return f"{code}: {message}" if message else str(code)
-    return f"{type(exc).__name__}: {exc}"
+    return error_text(exc)
 
 
 @dataclass(frozen=True)

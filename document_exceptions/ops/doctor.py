@@ -5,8 +5,13 @@ Checks (a check whose prerequisite failed is skipped):
 1. the stack's outputs can be read (or, locally, the KAFKA_* settings are valid);
 2. the SCRAM secret can be read and holds a username and password;
 3. every broker name of the SASL/SCRAM broker string resolves (DNS);
-4. the brokers accept a TLS connection and the SASL/SCRAM login (a real connection);
+4. the brokers accept a connection as configured (a real one): TLS and the SASL/SCRAM
+   login for a stack; locally whatever the KAFKA_* settings say, and the check's name says
+   which;
 5. the topic exists with the configured number of partitions.
+
+Hints point where the setting comes from: the stack and its custom resource for a
+deployed environment, the KAFKA_* settings and the broker's own tools for a local one.
 
 Every step is bounded: AWS calls by the clients' timeouts, DNS and Kafka by ``timeout_s``.
 """
@@ -40,17 +45,46 @@ from document_exceptions.ops.aws import (
     StackOutputs,
     aws_error_text,
 )
-from document_exceptions.ops.errors import OpsError
+from document_exceptions.ops.errors import OpsError, error_text
 from document_exceptions.ops.kafka_clients import KafkaConnectError, close_quietly, open_client
-from document_exceptions.ops.target import NO_CONNECTION_HINT
+from document_exceptions.ops.target import (
+    DEFAULT_PARTITIONS,
+    NO_CONNECTION_HINT,
+    TOPIC_VARIABLE,
+    missing_topic_error,
+)
 
 Status = Literal["ok", "failed", "skipped"]
-DEFAULT_PARTITIONS = 3
 STACK_CHECK = "stack outputs"
 LOCAL_CHECK = "local settings"
 SECRET_CHECK = "secret readable"  # noqa: S105 - a check name, not a secret
 DNS_CHECK = "brokers resolve (DNS)"
+# A stack's connection is always MSK's SASL/SCRAM listener (connection.msk_scram_connection).
 LOGIN_CHECK = "brokers accept the login (TLS + SASL/SCRAM)"
+CONNECT_CHECK = "brokers accept a connection"
+DEPLOYED_DNS_HINT = (
+    "the broker string is current (it changes when the cluster is replaced) and this "
+    "machine uses the VPC's DNS (MSK broker names resolve inside the VPC)"
+)
+LOCAL_DNS_HINT = (
+    "the host names in KAFKA_BOOTSTRAP_SERVERS (or --config) are right and resolve from "
+    "this machine"
+)
+
+
+def login_check_name(connection: KafkaConnection | None) -> str:
+    """The connection check's name, saying what the connection really uses."""
+    if connection is None:
+        return CONNECT_CHECK
+    tls = connection.security_protocol in ("SSL", "SASL_SSL")
+    mechanism = connection.sasl_mechanism or ""
+    if connection.security_protocol.startswith("SASL_"):
+        family = "SCRAM" if mechanism.startswith("SCRAM-") else mechanism
+        how = f"TLS + SASL/{family}" if tls else f"SASL/{family}, no TLS"
+        return f"brokers accept the login ({how})"
+    if tls:
+        return f"{CONNECT_CHECK} (TLS, no login)"
+    return f"{CONNECT_CHECK} ({connection.security_protocol}: no TLS, no login)"
 
 
 @dataclass(frozen=True)
@@ -92,6 +126,7 @@ class Doctor:
         on_check: Callable[[Check], None] | None = None,
     ) -> None:
         self.options = options
+        self.deployed = options.stack is not None
         self.client_factory = client_factory
         self.environ = environ
         self.on_check = on_check
@@ -135,6 +170,7 @@ class Doctor:
                 DNS_CHECK, lambda: self._resolve(self._stack_brokers(outputs)), (STACK_CHECK,)
             )
             login_needs = (SECRET_CHECK, DNS_CHECK)
+            login_name = LOGIN_CHECK
             topic = options.topic or (outputs.get(TOPIC_NAME_OUTPUT) if outputs else None)
             partitions = options.partitions or _int(
                 outputs.get(TOPIC_PARTITIONS_OUTPUT) if outputs else None
@@ -151,14 +187,15 @@ class Doctor:
                 (LOCAL_CHECK,),
             )
             login_needs = (LOCAL_CHECK, DNS_CHECK)
-            topic = options.topic or (self.environ or {}).get("KAFKA_TOPIC")
+            login_name = login_check_name(connection)
+            topic = options.topic or (self.environ or {}).get(TOPIC_VARIABLE)
             partitions = options.partitions
         topic = topic or DEFAULT_SETTINGS.topic
         partitions = partitions or DEFAULT_PARTITIONS
-        admin = self._step(LOGIN_CHECK, lambda: self._login(connection), login_needs)
+        admin = self._step(login_name, lambda: self._login(connection), login_needs)
         try:
             self._step(
-                f"topic {topic}", lambda: self._topic(admin, topic, partitions), (LOGIN_CHECK,)
+                f"topic {topic}", lambda: self._topic(admin, topic, partitions), (login_name,)
             )
         finally:
             if admin is not None:
@@ -221,7 +258,12 @@ class Doctor:
         found: list[str] = []
         for server in servers:
             host, _, port = server.rpartition(":")
-            addresses = resolve_host(host.strip("[]"), int(port), self.options.timeout_s)
+            addresses = resolve_host(
+                host.strip("[]"),
+                int(port),
+                self.options.timeout_s,
+                DEPLOYED_DNS_HINT if self.deployed else LOCAL_DNS_HINT,
+            )
             found.append(f"{host} -> {', '.join(addresses)}")
         return "; ".join(found), servers
 
@@ -234,7 +276,7 @@ class Doctor:
         auth = (
             f"{connection.sasl_mechanism} as {connection.sasl_username!r}"
             if connection.sasl_mechanism
-            else "no SASL (local PLAINTEXT)"
+            else "no login"
         )
         return f"{connection.security_protocol}, {auth}", admin
 
@@ -242,27 +284,32 @@ class Doctor:
         try:
             described = admin.describe_topics([topic])
         except kafka_errors.KafkaError as exc:
+            user = "the SCRAM user" if self.deployed else "the KAFKA_SASL_USERNAME user, if any,"
             raise _Failed(
-                f"cannot describe topic {topic}: {type(exc).__name__}: {exc}",
-                "the SCRAM user may describe topics (ACLs, if any are set on the cluster)",
+                f"cannot describe topic {topic}: {error_text(exc)}",
+                f"{user} may describe topics (ACLs, if any are set on the cluster)",
             ) from None
         info = next((item for item in described if item.get("name") == topic), None)
         error = kafka_errors.for_code(info["error_code"]) if info else None
         if info is None or error is kafka_errors.UnknownTopicOrPartitionError:
-            raise _Failed(
-                f"topic {topic} does not exist",
-                "the topic bootstrap custom resource ran (stack events, its function's log) "
-                "and the topic name (--topic)",
-            )
+            raise missing_topic_error(topic, deployed=self.deployed)
         if error is not kafka_errors.NoError:
-            raise _Failed(f"topic {topic}: {error.__name__}", "the topic's ACLs and the brokers")
+            problem = error.description or f"broker error code {info['error_code']}"
+            raise _Failed(f"topic {topic}: {problem}", "the topic's ACLs and the brokers")
         found = len(info["partitions"])
         replicas = max((len(p["replica_nodes"]) for p in info["partitions"]), default=0)
         under = sum(1 for p in info["partitions"] if len(p["isr_nodes"]) < len(p["replica_nodes"]))
         if found != partitions:
+            hint = (
+                "the topic bootstrap's last update (partitions can only grow) and --partitions"
+                if self.deployed
+                else f"--partitions (default {DEFAULT_PARTITIONS}); partitions can only grow: "
+                f"kafka-topics.sh --alter --topic {topic} --partitions N, or delete and "
+                "create the topic"
+            )
             raise _Failed(
                 f"topic {topic} has {found} partitions, the configuration says {partitions}",
-                "the topic bootstrap's last update (partitions can only grow) and --partitions",
+                hint,
             )
         detail = f"{found} partitions, replication factor {replicas}"
         if under:
@@ -270,8 +317,9 @@ class Doctor:
         return detail, None
 
 
-def resolve_host(host: str, port: int, timeout_s: float) -> list[str]:
-    """The host's addresses, or _Failed; getaddrinfo has no timeout, so it runs in a thread."""
+def resolve_host(host: str, port: int, timeout_s: float, hint: str) -> list[str]:
+    """The host's addresses, or _Failed with ``hint``; getaddrinfo has no timeout, so it
+    runs in a thread."""
     result: dict[str, Any] = {}
 
     def lookup() -> None:
@@ -283,10 +331,6 @@ def resolve_host(host: str, port: int, timeout_s: float) -> list[str]:
     worker = threading.Thread(target=lookup, name=f"resolve-{host}", daemon=True)
     worker.start()
     worker.join(timeout_s)
-    hint = (
-        "the broker string is current (it changes when the cluster is replaced) and this "
-        "machine uses the VPC's DNS (MSK broker names resolve inside the VPC)"
-    )
     if worker.is_alive():
         raise _Failed(f"{host}: no DNS answer within {timeout_s:g} s", hint)
     if "error" in result:

@@ -18,6 +18,7 @@ matters for no redrive here: the dead-letter queue has none).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from document_exceptions.ops.aws import aws_error_text
-from document_exceptions.ops.errors import OpsError
+from document_exceptions.ops.errors import OpsError, UsageError
+from document_exceptions.ops.text import printable
 
 FINISHED_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 MAX_PEEK = 10
@@ -36,6 +38,66 @@ MOVE_PERMISSIONS = (
     "queue sqs:GetQueueAttributes, sqs:SendMessage; kms:Decrypt and kms:GenerateDataKey on "
     "the queues' key"
 )
+
+
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
+# https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, the older https://REGION.queue.amazonaws.com/
+# and VPC endpoint names (https://vpce-....sqs.REGION.vpce.amazonaws.com/).
+_QUEUE_URL = re.compile(
+    rf"^https?://(?:[^/]*\.)?(?:sqs\.(?P<sqs>{_REGION})|(?P<legacy>{_REGION})\.queue)\.[^/]*/"
+)
+_QUEUE_ARN = re.compile(
+    rf"^arn:aws[a-z-]*:sqs:(?P<region>{_REGION}):\d{{12}}:[A-Za-z0-9_-]{{1,80}}(?:\.fifo)?$"
+)
+
+
+def queue_region(url_or_arn: str) -> str | None:
+    """The region an SQS queue URL or ARN names (None for an endpoint of no known form,
+    such as a local emulator's)."""
+    match = _QUEUE_ARN.match(url_or_arn) or _QUEUE_URL.match(url_or_arn)
+    if match is None:
+        return None
+    return next(region for region in match.groups() if region)
+
+
+def check_queue_arguments(
+    *,
+    stack: str | None,
+    region: str | None,
+    queue_url: str | None = None,
+    queue_arn_: str | None = None,
+    dead_letter_url: str | None = None,
+    dead_letter_arn_: str | None = None,
+) -> str | None:
+    """Check the queue flags before any AWS call; returns the region to use: ``region``,
+    else the one the queues name (None: the AWS configuration's). Raises UsageError."""
+    if not (stack or queue_url or queue_arn_):
+        raise UsageError(
+            "which queue? no producer queue given: pass --stack (its QueueUrl output), "
+            "--queue-url or --queue-arn"
+        )
+    regions: dict[str, str] = {}
+    for flag, value in (("--queue-url", queue_url), ("--dlq-url", dead_letter_url)):
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise UsageError(f"{flag}: {printable(value[:80])!r} is not a queue URL (https://...)")
+        if value and (found := queue_region(value)):
+            regions[flag] = found
+    for flag, value in (("--queue-arn", queue_arn_), ("--dlq-arn", dead_letter_arn_)):
+        if value is not None and not _QUEUE_ARN.match(value):
+            raise UsageError(
+                f"{flag}: {printable(value[:80])!r} is not an SQS queue ARN "
+                "(arn:aws:sqs:REGION:ACCOUNT:NAME)"
+            )
+        if value:
+            regions[flag] = queue_region(value) or ""
+    named = sorted(set(regions.values()))
+    if len(named) > 1:
+        listed = ", ".join(f"{flag} {where}" for flag, where in regions.items())
+        raise UsageError(f"the queues are in different regions ({listed}); a move stays in one")
+    if region and named and named[0] != region:
+        flag = next(iter(regions))
+        raise UsageError(f"--region {region}, but {flag} is in {named[0]}")
+    return region or (named[0] if named else None)
 
 
 @dataclass(frozen=True)
@@ -191,7 +253,9 @@ def _peeked(message: dict[str, Any]) -> PeekedMessage:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)[:64]
+    """A field of a dead-letter message, cut and made safe to print (whoever sent the
+    message chose its text)."""
+    return None if value is None else printable(str(value)[:64])
 
 
 def start_move(sqs: Any, queues: Queues, max_per_second: int | None = None) -> str:

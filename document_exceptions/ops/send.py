@@ -3,18 +3,25 @@
 The fields come from a JSON file and/or one flag per contract field (flags win); the message
 goes through ``contract.prepare_record`` and the producer Lambda's own ``Publisher``, so a
 smoke test after a deploy exercises the same code as the function.
+
+The topic must exist: a producer's metadata request makes brokers that allow it (Tansu,
+Apache Kafka's default) create a missing topic with their default partitions, so the topic
+is looked up first with automatic creation off, and a missing one is refused.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from document_exceptions.connection import ConnectionResolver
+from kafka import KafkaConsumer
+
+from document_exceptions.connection import ConnectionResolver, KafkaConnection
 from document_exceptions.contract import (
     FIELDS,
     ContractSettings,
@@ -25,12 +32,14 @@ from document_exceptions.contract import (
     prepare_record,
 )
 from document_exceptions.ops.errors import OpsError
-from document_exceptions.ops.kafka_clients import still_trying
-from document_exceptions.publisher import ProducerSettings, Publisher
+from document_exceptions.ops.kafka_clients import close_quietly, open_client, still_trying
+from document_exceptions.ops.target import missing_topic_error
+from document_exceptions.publisher import ProducerSettings, Publisher, PublishResult
 
 INTEGER_FIELDS = frozenset({"http_status_code"})
 OBJECT_FIELDS = frozenset({"additional_context"})
 MIN_TIMEOUT_S = 1.0
+NOT_SENT = "the message was NOT sent"
 
 
 def load_message_file(path: str) -> dict[str, Any]:
@@ -125,27 +134,71 @@ def producer_settings(timeout_s: float) -> ProducerSettings:
     )
 
 
+def require_topic(
+    connection: KafkaConnection, topic: str, *, timeout_s: float, deployed: bool = False
+) -> tuple[int, ...]:
+    """The partitions of ``topic``, asked with automatic topic creation off; raises OpsError
+    when it does not exist (the hint fits a deployed or a local target)."""
+    consumer = open_client(
+        KafkaConsumer,
+        connection,
+        timeout_s=timeout_s,
+        group_id=None,
+        enable_auto_commit=False,
+        allow_auto_create_topics=False,
+    )
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+    finally:
+        close_quietly(consumer)
+    if not partitions:
+        raise missing_topic_error(topic, deployed=deployed)
+    return tuple(sorted(partitions))
+
+
 def send_message(
     resolver: ConnectionResolver,
     contract: ContractSettings,
     record: PreparedRecord,
     *,
     timeout_s: float = 30.0,
+    deployed: bool = False,
 ) -> SendResult:
-    """Publish a record made by ``contract.prepare_record`` and return the broker's partition
-    and offset; raises OpsError when it was not acknowledged within ``timeout_s``."""
+    """Publish a record made by ``contract.prepare_record`` to the existing topic and return
+    the broker's partition and offset; raises OpsError when the topic does not exist or the
+    record was not acknowledged within ``timeout_s`` (both together)."""
+    started = time.monotonic()
+    # Reaching the brokers is bounded as the producer's own bootstrap would be.
+    connect_s = min(timeout_s, ProducerSettings().bootstrap_timeout_ms / 1000)
+    try:
+        require_topic(resolver.get(), contract.topic, timeout_s=connect_s, deployed=deployed)
+    except OpsError as exc:
+        hint = f"{exc.hint}; {NOT_SENT}" if exc.hint else NOT_SENT
+        raise OpsError(f"not published to {contract.topic}: {exc.message}", hint) from None
+    remaining_s = max(MIN_TIMEOUT_S, timeout_s - (time.monotonic() - started))
     publisher = Publisher(
-        resolver, producer_settings(timeout_s), contract, on_connect_progress=still_trying
+        resolver, producer_settings(remaining_s), contract, on_connect_progress=still_trying
     )
     try:
-        (result,) = publisher.publish([record], timeout_s=timeout_s)
+        (result,) = publisher.publish([record], timeout_s=remaining_s)
     finally:
-        publisher.close(timeout_s=min(timeout_s, 5.0))
+        publisher.close(timeout_s=min(remaining_s, 5.0))
     if not result.published:
         raise OpsError(
-            f"not published to {contract.topic}: {result.error}",
-            "the connection with `document-exceptions doctor`; the message was NOT sent",
+            f"not published to {contract.topic}: {failure_text(result)}",
+            f"the connection with `document-exceptions doctor`; {NOT_SENT}",
         )
     assert result.partition is not None
     assert result.offset is not None
     return SendResult(contract.topic, result.partition, result.offset, record)
+
+
+def failure_text(result: PublishResult) -> str:
+    """Why a record was not published, without the exception class names the publisher
+    puts in front (``KafkaTimeoutError: ...``) for its log."""
+    text = " ".join((result.error or "not acknowledged").split())
+    if result.error_type:
+        prefix = f"{result.error_type}: "
+        while text.startswith(prefix):
+            text = text.removeprefix(prefix)
+    return text

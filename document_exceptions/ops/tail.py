@@ -33,8 +33,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from document_exceptions.connection import KafkaConnection
 from document_exceptions.contract import ValidationError, parse_message
-from document_exceptions.ops.errors import OpsError
 from document_exceptions.ops.kafka_clients import close_quietly, open_client
+from document_exceptions.ops.target import missing_topic_error
+from document_exceptions.ops.text import printable, printable_json
 
 POLL_MS = 500
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
@@ -140,13 +141,15 @@ def tail(
     stop: threading.Event | None = None,
     on_ready: Callable[[TailSummary], None] | None = None,
     to_end: bool = False,
+    deployed: bool = False,
 ) -> TailSummary:
     """Read ``topic`` and call ``on_record`` for each matching record (and, when no filter
     is set, for each unreadable one) until ``max_messages``, ``timeout_s``, ``stop`` or, with
     ``to_end``, every partition reaching the end offset it had at the start.
 
     ``on_ready`` is called once the consumer is positioned: records produced after that are
-    seen even when following from the end."""
+    seen even when following from the end. ``deployed``: the connection is a stack's (for
+    the hint when the topic does not exist)."""
     match = match or TailFilter()
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     consumer = open_client(
@@ -162,11 +165,7 @@ def tail(
     try:
         partitions = sorted(consumer.partitions_for_topic(topic) or ())
         if not partitions:
-            raise OpsError(
-                f"topic {topic} does not exist",
-                "the topic name (--topic / KAFKA_TOPIC) and that the topic bootstrap ran "
-                "(its custom resource creates the topic on deploy)",
-            )
+            raise missing_topic_error(topic, deployed=deployed)
         summary.partitions = tuple(partitions)
         assigned = [TopicPartition(topic, partition) for partition in partitions]
         consumer.assign(assigned)
@@ -295,7 +294,7 @@ TABLE_COLUMNS: tuple[tuple[str, int], ...] = (
 
 
 def _cell(value: Any, width: int) -> str:
-    text = "" if value is None else " ".join(str(value).split())
+    text = "" if value is None else printable(" ".join(str(value).split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -342,7 +341,8 @@ class TablePrinter:
 
 
 class JsonLinesPrinter:
-    """Each message exactly as it is on the topic, one per line (pipe it to jq);
+    """Each message as it is on the topic, one per line (pipe it to jq): the same JSON
+    value, with non-printable characters escaped so that none reaches the terminal;
     unreadable records are reported on ``err``."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
@@ -353,9 +353,9 @@ class JsonLinesPrinter:
         if record.message is None:
             print(
                 f"partition {record.partition} offset {record.offset}: unreadable "
-                f"({record.problem}; {len(record.value)} bytes)",
+                f"({printable(record.problem or '')}; {len(record.value)} bytes)",
                 file=self.err,
             )
             return
-        text = record.value.decode("utf-8", errors="replace").replace("\n", " ")
+        text = printable_json(record.value.decode("utf-8", errors="replace"))
         print(text, file=self.out, flush=True)

@@ -35,11 +35,29 @@ from document_exceptions.ops.aws import (
 from document_exceptions.ops.errors import OpsError
 
 TOPIC_VARIABLE = "KAFKA_TOPIC"
+# The partitions the stacks give the topic unless configured otherwise (stacks/config.py).
+DEFAULT_PARTITIONS = 3
 NO_CONNECTION_HINT = (
     "set KAFKA_BOOTSTRAP_SERVERS (a JSON list) and the other KAFKA_* variables, pass "
     "--config with the seed's config.json, or pass --stack (and --region) for a deployed "
     "environment"
 )
+
+
+def missing_topic_error(topic: str, *, deployed: bool) -> OpsError:
+    """The topic is not on the brokers: where it should have come from, for this target."""
+    if deployed:
+        hint = (
+            "the topic name (--topic) and that the topic bootstrap custom resource ran (the "
+            "stack's events and its function's log): it creates the topic on deploy"
+        )
+    else:
+        hint = (
+            f"the topic name (--topic / {TOPIC_VARIABLE}), or create the topic first, e.g. "
+            f"kafka-topics.sh --bootstrap-server HOST:PORT --create --topic {topic} "
+            f"--partitions {DEFAULT_PARTITIONS}"
+        )
+    return OpsError(f"topic {topic} does not exist", hint)
 
 
 class _CheckedResolver(ConnectionResolver):
@@ -68,6 +86,7 @@ class Target:
     contract: ContractSettings
     description: str
     expected_partitions: int | None = None
+    deployed: bool = False
 
     @property
     def topic(self) -> str:
@@ -124,7 +143,7 @@ def resolve_target(
         raise OpsError(
             f"message settings: {exc}", "the --topic flag and MESSAGE_* variables"
         ) from None
-    return Target(resolver, contract, description, partitions)
+    return Target(resolver, contract, description, partitions, deployed=stack is not None)
 
 
 def _partitions(raw: str | None, stack_name: str) -> int | None:
