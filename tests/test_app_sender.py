@@ -24,8 +24,9 @@ import pytest
 from document_exceptions.app import api
 from document_exceptions.app.settings import AppSettings
 from document_exceptions.app.spool import Spool
-from document_exceptions.app.transport import Outgoing, ResultCallback
+from document_exceptions.app.transport import Outcome
 from document_exceptions.contract import ValidationError, prepare_record
+from document_exceptions.record import Record
 from tests.app_helpers import FAST, configure_app, message_fields, order_ids
 
 __all__ = ["configure_app"]  # a fixture
@@ -52,9 +53,9 @@ def test_messages_reach_the_topic_exactly_as_the_contract_serializes_them(
     expected = prepare_record(
         {**message_fields(run, 0), "timestamp": message["timestamp"]}, settings.contract
     )
-    assert first.value == expected.value
-    assert first.key == expected.key == b"DocumentAccessLog"
-    assert dict(first.headers) == dict(expected.headers)
+    assert first.value == expected.record.value
+    assert first.key == expected.record.key == b"DocumentAccessLog"
+    assert dict(first.headers) == dict(expected.record.headers)
     stats = api.stats()
     assert stats["delivered"] == 50
     assert stats["spool_size"] == 0
@@ -179,12 +180,11 @@ class GatedTransport:
         self.busy = threading.Event()
         self.delivered: list[bytes] = []
 
-    def deliver(self, items: Sequence[Outgoing], on_result: ResultCallback) -> None:
+    def deliver(self, records: Sequence[Record]) -> list[Outcome]:
         self.busy.set()
         self.gate.wait(10)
-        for item in items:
-            self.delivered.append(item.record.value)
-            on_result(item.token, None)
+        self.delivered.extend(record.value for record in records)
+        return [None] * len(records)
 
     def close(self, timeout: float) -> None:
         self.gate.set()

@@ -14,7 +14,8 @@ import boto3
 import pytest
 
 import handler
-from document_exceptions.contract import EVENTBRIDGE_DETAIL_TYPE, build_message
+from document_exceptions.contract import build_message
+from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
 from document_exceptions.seed_examples import SEED_EXAMPLES, SEED_MESSAGE
 from tests.harness.relay import RelayedBroker
 from tests.harness.sasl_front_end import SaslSslBroker

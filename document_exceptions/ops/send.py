@@ -135,12 +135,12 @@ def send_message(
     and offset; raises OpsError when it was not acknowledged within ``timeout_s``."""
     publisher = Publisher(resolver, producer_settings(timeout_s), contract)
     try:
-        (result,) = publisher.publish([record], timeout_s=timeout_s)
+        (result,) = publisher.publish([record.record], timeout_s=timeout_s)
     finally:
         publisher.close(timeout_s=min(timeout_s, 5.0))
     if not result.published:
         raise OpsError(
-            f"not published to {contract.topic}: {result.error}",
+            f"not published to {contract.topic}: {result.error_text}",
             "the connection with `document-exceptions doctor`; the message was NOT sent",
         )
     assert result.partition is not None
