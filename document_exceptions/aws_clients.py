@@ -17,15 +17,14 @@ from typing import Any
 
 CONNECT_TIMEOUT_S = 2
 READ_TIMEOUT_S = 3
-# The first try and one retry (botocore's standard retry mode).
-MAX_ATTEMPTS = 2
+# Tries of one call, the first included (botocore's standard retry mode; note that its
+# `max_attempts` would count retries only).
+ATTEMPTS = 2
 # Longest pause before a retry in standard mode: a throttling error's jitter (up to 1 s),
 # raised by at most 5 s when the service sends x-amz-retry-after.
 MAX_RETRY_DELAY_S = 6
 # The longest one API call through one of these clients can take, retries included.
-CALL_BUDGET_S = (
-    MAX_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (MAX_ATTEMPTS - 1) * MAX_RETRY_DELAY_S
-)
+CALL_BUDGET_S = ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (ATTEMPTS - 1) * MAX_RETRY_DELAY_S
 
 
 def client_config() -> Any:
@@ -35,7 +34,7 @@ def client_config() -> Any:
     return Config(
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=READ_TIMEOUT_S,
-        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        retries={"total_max_attempts": ATTEMPTS, "mode": "standard"},
     )
 
 
