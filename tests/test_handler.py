@@ -23,7 +23,7 @@ from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
 from document_exceptions.seed_examples import SEED_EXAMPLES, SEED_MESSAGE
 from tests.harness.relay import RelayedBroker
 from tests.harness.sasl_front_end import SaslSslBroker
-from tests.ops_helpers import LambdaContext, sqs_event
+from tests.ops_helpers import LambdaContext, sqs_event, throwaway_aws_credentials
 
 REGION = "eu-west-1"
 FAST_PRODUCER_ENV = {
@@ -384,15 +384,7 @@ def silent_sqs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]
     acceptor = threading.Thread(target=accept, name="silent-sqs", daemon=True)
     acceptor.start()
     endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    empty = tmp_path / "aws-config"
-    empty.write_text("")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    throwaway_aws_credentials(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", endpoint)
     monkeypatch.setenv("REJECTED_QUEUE_URL", f"{endpoint}/123456789012/rejected")
     try:
