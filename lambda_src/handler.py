@@ -111,7 +111,12 @@ def event_shape(event: Any) -> EventShape:
 
 
 def publish(
-    items: list[Any], context: Any, shape: EventShape, *, park: bool, **kw: Any
+    items: list[Any],
+    context: Any,
+    shape: EventShape,
+    *,
+    park: bool,
+    prepared: list[ValidationError] | None = None,
 ) -> publishing.Batch:
     """Publish (and park) one invocation's messages; log and count what happened."""
     try:
@@ -123,7 +128,12 @@ def publish(
         queue = state.rejected if park else None
         deadline = publishing.invocation_deadline(context)
         batch = publishing.publish_batch(
-            items, state.publisher, deadline=deadline, rejected_queue=queue, origin=shape, **kw
+            items,
+            state.publisher,
+            deadline=deadline,
+            rejected_queue=queue,
+            origin=shape,
+            prepared=prepared,
         )
     for name, unit, value in batch.metrics():
         metrics.add_metric(name=name, unit=unit, value=value)
