@@ -129,7 +129,7 @@ def naive_latency(bootstrap: str, messages: Sequence[dict[str, Any]]) -> list[fl
     producer = create_producer(KafkaConnection((bootstrap,)), ProducerSettings())
 
     def send_and_flush(**fields: Any) -> None:
-        record = prepare_record(fields, contract)
+        record = prepare_record(fields, contract).record
         future = producer.send(topic, value=record.value, key=record.key, headers=record.headers)
         producer.flush()
         if not future.succeeded():
@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     messages = realistic_messages(max(args.calls, args.naive_calls, args.throughput_count))
-    mean_size = statistics.mean(len(prepare_record(m).value) for m in messages[:1000])
+    mean_size = statistics.mean(len(prepare_record(m).record.value) for m in messages[:1000])
     print(f"realistic messages, {mean_size:,.0f} bytes of JSON on average")
 
     with TansuBroker() as broker, tempfile.TemporaryDirectory(prefix="bench-spool-") as spool:

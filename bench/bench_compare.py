@@ -318,7 +318,7 @@ def confluent_handler_work_rate(
     started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(bodies), chunk):
         for body in bodies[start : start + chunk]:
-            record = prepare_json(body, contract)
+            record = prepare_json(body, contract).record
             producer.produce(
                 topic,
                 value=record.value,
@@ -359,6 +359,7 @@ def throughput_rows(
 ) -> dict[str, Row]:
     settings = ProducerSettings.from_environment()
     complete = [record.message for record in records]  # what rows 3, 5 and C serialize
+    wire = [record.record for record in records]
     complete_file = Path(work_dir) / "complete-messages.json"
     complete_file.write_text(json.dumps(complete))
     spool_dir = str(Path(work_dir) / "spool")
@@ -431,9 +432,7 @@ def throughput_rows(
         "confluent": lambda topic: confluent_json_rate(
             bootstrap, topic, complete, confluent_config(settings, product=False)
         ),
-        "bare": lambda topic: bare_producer_rate(
-            bootstrap, topic, records, settings.kafka_kwargs()
-        ),
+        "bare": lambda topic: bare_producer_rate(bootstrap, topic, wire, settings.kafka_kwargs()),
         "no_crc32c": lambda topic: kafka_python_without_crc32c(bootstrap, topic, complete_file),
         "confluent_handler_work": lambda topic: confluent_handler_work_rate(
             bootstrap, topic, bodies, config.sqs_batch, settings
@@ -503,7 +502,9 @@ def latencies(
 ) -> list[dict[str, Any]]:
     invokes = messages[: config.latency_invokes]
     with scratch_topic(bootstrap, "bench-latency") as topic, process_gc_restored():
-        direct = direct_invoke_latency(bootstrap, topic, invokes, records)
+        direct = direct_invoke_latency(
+            bootstrap, topic, invokes, [record.record for record in records]
+        )
     calls = messages[: config.library_calls]
     library = library_latency(bootstrap, calls, config.paced_rate, spool_dir)
     out = [
@@ -697,9 +698,8 @@ def cpu_breakdown(
     settings = ProducerSettings.from_environment()
     bodies = [json.dumps(message) for message in messages]
     count = len(messages)
-    chunks = [
-        records[start : start + config.sqs_batch] for start in range(0, count, config.sqs_batch)
-    ]
+    wire = [record.record for record in records]
+    chunks = [wire[start : start + config.sqs_batch] for start in range(0, count, config.sqs_batch)]
     with (
         scratch_topic(bootstrap, "bench-cpu") as topic,
         handler_environment(bootstrap, topic),
@@ -714,7 +714,7 @@ def cpu_breakdown(
 
         producer = KafkaProducer(bootstrap_servers=[bootstrap], **settings.kafka_kwargs())
         try:
-            producer.send(topic, value=records[0].value, key=records[0].key).get(30)
+            producer.send(topic, value=wire[0].value, key=wire[0].key).get(30)
             sending = flushing = 0.0
             process0 = time.process_time()
             for chunk in chunks:
@@ -878,7 +878,7 @@ def run(
     )
     all_records = [prepare_record(message, ContractSettings()) for message in generated]
     messages, records = generated[: config.count], all_records[: config.count]
-    sizes = [len(record.value) for record in records]
+    sizes = [len(record.record.value) for record in records]
     settings = ProducerSettings.from_environment()
     results: dict[str, Any] = {
         "config": {key: str(value) for key, value in asdict(config).items()},

@@ -446,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     contract = ContractSettings()
     messages = realistic_messages(args.count)
-    records = [prepare_record(message, contract) for message in messages]
+    records = [prepare_record(message, contract).record for message in messages]
     bodies = [json.dumps(message) for message in messages]
     mean_value = statistics.mean(len(record.value) for record in records)
     settings = ProducerSettings.from_environment()  # PRODUCER_* variables apply to every path

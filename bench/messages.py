@@ -118,7 +118,7 @@ def seed_shaped_messages(
         }
         message["additional_context"] = context
         messages.append(_sized(message, rng.randint(low, high - len(_DETAIL_OVERHEAD)), rng))
-        size = len(prepare_record(messages[-1]).value)
+        size = len(prepare_record(messages[-1]).record.value)
         if not low <= size <= high:
             raise AssertionError(f"message {index} is {size} bytes, not {low}-{high}")
     return messages
@@ -127,14 +127,14 @@ def seed_shaped_messages(
 def _sized(message: dict[str, Any], target: int, rng: random.Random) -> dict[str, Any]:
     """`message` about `target` bytes: context entries dropped, the trace cut, or padded."""
     context = message["additional_context"]
-    size = len(prepare_record(message).value)
+    size = len(prepare_record(message).record.value)
     while size > target and len(context) > 1:
         context.popitem()
-        size = len(prepare_record(message).value)
+        size = len(prepare_record(message).record.value)
     while size > target and len(message.get("stack_trace", "")) > 120:  # keep the trace's head
         trace = message["stack_trace"]
         message["stack_trace"] = trace[: max(120, len(trace) - (size - target) - 2)]
-        size = len(prepare_record(message).value)
+        size = len(prepare_record(message).record.value)
     padding = max(1, target - size - len(_DETAIL_OVERHEAD))  # lands within 12 bytes above
     if size < target:
         words: list[str] = []

@@ -31,7 +31,7 @@ from demo import REPO_ROOT
 from demo import messages as plan
 from demo.console import Console, StepFailedError, shorten
 from demo.topic_step import LambdaContext
-from document_exceptions.contract import EVENTBRIDGE_DETAIL_TYPE
+from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
 
 PRODUCER_HANDLER = REPO_ROOT / "lambda_src" / "handler.py"
 PRODUCER_MODULE = "document_exceptions_producer_handler"
@@ -46,6 +46,9 @@ def load_producer_handler() -> ModuleType:
     existing = sys.modules.get(PRODUCER_MODULE)
     if existing is not None:
         return existing
+    # Its sibling modules (publishing, rejected_queue) are top-level in the asset, as here.
+    if str(PRODUCER_HANDLER.parent) not in sys.path:
+        sys.path.append(str(PRODUCER_HANDLER.parent))
     spec = importlib.util.spec_from_file_location(PRODUCER_MODULE, PRODUCER_HANDLER)
     if spec is None or spec.loader is None:
         raise StepFailedError(f"cannot load {PRODUCER_HANDLER}")

@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT)]
 
 from demo.messages import INVALID_EVENT  # noqa: E402
-from document_exceptions import contract  # noqa: E402
+from document_exceptions import contract, names  # noqa: E402
 from document_exceptions.seed_examples import SEED_MANUAL_SEND, SEED_MESSAGE  # noqa: E402
 
 OUTPUT = REPO_ROOT / "docs" / "message-format.md"
@@ -140,8 +140,8 @@ def render() -> str:
     settings = contract.DEFAULT_SETTINGS
     seed = contract.prepare_record(SEED_MESSAGE)
     filled = contract.build_message(SEED_MANUAL_SEND, now=EXAMPLE_TIME)
-    headers = ", ".join(f"`{name}`" for name, _ in seed.headers)
-    header_values = ", ".join(f"`{name}: {value.decode()}`" for name, value in seed.headers)
+    headers = ", ".join(f"`{name}`" for name, _ in seed.record.headers)
+    header_values = ", ".join(f"`{name}: {value.decode()}`" for name, value in seed.record.headers)
     lines = [
         "# Message format",
         "",
@@ -270,7 +270,7 @@ def render() -> str:
         "  offset, or the validation errors).",
         "- Producer Lambda, SQS: the message is the body of each SQS message.",
         "- Producer Lambda, EventBridge: `detail-type` "
-        f"{_code(contract.EVENTBRIDGE_DETAIL_TYPE)}, the message in `detail`.",
+        f"{_code(names.EVENTBRIDGE_DETAIL_TYPE)}, the message in `detail`.",
         "- App-side library: `send_document_access_exception(**fields)`, the",
         "  `@kafka_exception_handler(exception_type)` decorator and the model mixin's",
         "  `handle_document_access_exception(...)`.",

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from document_exceptions.aws_clients import aws_client
+
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 # What MSK's SASL/SCRAM listener (9096) speaks; the only way this project reaches MSK.
 MSK_SECURITY_PROTOCOL = "SASL_SSL"
@@ -252,12 +254,6 @@ def msk_scram_connection(
     )
 
 
-def _boto3_client(service: str) -> Any:
-    import boto3  # noqa: PLC0415 - lazily: local runs and cold starts need no boto3
-
-    return boto3.client(service)
-
-
 class ConnectionSource(Protocol):
     """Where a publisher gets its connection: `ConnectionResolver`, or fixed settings."""
 
@@ -278,7 +274,7 @@ class ConnectionResolver:
         self,
         environ: Mapping[str, str] | None = None,
         config_file: str | os.PathLike[str] | None = None,
-        client_factory: Callable[[str], Any] = _boto3_client,
+        client_factory: Callable[[str], Any] = aws_client,
     ) -> None:
         self._environ = os.environ if environ is None else environ
         self._config_file = config_file

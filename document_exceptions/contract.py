@@ -52,6 +52,8 @@ try:
 except ImportError:  # pragma: no cover - orjson is a runtime dependency; json is the fallback
     orjson = None  # type: ignore[assignment]
 
+from document_exceptions.record import Record
+
 SCHEMA_VERSION = "1"
 SCHEMA_ID = "urn:document-exceptions:schema:document-exception:1"
 SCHEMA_PATH = Path(__file__).parent / "schema" / "document-exception.schema.json"
@@ -146,8 +148,6 @@ HEADER_SCHEMA_VERSION = "schema_version"
 HEADER_CONTENT_TYPE = "content-type"
 CONTENT_TYPE = "application/json"
 
-# EventBridge events carrying a message in `detail` have this detail-type.
-EVENTBRIDGE_DETAIL_TYPE = "DocumentAccessException"
 
 KeyBy = Literal["constant", "order_req_id"]
 KEY_BY_CHOICES: tuple[str, ...] = ("constant", "order_req_id")
@@ -273,22 +273,22 @@ DEFAULT_SETTINGS = ContractSettings()
 
 
 class PreparedRecord(NamedTuple):
-    """A validated message, serialized once, ready for `KafkaProducer.send`.
+    """A validated message: the `Record` that goes on the wire, and what was learnt making it.
 
-    `truncated` names the free-text fields that were cut to fit. A NamedTuple: immutable
-    and the cheapest record type to build, once per message.
+    `message` is the message as serialized in the record's value; `truncated` names the
+    free-text fields that were cut to fit. Only `record` travels on (sender, spool,
+    publisher).
     """
 
-    key: bytes
-    value: bytes
-    headers: list[tuple[str, bytes]]
+    record: Record
     message: dict[str, Any]
     truncated: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
         """Upper bound of the record's size on the wire, before compression."""
-        return record_size(self.key, self.value, self.headers)
+        record = self.record
+        return record_size(record.key or b"", record.value, record.headers)
 
 
 def record_size(key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]) -> int:
@@ -834,9 +834,7 @@ def _prepare(
                 )
             ]
         )
-    return PreparedRecord(
-        key=key, value=value, headers=headers, message=message, truncated=truncated
-    )
+    return PreparedRecord(Record(key, value, headers), message, truncated)
 
 
 # --- JSON Schema --------------------------------------------------------------------------

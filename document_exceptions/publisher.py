@@ -40,7 +40,7 @@ from kafka import KafkaProducer
 from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd
 
 from document_exceptions.connection import ConnectionResolver, ConnectionSource, KafkaConnection
-from document_exceptions.contract import DEFAULT_SETTINGS, ContractSettings, PreparedRecord
+from document_exceptions.contract import DEFAULT_SETTINGS, ContractSettings
 from document_exceptions.kafka_connect import (
     ConnectionWatch,
     FailureKind,
@@ -50,10 +50,12 @@ from document_exceptions.kafka_connect import (
     connection_watch,
     open_client,
 )
+from document_exceptions.names import PRODUCER_VARIABLE_PREFIX
+from document_exceptions.record import Record
 
 logger = logging.getLogger(__name__)
 
-ENVIRONMENT_PREFIX = "PRODUCER_"
+ENVIRONMENT_PREFIX = PRODUCER_VARIABLE_PREFIX
 COMPRESSION_CODECS: Mapping[str, Callable[[], bool]] = {
     "gzip": has_gzip,
     "snappy": has_snappy,
@@ -79,6 +81,19 @@ class ProducerSettingsError(ValueError):
         super().__init__(f"{name}: {problem}")
         self.name = name
         self.problem = problem
+
+
+class NotAcknowledgedError(Exception):
+    """The broker did not acknowledge the record before the deadline; it may still arrive."""
+
+
+# Errors about the record itself (too large, malformed): sending it again cannot succeed.
+RECORD_ERRORS: tuple[type[BaseException], ...] = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.InvalidRecordError,
+    kafka_errors.CorruptRecordError,
+)
 
 
 def default_compression() -> str:
@@ -256,34 +271,38 @@ def create_producer(
 
 
 class PublishResult(NamedTuple):
-    """The outcome of one record: published with partition and offset, or the error."""
+    """The outcome of one record: published with partition and offset, or the exception."""
 
     published: bool
     partition: int | None = None
     offset: int | None = None
-    error: str | None = None
-    error_type: str | None = None
+    error: BaseException | None = None
 
     @classmethod
     def acknowledged(cls, partition: int, offset: int) -> PublishResult:
         return cls(True, partition, offset)
 
     @classmethod
-    def failed(cls, error: BaseException | str) -> PublishResult:
-        if isinstance(error, BaseException):
-            return cls(
-                False, error=f"{type(error).__name__}: {error}", error_type=type(error).__name__
-            )
-        return cls(False, error=error, error_type="NotAcknowledged")
+    def failed(cls, error: BaseException) -> PublishResult:
+        return cls(False, error=error)
+
+    @property
+    def error_text(self) -> str | None:
+        """`ExceptionType: message`, for answers and logs; None when published."""
+        return None if self.error is None else describe_error(self.error)
 
     def to_dict(self) -> dict[str, Any]:
         if self.published:
             return {"status": "published", "partition": self.partition, "offset": self.offset}
-        return {"status": "failed", "error": self.error}
+        return {"status": "failed", "error": self.error_text}
+
+
+def describe_error(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 class Publisher:
-    """Sends `PreparedRecord`s with one reused `KafkaProducer`; see the module docstring."""
+    """Sends `Record`s with one reused `KafkaProducer`; see the module docstring."""
 
     def __init__(
         self,
@@ -323,7 +342,7 @@ class Publisher:
         return self._producer is not None
 
     def publish(
-        self, records: Sequence[PreparedRecord], timeout_s: float | None = None
+        self, records: Sequence[Record], timeout_s: float | None = None
     ) -> list[PublishResult]:
         """Send all records, wait for their acknowledgements, return one result per record.
 
@@ -381,7 +400,7 @@ class Publisher:
             ).start()
 
     def _attempt(
-        self, records: Sequence[PreparedRecord], deadline: float
+        self, records: Sequence[Record], deadline: float
     ) -> tuple[list[PublishResult], bool]:
         """One try with the current (or a new) producer: (results, authentication failed)."""
         try:
@@ -408,7 +427,7 @@ class Publisher:
             self._retire_producer()
         return results, auth_failed
 
-    def _send_all(self, producer: KafkaProducer, records: Sequence[PreparedRecord]) -> list[Any]:
+    def _send_all(self, producer: KafkaProducer, records: Sequence[Record]) -> list[Any]:
         """`send` each record; a send that raises leaves its exception in place of a future."""
         topic = self.contract.topic
         send = producer.send
@@ -473,7 +492,7 @@ def _result(future: Any, auth_failed: bool, watch: ConnectionWatch | None) -> Pu
         lost_login = watch.latest(*CREDENTIAL_FAILURES) if watch is not None else None
         if auth_failed and lost_login is not None:
             return PublishResult.failed(lost_login)
-        return PublishResult.failed("not acknowledged by the broker in time")
+        return PublishResult.failed(NotAcknowledgedError("not acknowledged by the broker in time"))
     if future.exception is not None:
         return PublishResult.failed(future.exception)
     metadata = future.value

@@ -40,6 +40,16 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from document_exceptions import connection, contract
+from document_exceptions.names import (
+    EVENTBRIDGE_DETAIL_TYPE,
+    LOG_LEVEL_VARIABLE,
+    METRICS_NAMESPACE,
+    METRICS_NAMESPACE_VARIABLE,
+    PRODUCER_VARIABLE_PREFIX,
+    REJECTED_QUEUE_URL_VARIABLE,
+    SERVICE_NAME,
+    SERVICE_NAME_VARIABLE,
+)
 from stacks.bundling import (
     LAMBDA_REQUIREMENTS,
     LAMBDA_SRC,
@@ -64,13 +74,7 @@ PRODUCER_SOURCES = (
 )
 HANDLER = "handler.handler"
 
-EVENT_DETAIL_TYPE = "DocumentAccessException"
 EVENT_RULE_NAME = "document-access-exceptions"
-SERVICE_NAME = "document-exceptions-producer"
-METRICS_NAMESPACE = "DocumentExceptions"
-# Variables the runtime reads (names owned by lambda_src: one source of truth).
-REJECTED_QUEUE_URL_VARIABLE = "REJECTED_QUEUE_URL"  # handler.REJECTED_QUEUE_URL_VARIABLE
-PRODUCER_VARIABLE_PREFIX = "PRODUCER_"  # publisher.ENVIRONMENT_PREFIX, one per setting
 MAX_RECEIVE_COUNT = 5
 VISIBILITY_TIMEOUT_FACTOR = 6
 ASYNC_RETRY_ATTEMPTS = 2
@@ -201,8 +205,8 @@ class ProducerFunction(Construct):
             "Rule",
             event_bus=self.event_bus,
             rule_name=EVENT_RULE_NAME,
-            description=f"detail-type {EVENT_DETAIL_TYPE} to the producer Lambda",
-            event_pattern=events.EventPattern(detail_type=[EVENT_DETAIL_TYPE]),
+            description=f"detail-type {EVENTBRIDGE_DETAIL_TYPE} to the producer Lambda",
+            event_pattern=events.EventPattern(detail_type=[EVENTBRIDGE_DETAIL_TYPE]),
             targets=[
                 events_targets.LambdaFunction(
                     self.function,
@@ -382,7 +386,8 @@ class ProducerFunction(Construct):
             ),
             "EventBusName": (
                 self.event_bus.event_bus_name,
-                f"Put events here with detail-type {EVENT_DETAIL_TYPE} and the message as detail",
+                f"Put events here with detail-type {EVENTBRIDGE_DETAIL_TYPE} and the message "
+                "as detail",
             ),
             "ClientPolicyArn": (
                 self.client_policy.managed_policy_arn,
@@ -463,9 +468,9 @@ def _environment(
         message["key_by"]: settings.record_key_mode,
         message["default_source"]: settings.default_source,
         REJECTED_QUEUE_URL_VARIABLE: rejected_queue.queue_url,
-        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-        "LOG_LEVEL": "INFO",
+        SERVICE_NAME_VARIABLE: SERVICE_NAME,
+        METRICS_NAMESPACE_VARIABLE: METRICS_NAMESPACE,
+        LOG_LEVEL_VARIABLE: "INFO",
     }
     for key, value in sorted(settings.producer_overrides.items()):
         environment[PRODUCER_VARIABLE_PREFIX + key.upper()] = value

@@ -102,6 +102,13 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     AWS configuration of the machine read."""
     from moto import mock_aws  # noqa: PLC0415 - moto is slow to import; only these tests need it
 
+    throwaway_aws_credentials(monkeypatch, tmp_path)
+    with mock_aws():
+        yield
+
+
+def throwaway_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials and region for boto3; no AWS configuration of the machine read."""
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     empty = tmp_path / "aws-config"
@@ -111,8 +118,6 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture

@@ -20,12 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, RecordListTooLargeError
 
 from document_exceptions.app import api
 from document_exceptions.app.settings import AppSettings
 from document_exceptions.app.spool import Spool
-from document_exceptions.app.transport import Outgoing, ResultCallback
+from document_exceptions.app.transport import (
+    DeliveryError,
+    Outcome,
+    UndeliverableError,
+    is_permanent,
+)
 from document_exceptions.contract import ValidationError, prepare_record
+from document_exceptions.kafka_connect import FailureKind, KafkaConnectError
+from document_exceptions.publisher import NotAcknowledgedError
+from document_exceptions.record import Record
 from tests.app_helpers import FAST, configure_app, message_fields, order_ids
 
 __all__ = ["configure_app"]  # a fixture
@@ -52,9 +61,9 @@ def test_messages_reach_the_topic_exactly_as_the_contract_serializes_them(
     expected = prepare_record(
         {**message_fields(run, 0), "timestamp": message["timestamp"]}, settings.contract
     )
-    assert first.value == expected.value
-    assert first.key == expected.key == b"DocumentAccessLog"
-    assert dict(first.headers) == dict(expected.headers)
+    assert first.value == expected.record.value
+    assert first.key == expected.record.key == b"DocumentAccessLog"
+    assert dict(first.headers) == dict(expected.record.headers)
     stats = api.stats()
     assert stats["delivered"] == 50
     assert stats["spool_size"] == 0
@@ -179,12 +188,11 @@ class GatedTransport:
         self.busy = threading.Event()
         self.delivered: list[bytes] = []
 
-    def deliver(self, items: Sequence[Outgoing], on_result: ResultCallback) -> None:
+    def deliver(self, records: Sequence[Record]) -> list[Outcome]:
         self.busy.set()
         self.gate.wait(10)
-        for item in items:
-            self.delivered.append(item.record.value)
-            on_result(item.token, None)
+        self.delivered.extend(record.value for record in records)
+        return [None] * len(records)
 
     def close(self, timeout: float) -> None:
         self.gate.set()
@@ -223,6 +231,81 @@ def test_drop_policies_drop_and_count_the_documented_messages(
         assert delivered == [f"p-{i}" for i in survivors]
     finally:
         api.shutdown(timeout=1)
+
+
+MessageSizeLookalike = type("MessageSizeTooLargeError", (Exception,), {})
+
+
+@pytest.mark.parametrize(
+    ("error", "permanent"),
+    [
+        (MessageSizeTooLargeError("from send()"), True),
+        (RecordListTooLargeError(), True),
+        (UndeliverableError("larger than an asynchronous invocation"), True),
+        (KafkaTimeoutError("Expiring 5 record(s)"), False),
+        (NotAcknowledgedError("not acknowledged in time"), False),
+        (KafkaConnectError(FailureKind.TIMEOUT, "no broker answered", "the network"), False),
+        (DeliveryError("throttled"), False),
+        (MessageSizeLookalike("same name, another type"), False),
+    ],
+)
+def test_permanent_is_decided_by_the_exceptions_type_not_its_name(
+    error: BaseException, permanent: bool
+) -> None:
+    assert is_permanent(error) is permanent
+
+
+class OneTooLargeTransport:
+    """Refuses the record whose order id is ``refused`` as the broker would (too large)."""
+
+    name = "one-too-large"
+
+    def __init__(self, refused: str) -> None:
+        self.refused = refused
+        self.delivered: list[str] = []
+
+    def deliver(self, records: Sequence[Record]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for record in records:
+            order = json.loads(record.value)["order_req_id"]
+            if order == self.refused:
+                outcomes.append(MessageSizeTooLargeError("larger than the broker accepts"))
+            else:
+                self.delivered.append(order)
+                outcomes.append(None)
+        return outcomes
+
+    def close(self, timeout: float) -> None:
+        """Nothing to release."""
+
+
+@pytest.mark.timeout(30)
+def test_a_record_the_broker_refuses_as_too_large_is_set_aside_with_its_error(
+    tmp_path: Path,
+) -> None:
+    transport = OneTooLargeTransport("big-1")
+    api.configure(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": '["127.0.0.1:9"]',
+            "DOCUMENT_EXCEPTIONS_SPOOL_DIR": str(tmp_path),
+        },
+        environ={},
+        django={},
+        transport_factory=lambda settings: transport,
+    )
+    try:
+        for index in range(3):
+            api.send_document_access_exception(**message_fields("big", index))
+        assert api.flush(5).pending == 0
+        stats = api.stats()
+    finally:
+        api.shutdown(timeout=1)
+    assert transport.delivered == ["big-0", "big-2"]
+    assert (stats["rejected"], stats["spool_size"], stats["healthy"]) == (1, 0, True)
+    [(record, reason)] = Spool(tmp_path).rejected()
+    assert json.loads(record.value)["order_req_id"] == "big-1"
+    assert reason.startswith("MessageSizeTooLargeError: ")
+    assert reason.endswith("larger than the broker accepts")
 
 
 def run_script(env: dict[str, str], *args: str, timeout: float = 40) -> dict[str, Any]:

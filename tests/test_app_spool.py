@@ -37,7 +37,7 @@ def test_records_come_back_byte_for_byte_in_order(tmp_path: Path) -> None:
 
 def test_a_record_without_key_or_headers_round_trips(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
-    spool.put([WireRecord(None, b"{}")])
+    spool.put([WireRecord(None, b"{}", [])])
     assert spool.claim(1)[0].record == WireRecord(None, b"{}", [])
 
 

@@ -38,7 +38,7 @@ THROUGHPUT_ROWS = {
 
 def test_seed_shaped_messages_are_valid_sized_and_repeatable() -> None:
     messages = seed_shaped_messages(400, seed=7)
-    sizes = [len(prepare_record(message).value) for message in messages]  # valid: no error
+    sizes = [len(prepare_record(message).record.value) for message in messages]  # valid: no error
     assert min(sizes) >= MIN_MESSAGE_BYTES
     assert max(sizes) <= MAX_MESSAGE_BYTES
     assert seed_shaped_messages(400, seed=7) == messages

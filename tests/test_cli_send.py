@@ -81,7 +81,7 @@ def test_flags_publish_one_message_and_print_where_the_broker_put_it(
         },
         ContractSettings(topic=local_kafka),
     )
-    assert record.value == expected.value
+    assert record.value == expected.record.value
     assert message["http_status_code"] == 403
 
 

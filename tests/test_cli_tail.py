@@ -60,7 +60,7 @@ def produce(
 
 
 def value(topic: str, **fields: Any) -> bytes:
-    return prepare_record(fields, ContractSettings(topic=topic)).value
+    return prepare_record(fields, ContractSettings(topic=topic)).record.value
 
 
 def seeded_topic(broker: Any, fresh_topic: Any, run: str) -> tuple[str, list[bytes]]:

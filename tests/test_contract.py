@@ -101,8 +101,8 @@ def test_http_status_table_covers_every_common_type() -> None:
 def test_the_seeds_full_message_is_kept_exactly() -> None:
     record = prepare_record(SEED_MESSAGE)
     assert record.message == SEED_MESSAGE
-    assert record.value == compact_json(SEED_MESSAGE)
-    assert record.key == b"DocumentAccessLog"
+    assert record.record.value == compact_json(SEED_MESSAGE)
+    assert record.record.key == b"DocumentAccessLog"
 
 
 def test_defaults_are_filled_in() -> None:
@@ -186,7 +186,7 @@ def test_integer_ids_are_carried_as_strings() -> None:
 
 def test_field_order_is_the_contracts_whatever_the_input_order() -> None:
     shuffled = dict(reversed(list(SEED_MESSAGE.items())))
-    assert prepare_record(shuffled).value == compact_json(SEED_MESSAGE)
+    assert prepare_record(shuffled).record.value == compact_json(SEED_MESSAGE)
 
 
 def test_null_optional_fields_are_fine() -> None:
@@ -478,10 +478,12 @@ def test_a_record_over_max_record_bytes_is_rejected_naming_the_largest_field() -
 def test_max_record_bytes_is_a_setting_and_counts_key_value_and_headers() -> None:
     message = {**SEED_MESSAGE, "additional_context": {"blob": "b" * 20_000}}
     record = prepare_record(message)
-    assert record.size == contract.record_size(record.key, record.value, record.headers)
-    assert record.size > len(record.key) + len(record.value)
+    assert record.size == contract.record_size(
+        record.record.key, record.record.value, record.record.headers
+    )
+    assert record.size > len(record.record.key) + len(record.record.value)
     exact = ContractSettings(max_record_bytes=record.size)
-    assert prepare_record(message, exact).value == record.value
+    assert prepare_record(message, exact).record.value == record.record.value
     with pytest.raises(ValidationError, match="more than max_record_bytes"):
         prepare_record(message, ContractSettings(max_record_bytes=record.size - 1))
 
@@ -498,7 +500,7 @@ def test_truncated_worst_case_still_fits_the_default_record_size() -> None:
 
 def test_headers_let_consumers_route_without_parsing() -> None:
     record = prepare_record(SEED_MESSAGE)
-    assert record.headers == [
+    assert record.record.headers == [
         ("exception_type", b"access_denied"),
         ("source", b"django_s3_app"),
         ("schema_version", b"1"),
@@ -509,17 +511,20 @@ def test_headers_let_consumers_route_without_parsing() -> None:
 def test_key_by_order_req_id_changes_the_record_key_not_the_message() -> None:
     constant = prepare_record(SEED_MESSAGE)
     by_order = prepare_record(SEED_MESSAGE, ContractSettings(key_by="order_req_id"))
-    assert constant.key == b"DocumentAccessLog"
-    assert by_order.key == b"SB1029435"
-    assert by_order.value == constant.value
+    assert constant.record.key == b"DocumentAccessLog"
+    assert by_order.record.key == b"SB1029435"
+    assert by_order.record.value == constant.record.value
 
 
 @pytest.mark.parametrize("example", sorted(SEED_EXAMPLES))
 def test_seed_examples_serialize_exactly_as_json_would(example: str) -> None:
     record = prepare_record(SEED_EXAMPLES[example], now=NOW)
-    assert record.value == compact_json(record.message)
-    assert json.loads(record.value) == record.message
-    assert prepare_json(json.dumps(SEED_EXAMPLES[example]), now=NOW).value == record.value
+    assert record.record.value == compact_json(record.message)
+    assert json.loads(record.record.value) == record.message
+    assert (
+        prepare_json(json.dumps(SEED_EXAMPLES[example]), now=NOW).record.value
+        == record.record.value
+    )
 
 
 def test_both_encoders_are_available_and_agree_on_the_seed_message() -> None:
@@ -647,7 +652,7 @@ def schema_validator() -> jsonschema.Draft202012Validator:
 
 @pytest.mark.parametrize("example", sorted(SEED_EXAMPLES))
 def test_published_messages_satisfy_the_schema(example: str) -> None:
-    message = json.loads(prepare_record(SEED_EXAMPLES[example]).value)
+    message = json.loads(prepare_record(SEED_EXAMPLES[example]).record.value)
     assert list(schema_validator().iter_errors(message)) == []
 
 

@@ -5,20 +5,25 @@ from __future__ import annotations
 import gc
 import io
 import json
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 import handler
-from document_exceptions.contract import EVENTBRIDGE_DETAIL_TYPE, build_message
+from document_exceptions import aws_clients
+from document_exceptions.contract import build_message
+from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
 from document_exceptions.seed_examples import SEED_EXAMPLES, SEED_MESSAGE
 from tests.harness.relay import RelayedBroker
 from tests.harness.sasl_front_end import SaslSslBroker
-from tests.ops_helpers import LambdaContext, sqs_event
+from tests.ops_helpers import LambdaContext, sqs_event, throwaway_aws_credentials
 
 REGION = "eu-west-1"
 FAST_PRODUCER_ENV = {
@@ -357,6 +362,91 @@ def test_sqs_batch_cut_mid_way_reports_exactly_the_unacknowledged_records(
     on_broker = {json.loads(v)["order_req_id"] for v in values_on(kafka_broker, topic)}
     assert 20 <= len(reported_published) < count, "the fault did not land mid-batch"
     assert reported_published <= on_broker
+
+
+# --- an unreachable rejected-messages queue -------------------------------------------------
+
+
+@pytest.fixture
+def silent_sqs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """An SQS endpoint that accepts TCP connections and never answers a byte: what the
+    producer meets in a VPC with no path to SQS. Real boto3 clients, no moto."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                held.append(server.accept()[0])
+
+    acceptor = threading.Thread(target=accept, name="silent-sqs", daemon=True)
+    acceptor.start()
+    endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+    throwaway_aws_credentials(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", endpoint)
+    monkeypatch.setenv("REJECTED_QUEUE_URL", f"{endpoint}/123456789012/rejected")
+    try:
+        yield endpoint
+    finally:
+        stop.set()
+        acceptor.join(5)
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_silent_rejected_queue_fails_only_the_invalid_record_and_answers_in_time(
+    kafka_broker: RelayedBroker,
+    topic: str,
+    silent_sqs: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bodies = [json.dumps(message(index)) for index in range(9)]
+    bodies.insert(4, "not json")
+    context = LambdaContext()
+    capsys.readouterr()
+    started = time.monotonic()
+    with captured_logs() as logs:
+        response = handler.handler(sqs_event(bodies), context)
+    elapsed = time.monotonic() - started
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-4"}]}
+    on_topic = sorted(json.loads(v)["order_req_id"] for v in values_on(kafka_broker, topic, 9))
+    assert on_topic == [f"SB{index:07d}" for index in range(9)]
+    assert elapsed <= aws_clients.CALL_BUDGET_S + 5, f"{elapsed:.1f} s"
+    assert elapsed < context.timeout_s / 3, f"{elapsed:.1f} s of a {context.timeout_s} s timeout"
+    output = capsys.readouterr().out
+    (blob,) = [json.loads(line) for line in output.splitlines() if '"_aws"' in line]
+    assert (blob["Published"], blob["Rejected"], blob["Failed"]) == ([9.0], [0.0], [1.0])
+    assert blob["ParkingFailed"] == [1.0]
+    assert "rejected messages could not be parked" in logs.getvalue()
+    print(f"[silent-sqs] 9 valid + 1 invalid answered in {elapsed:.1f} s")
+
+
+@pytest.mark.timeout(60)
+def test_a_silent_rejected_queue_fails_an_asynchronous_invocation_fast(
+    kafka_broker: RelayedBroker, topic: str, silent_sqs: str
+) -> None:
+    event = {"messages": [message(1), "{}", message(2)], "raise_on_failure": True}
+    started = time.monotonic()
+    with pytest.raises(handler.PublishFailedError, match="1 of 3 messages were not ackn"):
+        handler.handler(event, LambdaContext())
+    assert time.monotonic() - started <= aws_clients.CALL_BUDGET_S + 5
+    assert len(values_on(kafka_broker, topic, 2)) == 2
+
+
+@pytest.mark.timeout(60)
+def test_a_rejected_event_not_parked_raises_for_lambdas_retries(
+    kafka_broker: RelayedBroker, topic: str, silent_sqs: str
+) -> None:
+    event = eventbridge_event(message(3, user_id=""))
+    with pytest.raises(handler.PublishFailedError, match="not acknowledged or parked") as raised:
+        handler.handler(event, LambdaContext())
+    assert "user_id: must not be empty" in str(raised.value)
+    assert "parking it failed: ReadTimeoutError" in str(raised.value)
 
 
 # --- EventBridge --------------------------------------------------------------------------

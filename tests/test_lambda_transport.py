@@ -14,8 +14,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from document_exceptions import aws_clients
 from document_exceptions.app import api
 from document_exceptions.app.lambda_transport import (
     ASYNC_PAYLOAD_LIMIT_BYTES,
@@ -25,8 +27,9 @@ from document_exceptions.app.lambda_transport import (
     lambda_client,
 )
 from document_exceptions.app.spool import Spool
-from document_exceptions.app.transport import DeliveryError, Outgoing
-from document_exceptions.contract import prepare_record
+from document_exceptions.app.transport import DeliveryError, UndeliverableError, is_permanent
+from document_exceptions.contract import PreparedRecord, prepare_record
+from document_exceptions.record import Record
 from tests.app_helpers import message_fields
 
 FUNCTION = "document-exceptions-producer"
@@ -39,62 +42,67 @@ def client() -> Any:
     )
 
 
-def outgoing(count: int, run: str = "L") -> list[Outgoing]:
-    return [Outgoing(index, prepare_record(message_fields(run, index))) for index in range(count)]
+def prepared(count: int, run: str = "L") -> list[PreparedRecord]:
+    return [prepare_record(message_fields(run, index)) for index in range(count)]
+
+
+def records_of(items: list[PreparedRecord]) -> list[Record]:
+    return [item.record for item in items]
 
 
 def event_invoke(payload: bytes) -> dict[str, Any]:
     return {"FunctionName": FUNCTION, "InvocationType": "Event", "Payload": payload}
 
 
-def expected_payload(items: list[Outgoing]) -> bytes:
-    values = b",".join(item.record.value for item in items)
+def expected_payload(records: list[Record]) -> bytes:
+    values = b",".join(record.value for record in records)
     return b'{"messages":[' + values + b'],"raise_on_failure":true}'
 
 
 def test_a_batch_is_one_event_invoke_with_the_contracts_messages(client: Any) -> None:
-    items = outgoing(3)
-    results: list[tuple[int, BaseException | None]] = []
+    items = prepared(3)
+    records = records_of(items)
     with Stubber(client) as stub:
-        stub.add_response("invoke", {"StatusCode": 202}, event_invoke(expected_payload(items)))
-        LambdaTransport(FUNCTION, client).deliver(items, lambda t, e: results.append((t, e)))
+        stub.add_response("invoke", {"StatusCode": 202}, event_invoke(expected_payload(records)))
+        results = LambdaTransport(FUNCTION, client).deliver(records)
         stub.assert_no_pending_responses()
-    assert results == [(0, None), (1, None), (2, None)]
-    payload = json.loads(expected_payload(items))
+    assert results == [None, None, None]
+    payload = json.loads(expected_payload(records))
     assert payload["raise_on_failure"] is True
     assert [m["order_req_id"] for m in payload["messages"]] == ["L-0", "L-1", "L-2"]
-    assert all(m == items[i].record.message for i, m in enumerate(payload["messages"]))
+    assert all(m == items[i].message for i, m in enumerate(payload["messages"]))
 
 
 def test_batches_are_cut_to_fit_the_async_payload_limit(client: Any) -> None:
-    items = outgoing(10)
-    one = len(items[0].record.value)
+    records = records_of(prepared(10))
+    one = len(records[0].value)
     framing = len(PAYLOAD_PREFIX) + len(PAYLOAD_SUFFIX)
     transport = LambdaTransport(FUNCTION, client, payload_limit=3 * (one + 1) + framing + 5)
-    chunks = transport.chunks(items, lambda t, e: None)
+    chunks = transport.chunks(records)
     assert [len(chunk) for chunk in chunks] == [3, 3, 3, 1]
-    results: list[int] = []
+    assert [index for chunk in chunks for index in chunk] == list(range(10))
     with Stubber(client) as stub:
         for chunk in chunks:
-            payload = LambdaTransport.payload(chunk)
+            payload = LambdaTransport.payload([records[index] for index in chunk])
             assert len(payload) <= transport.payload_limit
             stub.add_response("invoke", {"StatusCode": 202}, event_invoke(payload))
-        transport.deliver(items, lambda t, e: results.append(t) if e is None else None)
+        results = transport.deliver(records)
         stub.assert_no_pending_responses()
-    assert results == list(range(10))
+    assert results == [None] * 10
     assert ASYNC_PAYLOAD_LIMIT_BYTES == 262_144
 
 
 def test_a_message_too_large_for_any_invoke_fails_permanently(client: Any) -> None:
-    big = prepare_record({**message_fields("L", 0), "stack_trace": "x" * 99_000})
+    big = prepare_record({**message_fields("L", 0), "stack_trace": "x" * 99_000}).record
+    small = records_of(prepared(1))[0]
     transport = LambdaTransport(FUNCTION, client, payload_limit=50_000)
-    errors: list[BaseException | None] = []
     with Stubber(client) as stub:
-        transport.deliver([Outgoing(0, big)], lambda t, e: errors.append(e))
+        stub.add_response("invoke", {"StatusCode": 202}, event_invoke(expected_payload([small])))
+        error, delivered = transport.deliver([big, small])
         stub.assert_no_pending_responses()
-    [error] = errors
-    assert isinstance(error, DeliveryError)
-    assert error.permanent
+    assert isinstance(error, UndeliverableError)
+    assert is_permanent(error)
+    assert delivered is None
 
 
 @pytest.mark.parametrize(
@@ -104,22 +112,20 @@ def test_a_message_too_large_for_any_invoke_fails_permanently(client: Any) -> No
 def test_an_invoke_error_fails_every_message_of_the_batch(
     client: Any, code: str, status: int
 ) -> None:
-    items = outgoing(2)
-    errors: list[BaseException | None] = []
     with Stubber(client) as stub:
         stub.add_client_error("invoke", code, "no", status, expected_params=None)
-        LambdaTransport(FUNCTION, client).deliver(items, lambda t, e: errors.append(e))
+        errors = LambdaTransport(FUNCTION, client).deliver(records_of(prepared(2)))
     assert len(errors) == 2
-    assert all(isinstance(e, DeliveryError) and not e.permanent for e in errors)
+    assert all(isinstance(e, DeliveryError) and not is_permanent(e) for e in errors)
     assert code in str(errors[0])
+    assert isinstance(errors[0].__cause__, ClientError)  # the botocore exception is kept
 
 
 def test_a_status_other_than_202_is_a_failure(client: Any) -> None:
-    items = outgoing(1)
-    errors: list[BaseException | None] = []
+    records = records_of(prepared(1))
     with Stubber(client) as stub:
-        stub.add_response("invoke", {"StatusCode": 200}, event_invoke(expected_payload(items)))
-        LambdaTransport(FUNCTION, client).deliver(items, lambda t, e: errors.append(e))
+        stub.add_response("invoke", {"StatusCode": 200}, event_invoke(expected_payload(records)))
+        errors = LambdaTransport(FUNCTION, client).deliver(records)
     assert isinstance(errors[0], DeliveryError)
     assert "200, not 202" in str(errors[0])
 
@@ -131,8 +137,8 @@ def test_the_default_client_has_short_timeouts_and_standard_retries(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     client = lambda_client("eu-central-1")
     assert client.meta.region_name == "eu-central-1"
-    assert client.meta.config.read_timeout == 10
-    assert client.meta.config.connect_timeout == 5
+    assert client.meta.config.read_timeout == aws_clients.READ_TIMEOUT_S
+    assert client.meta.config.connect_timeout == aws_clients.CONNECT_TIMEOUT_S
     assert client.meta.config.retries["mode"] == "standard"
 
 

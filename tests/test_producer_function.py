@@ -18,7 +18,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, RegexAppliesTo
 
-import handler  # lambda_src/handler.py: the producer function's entry point
+from document_exceptions import names
 from document_exceptions.connection import (
     BOOTSTRAP_BROKERS_VARIABLE,
     CLUSTER_ARN_VARIABLE,
@@ -29,7 +29,6 @@ from document_exceptions.publisher import ProducerSettings
 from stacks.bundling import REPO_ROOT, asset_files
 from stacks.config import ProducerFunctionSettings
 from stacks.producer_function import (
-    EVENT_DETAIL_TYPE,
     HANDLER,
     MAX_RECEIVE_COUNT,
     PRODUCER_SOURCES,
@@ -263,7 +262,7 @@ def test_runtime_reads_the_settings_from_the_environment_the_construct_sets(buil
     )
     producer = ProducerSettings.from_environment(text_only)
     assert (producer.linger_ms, producer.compression_type) == (20, "gzip")
-    assert handler.REJECTED_QUEUE_URL_VARIABLE in variables
+    assert names.REJECTED_QUEUE_URL_VARIABLE in variables
     resolver_variables = (SECRET_ARN_VARIABLE, BOOTSTRAP_BROKERS_VARIABLE, CLUSTER_ARN_VARIABLE)
     assert set(resolver_variables) <= set(variables)
 
@@ -439,8 +438,8 @@ def test_sqs_event_source_reports_batch_item_failures_with_settings(built: Built
 def test_rule_on_the_custom_bus_sends_the_detail_type_to_the_function(built: Built) -> None:
     rule = built.resource(built.producer.rule)["Properties"]
     assert rule["EventBusName"] == ref(built, built.producer.event_bus)
-    assert rule["EventPattern"] == {"detail-type": [EVENT_DETAIL_TYPE]}
-    assert EVENT_DETAIL_TYPE == "DocumentAccessException"
+    assert rule["EventPattern"] == {"detail-type": [names.EVENTBRIDGE_DETAIL_TYPE]}
+    assert names.EVENTBRIDGE_DETAIL_TYPE == "DocumentAccessException"
     (target,) = rule["Targets"]
     assert target["Arn"] == get_att(built, built.producer.function)
     assert target["DeadLetterConfig"] == {

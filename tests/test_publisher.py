@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 from kafka import KafkaProducer
+from kafka.errors import (
+    MessageSizeTooLargeError,
+)
 
-from document_exceptions.connection import ConnectionResolver
-from document_exceptions.contract import ContractSettings, PreparedRecord, prepare_record
+from document_exceptions.connection import ConfigurationError, ConnectionResolver
+from document_exceptions.contract import ContractSettings, prepare_record
+from document_exceptions.kafka_connect import KafkaConnectError
 from document_exceptions.publisher import (
     ProducerSettings,
     ProducerSettingsError,
@@ -19,6 +23,7 @@ from document_exceptions.publisher import (
     PublishResult,
     default_compression,
 )
+from document_exceptions.record import Record as WireRecord
 from document_exceptions.seed_examples import SEED_EXAMPLES
 from tests.harness.broker import free_port
 from tests.harness.relay import Record, RelayedBroker
@@ -47,11 +52,11 @@ def messages(count: int, prefix: str = "SB") -> list[dict[str, Any]]:
     ]
 
 
-def prepared(fields: list[dict[str, Any]], topic: str, **contract: Any) -> list[PreparedRecord]:
+def prepared(fields: list[dict[str, Any]], topic: str, **contract: Any) -> list[WireRecord]:
     """Prepared for `topic` (a message naming its topic, like the seed's, is moved there)."""
     settings = ContractSettings(topic=topic, **contract)
     return [
-        prepare_record(item | ({"topic": topic} if "topic" in item else {}), settings)
+        prepare_record(item | ({"topic": topic} if "topic" in item else {}), settings).record
         for item in fields
     ]
 
@@ -85,7 +90,7 @@ def by_position(records: list[Record]) -> dict[tuple[int, int], Record]:
 
 
 def assert_published_records_are_on_the_broker(
-    broker: RelayedBroker, topic: str, sent: list[PreparedRecord], results: list[PublishResult]
+    broker: RelayedBroker, topic: str, sent: list[WireRecord], results: list[PublishResult]
 ) -> dict[tuple[int, int], Record]:
     """Every record reported published is on the broker at its partition and offset, intact."""
     published = [(r, result) for r, result in zip(sent, results, strict=True) if result.published]
@@ -159,8 +164,8 @@ def test_unreachable_brokers_fail_every_record_with_a_clear_error(topic: str) ->
     results = publisher.publish(prepared(messages(3), topic))
     assert time.monotonic() - started < 5
     assert [result.published for result in results] == [False] * 3
-    assert results[0].error_type == "KafkaConnectError"
-    assert "refused the connection" in (results[0].error or "")
+    assert isinstance(results[0].error, KafkaConnectError)
+    assert "refused the connection" in str(results[0].error)
 
 
 @pytest.mark.timeout(30)
@@ -173,7 +178,7 @@ def test_a_record_too_large_for_the_producer_fails_alone(
     results = publisher.publish([records[0], oversized, records[2]])
     publisher.close()
     assert [result.published for result in results] == [True, False, True]
-    assert results[1].error_type == "MessageSizeTooLargeError"
+    assert isinstance(results[1].error, MessageSizeTooLargeError)
 
 
 # --- faults injected at the relay, with Tansu running --------------------------------------
@@ -188,7 +193,7 @@ class FaultAfter(list):
 
     def __init__(
         self,
-        records: list[PreparedRecord],
+        records: list[WireRecord],
         count: int,
         wait: Callable[[], Any],
         fault: Callable[[], None],
@@ -198,7 +203,7 @@ class FaultAfter(list):
         self.wait = wait
         self.fault = fault
 
-    def __iter__(self) -> Iterator[PreparedRecord]:
+    def __iter__(self) -> Iterator[WireRecord]:
         for index, record in enumerate(super().__iter__()):
             if index == self.count:
                 self.wait()
@@ -293,9 +298,9 @@ def test_a_wrong_password_fails_fast_with_a_clear_error_after_one_reread(
     elapsed = time.monotonic() - started
     assert elapsed < 5, f"took {elapsed:.1f} s: the bootstrap timeout was waited out"
     assert not any(result.published for result in results)
-    assert results[0].error_type == "KafkaConnectError"
-    assert "rejected the SASL/SCRAM-SHA-512 login" in (results[0].error or "")
-    assert "wrong-password" not in (results[0].error or "")
+    assert isinstance(results[0].error, KafkaConnectError)
+    assert "rejected the SASL/SCRAM-SHA-512 login" in str(results[0].error)
+    assert "wrong-password" not in str(results[0].error)
     assert resolver.lookups == 2  # invalidated and read again once
 
 
@@ -414,8 +419,8 @@ def test_connection_configuration_errors_are_failed_results_naming_the_variable(
     publisher, _ = make_publisher({"KAFKA_BOOTSTRAP_SERVERS": "localhost:9092"}, topic)
     (result,) = publisher.publish(prepared(messages(1), topic))
     assert not result.published
-    assert result.error_type == "ConfigurationError"
-    assert "KAFKA_BOOTSTRAP_SERVERS" in (result.error or "")
+    assert isinstance(result.error, ConfigurationError)
+    assert "KAFKA_BOOTSTRAP_SERVERS" in str(result.error)
 
 
 def test_zstd_is_the_default_compression_where_zstandard_is_installed() -> None:

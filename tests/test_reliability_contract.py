@@ -34,6 +34,7 @@ from document_exceptions.contract import (
     prepare_json,
     prepare_record,
 )
+from rejected_queue import MAX_REASON_CHARS
 from tests.ops_helpers import (
     REGION,
     LambdaContext,
@@ -145,7 +146,7 @@ def check_rejection(error: ValidationError, given: Any) -> None:
 
 
 def check_accepted(record: PreparedRecord, settings_: ContractSettings = DEFAULT_SETTINGS) -> None:
-    message = json.loads(record.value)
+    message = json.loads(record.record.value)
     assert list(message) == list(FIELDS)
     assert message == record.message
     for name in REQUIRED_FIELDS:
@@ -312,7 +313,7 @@ def test_sqs_batches_publish_valid_bodies_and_park_the_rest_with_their_reason(
         # Drained after each batch: moto's queue operations slow down with its depth.
         in_queue = _drain(sqs, rejected_url)
         assert sorted(m["Body"] for m in in_queue) == sorted(body for body, _ in rejected)
-        reasons = {body: str(error)[: handler.MAX_REASON_CHARS] for body, error in rejected}
+        reasons = {body: str(error)[:MAX_REASON_CHARS] for body, error in rejected}
         for message in in_queue:
             reason = message["MessageAttributes"]["reason"]["StringValue"]
             assert reason == reasons[message["Body"]]

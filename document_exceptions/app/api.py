@@ -26,7 +26,6 @@ from document_exceptions.app.sender import (
     default_transport_factory,
 )
 from document_exceptions.app.settings import AppSettings, load_settings
-from document_exceptions.app.spool import WireRecord
 from document_exceptions.contract import ValidationError, prepare_record
 
 
@@ -120,9 +119,9 @@ def send_document_access_exception(**fields: Any) -> None:
     except ValidationError:
         sender.count("validation_errors")
         raise
-    # Only the wire bytes are kept: the message dict would be garbage-collector work for as
-    # long as the record waits (measured: it lengthens the tail of send latency).
-    record = WireRecord(prepared.key, prepared.value, prepared.headers)
+    # Only the record is kept: the message dict would be garbage-collector work for as long
+    # as the record waits (measured: it lengthens the tail of send latency).
+    record = prepared.record
     try:
         sender.submit(record)
     except SenderClosedError:  # reconfigured concurrently: the new sender takes it

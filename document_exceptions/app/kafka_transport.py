@@ -11,14 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from document_exceptions.app.settings import AppSettings
-from document_exceptions.app.transport import (
-    PERMANENT_KAFKA_ERRORS,
-    DeliveryError,
-    Outgoing,
-    ResultCallback,
-)
+from document_exceptions.app.transport import Outcome
 from document_exceptions.connection import KafkaConnection
 from document_exceptions.publisher import Publisher
+from document_exceptions.record import Record
 
 
 class FixedConnection:
@@ -50,24 +46,13 @@ class KafkaTransport:
             settings.contract,
         )
 
-    def deliver(self, items: Sequence[Outgoing], on_result: ResultCallback) -> None:
-        """Publish the batch and wait for it; report each record as acknowledged or not.
+    def deliver(self, records: Sequence[Record]) -> list[Outcome]:
+        """Publish the batch and wait for it: each record's exception, or None if acknowledged.
 
-        Synchronous per batch (the Publisher's contract): the sender's thread blocks here, up
-        to the delivery timeout, while new records gather in the buffer for the next batch.
+        The sender's thread blocks here, up to the delivery timeout, while new records
+        gather in the buffer for the next batch.
         """
-        results = self.publisher.publish([item.record for item in items])  # type: ignore[misc]
-        for item, result in zip(items, results, strict=True):
-            if result.published:
-                on_result(item.token, None)
-            else:
-                on_result(
-                    item.token,
-                    DeliveryError(
-                        result.error or "not acknowledged",
-                        permanent=result.error_type in PERMANENT_KAFKA_ERRORS,
-                    ),
-                )
+        return [result.error for result in self.publisher.publish(records)]
 
     @property
     def producers_created(self) -> int:

@@ -25,7 +25,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from document_exceptions.app.transport import DeliveryError, Outgoing, ResultCallback
+from document_exceptions.app.transport import DeliveryError, Outcome, UndeliverableError
+from document_exceptions.aws_clients import aws_client
+from document_exceptions.chunking import size_bounded_chunks
+from document_exceptions.record import Record
 
 logger = logging.getLogger(__name__)
 
@@ -34,25 +37,11 @@ ASYNC_PAYLOAD_LIMIT_BYTES = 256 * 1024
 PAYLOAD_PREFIX = b'{"messages":['
 PAYLOAD_SUFFIX = b'],"raise_on_failure":true}'
 ACCEPTED_STATUS = 202
-# Connection and read timeouts of the invoke call (an Event invoke answers in milliseconds).
-CONNECT_TIMEOUT_SECONDS = 5
-READ_TIMEOUT_SECONDS = 10
 
 
 def lambda_client(region: str | None = None) -> Any:
-    """A boto3 Lambda client with short timeouts and botocore's standard retry mode."""
-    import boto3  # noqa: PLC0415 - optional dependency, only for this transport
-    from botocore.config import Config  # noqa: PLC0415
-
-    return boto3.client(
-        "lambda",
-        region_name=region,
-        config=Config(
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=READ_TIMEOUT_SECONDS,
-            retries={"mode": "standard", "max_attempts": 3},
-        ),
-    )
+    """A boto3 Lambda client with the runtime's bounded timeouts and standard retries."""
+    return aws_client("lambda", region)
 
 
 class LambdaTransport:
@@ -74,45 +63,42 @@ class LambdaTransport:
         self._client = client if client is not None else client_factory(region)
         self.invocations = 0
 
-    def deliver(self, items: Sequence[Outgoing], on_result: ResultCallback) -> None:
-        """Invoke once per payload-sized chunk; report every item's outcome before returning."""
-        for chunk in self.chunks(items, on_result):
-            error = self._invoke(chunk)
-            for item in chunk:
-                on_result(item.token, error)
+    @property
+    def room(self) -> int:
+        """Bytes of messages one payload can carry."""
+        return self.payload_limit - len(PAYLOAD_PREFIX) - len(PAYLOAD_SUFFIX)
 
-    def chunks(self, items: Sequence[Outgoing], on_result: ResultCallback) -> list[list[Outgoing]]:
-        """Split ``items`` into payloads under the limit; report items that can never fit."""
-        room = self.payload_limit - len(PAYLOAD_PREFIX) - len(PAYLOAD_SUFFIX)
-        chunks: list[list[Outgoing]] = []
-        current: list[Outgoing] = []
-        size = 0
-        for item in items:
-            length = len(item.record.value) + 1  # the separating comma
-            if length > room:
-                on_result(
-                    item.token,
-                    DeliveryError(
-                        f"message is {len(item.record.value)} bytes, more than the {room} an "
-                        "asynchronous Lambda invocation can carry",
-                        permanent=True,
-                    ),
+    def deliver(self, records: Sequence[Record]) -> list[Outcome]:
+        """Invoke once per payload-sized chunk; one outcome per record, in order."""
+        outcomes: list[Outcome] = [None] * len(records)
+        for index, record in enumerate(records):
+            if not self._fits(record):
+                outcomes[index] = UndeliverableError(
+                    f"message is {len(record.value)} bytes, more than the {self.room} an "
+                    "asynchronous Lambda invocation can carry"
                 )
-                continue
-            if current and size + length > room:
-                chunks.append(current)
-                current, size = [], 0
-            current.append(item)
-            size += length
-        if current:
-            chunks.append(current)
-        return chunks
+        for chunk in self.chunks(records):
+            error = self._invoke([records[index] for index in chunk])
+            for index in chunk:
+                outcomes[index] = error
+        return outcomes
+
+    def chunks(self, records: Sequence[Record]) -> list[list[int]]:
+        """Indices of the records each invocation carries (records that fit in none: left out)."""
+        return size_bounded_chunks(
+            (index for index, record in enumerate(records) if self._fits(record)),
+            lambda index: _payload_bytes(records[index]),
+            self.room,
+        )
+
+    def _fits(self, record: Record) -> bool:
+        return _payload_bytes(record) <= self.room
 
     @staticmethod
-    def payload(chunk: Sequence[Outgoing]) -> bytes:
-        return PAYLOAD_PREFIX + b",".join(item.record.value for item in chunk) + PAYLOAD_SUFFIX
+    def payload(chunk: Sequence[Record]) -> bytes:
+        return PAYLOAD_PREFIX + b",".join(record.value for record in chunk) + PAYLOAD_SUFFIX
 
-    def _invoke(self, chunk: Sequence[Outgoing]) -> BaseException | None:
+    def _invoke(self, chunk: Sequence[Record]) -> BaseException | None:
         try:
             response = self._client.invoke(
                 FunctionName=self.function_name,
@@ -120,7 +106,9 @@ class LambdaTransport:
                 Payload=self.payload(chunk),
             )
         except Exception as exc:  # botocore ClientError, connection and credential errors
-            return DeliveryError(f"invoking {self.function_name} failed: {exc}", cause=exc)
+            error = DeliveryError(f"invoking {self.function_name} failed: {exc}")
+            error.__cause__ = exc
+            return error
         finally:
             self.invocations += 1
         status = response.get("StatusCode")
@@ -134,3 +122,7 @@ class LambdaTransport:
         close = getattr(self._client, "close", None)
         if close is not None:
             close()
+
+
+def _payload_bytes(record: Record) -> int:
+    return len(record.value) + 1  # the separating comma

@@ -34,7 +34,6 @@ one, with its own producer, thread and spool connection.
 from __future__ import annotations
 
 import atexit
-import itertools
 import logging
 import os
 import threading
@@ -47,12 +46,8 @@ from typing import Any
 
 from document_exceptions.app.settings import AppSettings
 from document_exceptions.app.spool import Spool
-from document_exceptions.app.transport import (
-    Outgoing,
-    RecordLike,
-    Transport,
-    is_permanent,
-)
+from document_exceptions.app.transport import Outcome, Transport, is_permanent
+from document_exceptions.record import Record
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +90,9 @@ class SenderClosedError(RuntimeError):
 SPOOLING = -1  # a _Pending.spool_id while its record is being written to the spool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # compared by identity: one per record in flight
 class _Pending:
-    record: RecordLike
+    record: Record
     spool_id: int | None = None  # set when the record is (also) in the spool
     from_spool: bool = False  # leased from the spool for replay
 
@@ -152,14 +147,16 @@ class BackgroundSender:
         self._transport_factory = transport_factory
         self._capacity = settings.buffer_size
         self._policy = settings.full_buffer_policy
-        self._buffer: deque[RecordLike] = deque()
+        self._buffer: deque[Record] = deque()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._wakeup = threading.Event()
-        self._tokens = itertools.count()
-        self._inflight: dict[int, _Pending] = {}
+        # Records handed to the transport, oldest first (a dict as an insertion-ordered set).
+        self._inflight: dict[_Pending, None] = {}
         self._failed: list[tuple[_Pending, BaseException]] = []
         self._acked_spool_ids: list[int] = []
+        # Settlements under way (failures taken from _failed, not yet in the spool).
+        self._settling = 0
         self._delivered_while_spooling: list[_Pending] = []
         self._counters = dict.fromkeys(COUNTERS, 0)
         self._healthy = True
@@ -180,11 +177,11 @@ class BackgroundSender:
 
     # --- calling thread -------------------------------------------------------------------
 
-    def submit(self, record: RecordLike) -> None:
+    def submit(self, record: Record) -> None:
         """Queue one prepared record; returns at once (spools it if the buffer is full)."""
         if self._thread is None or self.pid != os.getpid() or self._closed:
             self._start()
-        overflow: RecordLike | None = None
+        overflow: Record | None = None
         with self._lock:
             self._counters["submitted"] += 1
             if len(self._buffer) < self._capacity:
@@ -196,7 +193,7 @@ class BackgroundSender:
         if not self._wakeup.is_set():
             self._wakeup.set()
 
-    def _on_full_buffer(self, record: RecordLike) -> RecordLike | None:
+    def _on_full_buffer(self, record: Record) -> Record | None:
         """Apply the full-buffer policy (lock held); returns a record to spool, if any."""
         self._counters["buffer_full"] += 1
         now = time.monotonic()
@@ -233,8 +230,7 @@ class BackgroundSender:
             result = FlushResult(
                 delivered=delivered - self._flush_mark[0],
                 spooled=spooled - self._flush_mark[1],
-                pending=len(self._buffer)
-                + sum(1 for p in self._inflight.values() if p.spool_id is None),
+                pending=len(self._buffer) + sum(1 for p in self._inflight if p.spool_id is None),
                 counters=dict(self._counters),
             )
             self._flush_mark = (delivered, spooled)
@@ -308,11 +304,11 @@ class BackgroundSender:
         ``replays=False`` ignores records in flight that are in the spool already (replays,
         probes): flush only waits for what would otherwise be lost.
         """
-        if self._buffer or self._failed or self._acked_spool_ids:
+        if self._buffer or self._failed or self._acked_spool_ids or self._settling:
             return False
         if replays:
             return not self._inflight
-        return all(p.spool_id is not None for p in self._inflight.values())
+        return all(p.spool_id is not None for p in self._inflight)
 
     def _start(self) -> None:
         if self._closed:
@@ -329,12 +325,12 @@ class BackgroundSender:
                 )
                 self._thread.start()
 
-    def _on_result(self, token: int, error: BaseException | None) -> None:
-        """Transport callback (any thread): one record's outcome."""
+    def _on_result(self, pending: _Pending, error: Outcome) -> None:
+        """One record's outcome, as the transport reported it."""
         with self._lock:
-            pending = self._inflight.pop(token, None)
-            if pending is None:
+            if pending not in self._inflight:
                 return
+            del self._inflight[pending]
             if error is None:
                 self._healthy = True
                 if pending.spool_id is None:
@@ -354,7 +350,7 @@ class BackgroundSender:
         if error is not None or pending.spool_id is not None:
             self._wakeup.set()
 
-    def _spool_records(self, records: list[RecordLike], *, leased: bool = False) -> list[int]:
+    def _spool_records(self, records: list[Record], *, leased: bool = False) -> list[int]:
         """Write records to the spool (no lock held); counts them."""
         ids = self.spool.put(records, leased=leased)
         with self._lock:
@@ -373,7 +369,7 @@ class BackgroundSender:
         with self._lock:
             buffered = list(self._buffer)
             self._buffer.clear()
-            unspooled = [p for p in self._inflight.values() if p.spool_id is None]
+            unspooled = [p for p in self._inflight if p.spool_id is None]
             for pending in unspooled:
                 pending.spool_id = SPOOLING
             failed, self._failed = self._failed, []
@@ -396,7 +392,7 @@ class BackgroundSender:
             done, self._delivered_while_spooling = self._delivered_while_spooling, []
             self._acked_spool_ids.extend(p.spool_id for p in done if p.spool_id is not None)
             held = (
-                [p.spool_id for p in self._inflight.values() if p.spool_id not in (None, SPOOLING)]
+                [p.spool_id for p in self._inflight if p.spool_id not in (None, SPOOLING)]
                 if closing
                 else []
             )
@@ -408,12 +404,21 @@ class BackgroundSender:
         with self._lock:
             failed, self._failed = self._failed, []
             acked, self._acked_spool_ids = self._acked_spool_ids, []
+            self._settling += 1
+        try:
+            self._settle_taken(failed, acked)
+        finally:
+            with self._lock:
+                self._settling -= 1
+                self._changed.notify_all()
+
+    def _settle_taken(self, failed: list[tuple[_Pending, BaseException]], acked: list[int]) -> None:
         if acked:
             self.spool.delete(acked)
         if not failed:
             return
         retry_later: list[int] = []
-        to_spool: list[RecordLike] = []
+        to_spool: list[Record] = []
         for pending, error in failed:
             if pending.spool_id == SPOOLING:
                 continue  # being spooled by flush right now; replayed later
@@ -497,31 +502,35 @@ class BackgroundSender:
             return max(0.0, min(self._next_probe - time.monotonic(), 1.0))
         return min(1.0, self.settings.replay_interval)
 
-    def _take_batch(self) -> list[Outgoing]:
+    def _take_batch(self) -> list[_Pending]:
         """Lock held: move up to MAX_BATCH buffered records into flight."""
-        batch = []
-        buffer, inflight, tokens = self._buffer, self._inflight, self._tokens
-        for _ in range(min(len(buffer), MAX_BATCH)):
-            record = buffer.popleft()
-            token = next(tokens)
-            inflight[token] = _Pending(record)
-            batch.append(Outgoing(token, record))
+        buffer = self._buffer
+        batch = [_Pending(buffer.popleft()) for _ in range(min(len(buffer), MAX_BATCH))]
+        self._inflight.update(dict.fromkeys(batch))
         return batch
 
-    def _deliver(self, batch: list[Outgoing]) -> None:
+    def _deliver(self, batch: list[_Pending]) -> None:
+        """Hand the batch to the transport and wait; settle each record's outcome."""
         transport = self._transport
+        outcomes: list[Outcome]
         try:
             assert transport is not None  # checked by the caller
-            transport.deliver(batch, self._on_result)
-        except Exception as exc:  # the transport must report per record; this is a backstop
-            for item in batch:
-                self._on_result(item.token, exc)
+            outcomes = transport.deliver([pending.record for pending in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(
+                    f"the {transport.name} transport answered {len(outcomes)} outcomes "
+                    f"for {len(batch)} records"
+                )
+        except Exception as exc:  # the transport must answer per record; this is a backstop
+            outcomes = [exc] * len(batch)
+        for pending, error in zip(batch, outcomes, strict=True):
+            self._on_result(pending, error)
         producers = getattr(transport, "producers_created", 0)
         if producers != self._producers_seen:
             self._producers_seen = producers
             _register_exit_hook_last()
 
-    def _spool_moving(self, records: list[RecordLike]) -> None:
+    def _spool_moving(self, records: list[Record]) -> None:
         try:
             self._spool_records(records)
         except Exception:
@@ -547,7 +556,7 @@ class BackgroundSender:
             return
         with self._lock:
             healthy = self._healthy
-            replaying = sum(1 for p in self._inflight.values() if p.from_spool)
+            replaying = sum(1 for p in self._inflight if p.from_spool)
             if now >= self._next_spool_check:
                 self._spool_dirty = True
                 self._next_spool_check = now + self.settings.replay_interval
@@ -572,12 +581,9 @@ class BackgroundSender:
                 with self._lock:
                     self._healthy = True  # nothing to probe with: try live records again
             return
-        batch = []
+        batch = [_Pending(row.record, row.row_id, from_spool=True) for row in claimed]
         with self._lock:
-            for row in claimed:
-                token = next(self._tokens)
-                self._inflight[token] = _Pending(row.record, row.row_id, from_spool=True)
-                batch.append(Outgoing(token, row.record))
+            self._inflight.update(dict.fromkeys(batch))
         self._deliver(batch)
 
 

@@ -31,8 +31,10 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from document_exceptions.record import Record
 
 SPOOL_FILE = "spool.sqlite3"
 SCHEMA = """
@@ -58,13 +60,8 @@ CREATE TABLE IF NOT EXISTS rejected (
 """
 
 
-@dataclass(frozen=True, slots=True)
-class WireRecord:
-    """One record exactly as it goes on the wire (what the contract prepared)."""
-
-    key: bytes | None
-    value: bytes
-    headers: list[tuple[str, bytes]] = field(default_factory=list)  # a list, as kafka-python wants
+# The spool's name for the one record type (rows hold exactly what the contract prepared).
+WireRecord = Record
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,73 +1,44 @@
 """What the background sender needs from a way of delivering records.
 
-A transport gets a batch of :class:`Outgoing` items and must report each item's outcome
-exactly once through the callback: ``None`` for delivered, an exception otherwise. It may
-report during ``deliver`` (the Lambda transport) or later from another thread (Kafka).
-An error that retrying can never fix (the record is too large for the destination) is a
-:class:`DeliveryError` with ``permanent=True``, or is recognised by ``is_permanent``.
+The sender's delivery thread calls ``deliver`` with a batch of records and waits: the
+transport returns one outcome per record, in order, ``None`` for delivered or the exception
+that says why not. Whether a failure is worth retrying is decided by its type
+(:func:`is_permanent`), never by its text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Protocol
 
-from document_exceptions.app.spool import WireRecord
+from document_exceptions.publisher import RECORD_ERRORS
+from document_exceptions.record import Record
 
-
-class RecordLike(Protocol):
-    """A contract ``PreparedRecord`` or a spooled ``WireRecord``."""
-
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    token: int
-    record: RecordLike | WireRecord
-
-
-ResultCallback = Callable[[int, BaseException | None], None]
+Outcome = BaseException | None
 
 
 class DeliveryError(Exception):
-    """A batch or record was not delivered; ``permanent`` when retrying cannot help."""
+    """A batch or record was not delivered this time; delivering it again may succeed."""
 
-    def __init__(
-        self, message: str, *, permanent: bool = False, cause: BaseException | None = None
-    ) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.cause = cause
+
+class UndeliverableError(Exception):
+    """This record can never be delivered this way (larger than the destination accepts)."""
+
+
+# Failures that no amount of retrying fixes for this record.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (UndeliverableError, *RECORD_ERRORS)
 
 
 class Transport(Protocol):
     name: str
 
-    def deliver(self, items: Sequence[Outgoing], on_result: ResultCallback) -> None: ...
+    def deliver(self, records: Sequence[Record]) -> list[Outcome]:
+        """Deliver the batch; one outcome per record, in order, when it returns."""
+        ...
 
     def close(self, timeout: float) -> None: ...
 
 
 def is_permanent(error: BaseException) -> bool:
     """True for errors that no amount of retrying fixes for this record."""
-    if isinstance(error, DeliveryError):
-        return error.permanent
-    return type(error).__name__ in PERMANENT_KAFKA_ERRORS
-
-
-# kafka-python errors about the record itself (by name, so kafka-python is not imported).
-PERMANENT_KAFKA_ERRORS = frozenset(
-    {
-        "MessageSizeTooLargeError",
-        "RecordListTooLargeError",
-        "InvalidRecordError",
-        "CorruptRecordError",
-    }
-)
+    return isinstance(error, PERMANENT_ERRORS)

@@ -180,7 +180,7 @@ def send_message(
         resolver, producer_settings(remaining_s), contract, on_connect_progress=still_trying
     )
     try:
-        (result,) = publisher.publish([record], timeout_s=remaining_s)
+        (result,) = publisher.publish([record.record], timeout_s=remaining_s)
     finally:
         publisher.close(timeout_s=min(remaining_s, 5.0))
     if not result.published:
@@ -196,9 +196,10 @@ def send_message(
 def failure_text(result: PublishResult) -> str:
     """Why a record was not published, without the exception class names the publisher
     puts in front (``KafkaTimeoutError: ...``) for its log."""
-    text = " ".join((result.error or "not acknowledged").split())
-    if result.error_type:
-        prefix = f"{result.error_type}: "
-        while text.startswith(prefix):
-            text = text.removeprefix(prefix)
-    return text
+    if result.error is None:
+        return "not acknowledged"
+    text = " ".join(str(result.error).split())
+    prefix = f"{type(result.error).__name__}: "
+    while text.startswith(prefix):
+        text = text.removeprefix(prefix)
+    return text or type(result.error).__name__

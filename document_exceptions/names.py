@@ -1,0 +1,23 @@
+"""Names shared by the runtime and the constructs that deploy it, each defined once here.
+
+The producer Lambda reads these variables and emits under these names; `stacks/` imports
+them to set the function's environment and to wire its rule and alarms, so a rename in one
+place cannot leave the other behind.
+"""
+
+from __future__ import annotations
+
+# Powertools reads these two variables for the service (logs, metrics) and metrics namespace.
+SERVICE_NAME_VARIABLE = "POWERTOOLS_SERVICE_NAME"
+METRICS_NAMESPACE_VARIABLE = "POWERTOOLS_METRICS_NAMESPACE"
+LOG_LEVEL_VARIABLE = "LOG_LEVEL"
+SERVICE_NAME = "document-exceptions-producer"
+METRICS_NAMESPACE = "DocumentExceptions"
+
+# The queue where the producer parks messages that can never be published.
+REJECTED_QUEUE_URL_VARIABLE = "REJECTED_QUEUE_URL"
+# `PRODUCER_<SETTING>` overrides one `ProducerSettings` field (`PRODUCER_LINGER_MS=10`).
+PRODUCER_VARIABLE_PREFIX = "PRODUCER_"
+
+# EventBridge events carrying a message in `detail` have this detail-type.
+EVENTBRIDGE_DETAIL_TYPE = "DocumentAccessException"
