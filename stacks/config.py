@@ -146,11 +146,11 @@ class NetworkSettings:
     `SecurityGroups` of the seed's `broker-info.json`. Empty by default: the brokers are in
     the created group alone, which admits only 9096 from `client_access` and this app's
     functions. An attached group's own rules then apply to the brokers too (and, on
-    ZooKeeper-based Kafka versions such as 2.8.1, to the ZooKeeper nodes). The cluster's
-    security groups are fixed at creation: changing this list requires REPLACING the
-    cluster. CloudFormation refuses that while the cluster keeps its name (the deploy fails
-    and rolls back); under a new name it creates a new, empty cluster. Decide before the
-    first deploy; admit clients with `client_access`, which never replaces the cluster.
+    ZooKeeper-based clusters such as 2.8.1, to the ZooKeeper nodes). The cluster's security
+    groups are fixed at creation: changing this list REPLACES the cluster, that is a new,
+    empty cluster (or a failed deploy, as the new cluster would need the old one's name).
+    Decide before the first deploy; admit clients with `client_access`, which never
+    replaces the cluster.
     """
 
     mode: NetworkMode = "create"

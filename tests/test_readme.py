@@ -7,11 +7,14 @@
   its exception to the library, then re-raises the same object, and the report reaches the
   real local broker; a failure to report is counted, never raised; a function without the
   ids is refused when decorated, with the error and fields the README names.
+- "Environments": the setting for the brokers' existing security groups is spelt as the
+  configuration reads it, with the note that the groups are fixed at creation.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
 import subprocess
@@ -24,6 +27,7 @@ from typing import Any
 import pytest
 
 from document_exceptions.app import ValidationError, api
+from stacks.config import NetworkSettings
 from tests.app_helpers import configure_app, messages
 
 __all__ = ["configure_app"]  # a fixture
@@ -277,3 +281,15 @@ def test_each_way_the_readme_lists_to_supply_the_ids_is_accepted(source, fixed):
     with pytest.raises(ValidationError) as caught:
         namespace["kafka_exception_handler"]("document_download_error")(lambda: None)
     assert set(caught.value.fields) == {"order_req_id", "s3_key", "user_id"}
+
+
+# --- the brokers' security groups -------------------------------------------------------
+
+
+def test_the_readme_names_the_broker_security_group_setting_as_config_spells_it():
+    text = " ".join(section("Environments").split())
+    setting = re.search(r"`network\.(\w+)` \(imported VPC only; default `\[\]`\)", text)
+    assert setting, "README's Environments section documents the brokers' existing groups"
+    field = next(f for f in dataclasses.fields(NetworkSettings) if f.name == setting.group(1))
+    assert field.default == ()
+    assert "The cluster's security groups are fixed at creation" in text
