@@ -4,8 +4,9 @@
     .venv/bin/python docs/message_format.py --check   # exit 1 if the file is stale
 
 Every table, limit, default and example below is computed from the contract module (the
-examples by running `build_message` / `prepare_record` on the seed's messages), so the
-document cannot drift from the code; tests/test_docs.py runs the check.
+examples by running `build_message` / `prepare_record` on the seed's messages), and the
+compression codecs from the publisher's constants, so the document cannot drift from the
+code; tests/test_docs.py runs the check, and runs the consumer snippet against a broker.
 """
 
 from __future__ import annotations
