@@ -4,14 +4,17 @@
     .venv/bin/python docs/message_format.py --check   # exit 1 if the file is stale
 
 Every table, limit, default and example below is computed from the contract module (the
-examples by running `build_message` / `prepare_record` on the seed's messages), so the
-document cannot drift from the code; tests/test_docs.py runs the check.
+examples by running `build_message` / `prepare_record` on the seed's messages), and the
+compression codecs from the publisher's constants, so the document cannot drift from the
+code; tests/test_docs.py runs the check, and runs the consumer snippet against a broker.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -23,10 +26,26 @@ sys.path[:0] = [str(REPO_ROOT)]
 
 from demo.messages import INVALID_EVENT  # noqa: E402
 from document_exceptions import contract, names  # noqa: E402
+from document_exceptions.publisher import (  # noqa: E402
+    COMPRESSION_CODECS,
+    DEFAULT_COMPRESSION,
+    FALLBACK_COMPRESSION,
+    environment_variable,
+)
 from document_exceptions.seed_examples import SEED_MANUAL_SEND, SEED_MESSAGE  # noqa: E402
 
 OUTPUT = REPO_ROOT / "docs" / "message-format.md"
 EXAMPLE_TIME = datetime(2025, 10, 21, 10, 30, tzinfo=UTC)
+CONSUMER_GROUP = "document-exceptions-reader"
+# What each header carries, by header name (the values come from the contract).
+HEADER_MEANINGS = {
+    contract.HEADER_EXCEPTION_TYPE: "the message's `exception_type`: filter or route without "
+    "parsing the value",
+    contract.HEADER_SOURCE: "the message's `source`",
+    contract.HEADER_SCHEMA_VERSION: "the message schema's version: set aside records with a "
+    "version you do not know",
+    contract.HEADER_CONTENT_TYPE: "how the value is encoded",
+}
 
 
 def _code(value: object) -> str:
@@ -126,6 +145,78 @@ def settings_table() -> list[str]:
     return _table(["setting", "environment variable", "default"], rows)
 
 
+def kafka_python_extras() -> dict[str, str]:
+    """kafka-python's optional extras (extra -> package), from its installed metadata."""
+    extras = {}
+    for requirement in importlib.metadata.requires("kafka-python") or ():
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)[^;]*;\s*extra\s*==\s*['\"](\w+)['\"]", requirement)
+        if match:
+            extras[match.group(2)] = match.group(1)
+    return extras
+
+
+def kafka_python_support(codec: str) -> str:
+    """What a kafka-python consumer needs to read `codec`."""
+    if codec == "gzip":
+        return f"{_code(codec)} is built in (Python's `gzip`)"
+    package = kafka_python_extras()[codec]
+    return (
+        f'{_code(codec)} needs `pip install "kafka-python[{codec}]"` (the `{package}` package); '
+        f"without it, reading raises `UnsupportedCodecError: Libraries for {codec} compression "
+        "codec not found`"
+    )
+
+
+def codec_support() -> list[str]:
+    codecs = (DEFAULT_COMPRESSION, FALLBACK_COMPRESSION)
+    return [
+        f"- kafka-python: {'; '.join(kafka_python_support(codec) for codec in codecs)}.",
+        "- librdkafka-based clients (confluent-kafka, ...): the confluent-kafka wheels have every",
+        "  codec built in; a librdkafka built from source has a codec only if it was built with",
+        "  its library (libzstd for `zstd`, zlib for `gzip`).",
+        "- Java clients: every codec, `zstd` since Kafka 2.1.",
+    ]
+
+
+def headers_table(seed: contract.PreparedRecord) -> list[str]:
+    rows = [
+        [_code(name), _code(value.decode()), HEADER_MEANINGS[name]]
+        for name, value in seed.record.headers
+    ]
+    return _table(["header", "value (seed message)", "meaning"], rows)
+
+
+def consumer_snippet() -> str:
+    """A kafka-python consumer for MSK; tests/test_docs.py runs it against the local broker."""
+    settings = contract.DEFAULT_SETTINGS
+    topic_variable = contract.ENVIRONMENT_VARIABLES["topic"]
+    return f"""\
+import json
+import os
+
+from kafka import KafkaConsumer  # pip install "kafka-python[{DEFAULT_COMPRESSION}]"
+
+consumer = KafkaConsumer(
+    os.environ.get("{topic_variable}", "{settings.topic}"),
+    bootstrap_servers=json.loads(os.environ["KAFKA_BOOTSTRAP_SERVERS"]),
+    security_protocol="SASL_SSL",
+    sasl_mechanism="SCRAM-SHA-512",
+    sasl_plain_username=os.environ["KAFKA_SASL_USERNAME"],
+    sasl_plain_password=os.environ["KAFKA_SASL_PASSWORD"],
+    ssl_cafile=os.environ.get("KAFKA_SSL_CAFILE"),  # unset for MSK: its certificates are public
+    group_id="{CONSUMER_GROUP}",
+    auto_offset_reset="earliest",
+)
+for record in consumer:  # batches arrive compressed; kafka-python decompresses them
+    headers = {{name: value.decode("utf-8") for name, value in record.headers}}
+    if headers.get("{contract.HEADER_SCHEMA_VERSION}") != "{contract.SCHEMA_VERSION}":
+        print("skipped: schema version", headers.get("{contract.HEADER_SCHEMA_VERSION}"))
+        continue
+    message = json.loads(record.value)
+    print(headers["{contract.HEADER_EXCEPTION_TYPE}"], message["order_req_id"], message["s3_key"])
+"""
+
+
 def validation_example() -> list[str]:
     try:
         contract.build_message(INVALID_EVENT)
@@ -195,6 +286,32 @@ def render() -> str:
                 ],
             ],
         ),
+        "",
+        "## Reading the records",
+        "",
+        f"Records are compressed with {_code(DEFAULT_COMPRESSION)} (`DEFAULT_COMPRESSION` in",
+        "`document_exceptions/publisher.py`). A producer without that codec's library sends",
+        f"{_code(FALLBACK_COMPRESSION)} instead, and the producer variable "
+        f"`{environment_variable('compression_type')}`",
+        f"can choose {', '.join(map(_code, COMPRESSION_CODECS))} or `none`. The codec is set per",
+        "batch; consumers decompress transparently, but only with the codec's library:",
+        "",
+        *codec_support(),
+        "",
+        "Every record carries these headers (names are strings, values UTF-8 bytes; kafka-python",
+        "gives `record.headers` as a list of `(name, bytes)` pairs, confluent-kafka",
+        "`message.headers()`):",
+        "",
+        *headers_table(seed),
+        "",
+        "A kafka-python consumer for MSK, configured by the seed's variables (the values are in",
+        "the stack outputs; the password in the secret of `KafkaSaslCredentials`).",
+        "`tests/test_docs.py` runs it against a local SASL_SSL broker after publishing with",
+        "this library's publisher:",
+        "",
+        "```python",
+        *consumer_snippet().splitlines(),
+        "```",
         "",
         "## Fields",
         "",

@@ -96,9 +96,18 @@ RECORD_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# The codec records are compressed with (chosen by measurement: see `compression_type`), and
+# the one used where its library is not installed. Consumers must read both; the message
+# format document (docs/message-format.md) names them from here.
+DEFAULT_COMPRESSION = "zstd"
+FALLBACK_COMPRESSION = "gzip"
+
+
 def default_compression() -> str:
-    """zstd where the `zstandard` package is installed (the measured choice), else gzip."""
-    return "zstd" if has_zstd() else "gzip"
+    """DEFAULT_COMPRESSION where its library is installed, else FALLBACK_COMPRESSION."""
+    if COMPRESSION_CODECS[DEFAULT_COMPRESSION]():
+        return DEFAULT_COMPRESSION
+    return FALLBACK_COMPRESSION
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ DEFAULT_INSTANCE_TYPE = "kafka.t3.small"
 DEFAULT_VPC_CIDR = "10.20.0.0/16"
 RECOMMENDED_KAFKA_LINE = "3.8.x"
 SCRAM_PORT = 9096
+# Security groups per network interface (VPC default quota) less the group this app creates.
+MAX_ATTACHED_BROKER_SECURITY_GROUPS = 4
 SCRAM_SECRET_PREFIX = "AmazonMSK_"  # noqa: S105 (a name prefix, not a value)
 
 # Apache Kafka versions past Amazon MSK end of support, with the date support ended.
@@ -138,6 +140,17 @@ class NetworkSettings:
     With `import`, `availability_zones` is derived from `subnets`; with `create`, it names
     the two AZs of the new VPC. `vpc_cidr` is the new VPC's block (`create`) or, optionally,
     the imported VPC's block.
+
+    `broker_security_group_ids` (`import` only): existing security groups of that VPC
+    attached to the brokers in addition to the group this app creates, e.g. the
+    `SecurityGroups` of the seed's `broker-info.json`. Empty by default: the brokers are in
+    the created group alone, which admits only 9096 from `client_access` and this app's
+    functions. An attached group's own rules then apply to the brokers too (and, on
+    ZooKeeper-based clusters such as 2.8.1, to the ZooKeeper nodes). The cluster's security
+    groups are fixed at creation: changing this list REPLACES the cluster, that is a new,
+    empty cluster (or a failed deploy, as the new cluster would need the old one's name).
+    Decide before the first deploy; admit clients with `client_access`, which never
+    replaces the cluster.
     """
 
     mode: NetworkMode = "create"
@@ -147,6 +160,7 @@ class NetworkSettings:
     availability_zones: tuple[str, ...] = ()
     nat_gateways: int = 0
     interface_endpoints: bool = True
+    broker_security_group_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -485,6 +499,25 @@ def _validate_network(reader: _Reader, network: NetworkSettings, region: str) ->
         cidr = _cidr(reader, "network.vpc_cidr", network.vpc_cidr, ipaddress.IPv4Network)
         if not 16 <= cidr.prefixlen <= 24:
             reader.fail("network.vpc_cidr", f"{network.vpc_cidr}: a VPC block is /16 to /24")
+    _validate_broker_security_groups(reader, network)
+
+
+def _validate_broker_security_groups(reader: _Reader, network: NetworkSettings) -> None:
+    path = "network.broker_security_group_ids"
+    groups = network.broker_security_group_ids
+    if groups and network.mode != "import":
+        reader.fail(path, "only with network.mode 'import' (a created VPC has no existing groups)")
+    for index, group in enumerate(groups):
+        if not _SECURITY_GROUP_ID.match(group):
+            reader.fail(f"{path}[{index}]", f"{group!r} is not a security group id (sg-xxxxxxxx)")
+    if len(set(groups)) != len(groups):
+        reader.fail(path, "listed twice")
+    if len(groups) > MAX_ATTACHED_BROKER_SECURITY_GROUPS:
+        reader.fail(
+            path,
+            f"{len(groups)} groups: at most {MAX_ATTACHED_BROKER_SECURITY_GROUPS} next to the "
+            "created one (a network interface takes 5 security groups by default)",
+        )
 
 
 def _validate_imported_network(reader: _Reader, network: NetworkSettings, region: str) -> None:

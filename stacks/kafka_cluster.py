@@ -102,7 +102,12 @@ class KafkaCluster(Construct):
             broker_node_group_info=msk.CfnCluster.BrokerNodeGroupInfoProperty(
                 client_subnets=subnet_ids,
                 instance_type=config.broker_instance_type,
-                security_groups=[self.security_group.security_group_id],
+                # The created group first, then the existing groups from config. Fixed at
+                # creation: changing this list replaces the cluster (see NetworkSettings).
+                security_groups=[
+                    self.security_group.security_group_id,
+                    *config.network.broker_security_group_ids,
+                ],
                 storage_info=msk.CfnCluster.StorageInfoProperty(
                     ebs_storage_info=msk.CfnCluster.EBSStorageInfoProperty(
                         volume_size=config.volume_gib

@@ -153,6 +153,30 @@ def test_imported_network_takes_its_zones_from_the_subnets():
     ]
 
 
+def test_brokers_are_in_the_created_group_alone_unless_existing_groups_are_attached():
+    assert load_environment("prod", IMPORTED).network.broker_security_group_ids == ()
+    attached = changed(IMPORTED, "network.broker_security_group_ids", ["sg-12345678", "sg-0abc"])
+    with pytest.raises(ConfigError):
+        load_environment("prod", attached)
+    attached = changed(
+        IMPORTED, "network.broker_security_group_ids", ["sg-12345678", "sg-0123456789abcdef0"]
+    )
+    assert load_environment("prod", attached).network.broker_security_group_ids == (
+        "sg-12345678",
+        "sg-0123456789abcdef0",
+    )
+
+
+def test_repository_staging_and_prod_admit_the_seed_group_without_attaching_it(
+    environment_configs,
+):
+    """The README's statement: sg-12345678 is a client group, not on the brokers."""
+    for name in ("staging", "prod"):
+        config = environment_configs[name]
+        assert "sg-12345678" in config.client_access.security_group_ids
+        assert config.network.broker_security_group_ids == ()
+
+
 def test_created_network_defaults_to_no_nat_and_endpoints_on():
     network = load_environment("dev", CREATED).network
     assert (network.nat_gateways, network.interface_endpoints, network.vpc_cidr) == (
@@ -437,6 +461,43 @@ BAD_INPUT = [
         "client_access.security_group_ids",
         ["sg-12345678", "sg-12345678"],
         "client_access.security_group_ids: listed twice",
+    ),
+    (
+        "broker_security_group_malformed",
+        IMPORTED,
+        "network.broker_security_group_ids",
+        ["sg-12345678", "sg-1"],
+        "network.broker_security_group_ids[1]: 'sg-1' is not a security group id (sg-xxxxxxxx)",
+    ),
+    (
+        "broker_security_group_not_a_list",
+        IMPORTED,
+        "network.broker_security_group_ids",
+        "sg-12345678",
+        "network.broker_security_group_ids: expected a list, got the string 'sg-12345678'",
+    ),
+    (
+        "broker_security_group_listed_twice",
+        IMPORTED,
+        "network.broker_security_group_ids",
+        ["sg-12345678", "sg-12345678"],
+        "network.broker_security_group_ids: listed twice",
+    ),
+    (
+        "broker_security_groups_too_many",
+        IMPORTED,
+        "network.broker_security_group_ids",
+        [f"sg-1234567{digit}" for digit in range(5)],
+        "network.broker_security_group_ids: 5 groups: at most 4 next to the created one (a "
+        "network interface takes 5 security groups by default)",
+    ),
+    (
+        "broker_security_groups_in_a_created_vpc",
+        CREATED,
+        "network.broker_security_group_ids",
+        ["sg-12345678"],
+        "network.broker_security_group_ids: only with network.mode 'import' (a created VPC has "
+        "no existing groups)",
     ),
     (
         "cidr_malformed",

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from stacks.config import SCRAM_PORT
+from stacks.config import SCRAM_PORT, EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
 from stacks.kafka_cluster import KafkaCluster
 from stacks.network import Network
 from tests.client_access_stack import build_log_groups
 from tests.stack_fixtures import ENVIRONMENTS
+from tests.test_document_exceptions_stack import PINNED_LOGICAL_IDS
 
 pytestmark = pytest.mark.parametrize("env", ENVIRONMENTS)
 
@@ -259,20 +261,15 @@ def test_client_access_hands_clients_the_cluster_and_its_dependencies(env, synth
     )
 
 
-def test_a_supported_kafka_version_synthesizes_without_warning(env, environment_configs):
-    config = dataclasses.replace(environment_configs[env], kafka_version="3.8.x")
+def probe_stack(config: EnvironmentConfig) -> cdk.Stack:
+    """Only the network and the cluster of `config`, with the same construct paths as the app
+    (so the same logical ids)."""
     stack = cdk.Stack(
         cdk.App(), "Probe", env=cdk.Environment(account=config.account, region=config.region)
     )
     log_groups = build_log_groups(stack)
     network = Network(
-        stack,
-        "Network",
-        settings=dataclasses.replace(config.network, mode="import", vpc_id="vpc-12345678")
-        if config.network.mode == "import"
-        else config.network,
-        region=config.region,
-        log_groups=log_groups,
+        stack, "Network", settings=config.network, region=config.region, log_groups=log_groups
     )
     KafkaCluster(
         stack,
@@ -282,8 +279,106 @@ def test_a_supported_kafka_version_synthesizes_without_warning(env, environment_
         broker_subnets=network.broker_subnets,
         log_groups=log_groups,
     )
+    return stack
+
+
+def test_a_supported_kafka_version_synthesizes_without_warning(env, environment_configs):
+    stack = probe_stack(dataclasses.replace(environment_configs[env], kafka_version="3.8.x"))
     assert (
         Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("end of support"))
         == []
     )
     assert cluster_properties(Template.from_stack(stack))["KafkaVersion"] == "3.8.x"
+
+
+# What MSK replaces the cluster for (a new, empty cluster; see NetworkSettings and
+# /work/shared/notes/msk-facts.md), as paths into the cluster's properties.
+REPLACEMENT_PROPERTIES = (
+    ("ClusterName",),
+    ("BrokerNodeGroupInfo", "ClientSubnets"),
+    ("BrokerNodeGroupInfo", "SecurityGroups"),
+    ("BrokerNodeGroupInfo", "BrokerAZDistribution"),
+    ("EncryptionInfo", "EncryptionAtRest"),
+    ("EncryptionInfo", "EncryptionInTransit", "InCluster"),
+)
+ATTACHED_GROUPS = ("sg-0a77ac4ed0000b0b1", "sg-0a77ac4ed0000b0b2")
+
+
+def replacement_properties(template: Template) -> dict[tuple[str, ...], Any]:
+    properties = cluster_properties(template)
+    found = {}
+    for path in REPLACEMENT_PROPERTIES:
+        node: Any = properties
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        found[path] = node
+    return found
+
+
+def with_attached_groups(config: EnvironmentConfig) -> EnvironmentConfig:
+    if config.network.mode != "import":
+        pytest.skip("existing groups attach only to brokers in an imported VPC (config refuses)")
+    network = dataclasses.replace(config.network, broker_security_group_ids=ATTACHED_GROUPS)
+    return dataclasses.replace(config, network=network)
+
+
+def test_brokers_are_in_the_created_group_then_the_configured_existing_ones(
+    env, stack_templates, environment_configs
+):
+    groups = cluster_properties(stack_templates[env])["BrokerNodeGroupInfo"]["SecurityGroups"]
+    assert groups == [
+        {"Fn::GetAtt": ["KafkaSecurityGroup4C1F93F4", "GroupId"]},
+        *environment_configs[env].network.broker_security_group_ids,
+    ]
+    attached = cluster_properties(
+        Template.from_stack(probe_stack(with_attached_groups(environment_configs[env])))
+    )["BrokerNodeGroupInfo"]["SecurityGroups"]
+    assert attached == [groups[0], *ATTACHED_GROUPS]
+
+
+def test_attaching_existing_groups_keeps_the_stateful_logical_ids(env, environment_configs):
+    config = environment_configs[env]
+    baseline = Template.from_stack(probe_stack(config)).to_json()["Resources"]
+    attached = Template.from_stack(probe_stack(with_attached_groups(config))).to_json()
+    pinned = {
+        logical_id: kind
+        for logical_id, kind in PINNED_LOGICAL_IDS.items()
+        if logical_id in baseline
+    }
+    assert {"KafkaCluster21A1BE89", "KafkaSecurityGroup4C1F93F4"} <= set(pinned)
+    assert {
+        logical_id: attached["Resources"].get(logical_id, {}).get("Type") for logical_id in pinned
+    } == pinned
+    assert set(attached["Resources"]) == set(baseline), "attaching adds or removes no resource"
+
+
+def test_attached_groups_get_no_rules_from_this_stack(env, environment_configs):
+    template = Template.from_stack(probe_stack(with_attached_groups(environment_configs[env])))
+    for kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+        for rule in template.find_resources(kind).values():
+            assert rule["Properties"]["GroupId"] not in ATTACHED_GROUPS
+
+
+def test_attaching_existing_groups_changes_one_replacement_property(env, environment_configs):
+    config = environment_configs[env]
+    before = replacement_properties(Template.from_stack(probe_stack(config)))
+    after = replacement_properties(Template.from_stack(probe_stack(with_attached_groups(config))))
+    changed = sorted(path for path in REPLACEMENT_PROPERTIES if before[path] != after[path])
+    assert changed == [("BrokerNodeGroupInfo", "SecurityGroups")], (
+        "NetworkSettings documents that attaching a group replaces the cluster"
+    )
+
+
+def test_admitting_clients_never_changes_a_replacement_property(env, environment_configs):
+    config = environment_configs[env]
+    access = dataclasses.replace(
+        config.client_access,
+        security_group_ids=(*config.client_access.security_group_ids, "sg-0c11e47000000c1e4"),
+        cidrs=(*config.client_access.cidrs, "10.99.0.0/24"),
+    )
+    before = Template.from_stack(probe_stack(config))
+    after = Template.from_stack(probe_stack(dataclasses.replace(config, client_access=access)))
+    assert replacement_properties(after) == replacement_properties(before)
+    assert len(after.find_resources("AWS::EC2::SecurityGroupIngress")) == 2 + len(
+        before.find_resources("AWS::EC2::SecurityGroupIngress")
+    )

@@ -19,6 +19,7 @@ OFFERED = [
     {"Version": "3.7.x", "Status": "ACTIVE"},
     {"Version": "3.8.x", "Status": "ACTIVE"},
 ]
+ACTIVE_2_8_1 = [{"Version": "2.8.1", "Status": "ACTIVE"}]
 
 
 @pytest.fixture
@@ -52,7 +53,9 @@ def vpc(fake_aws):
     }
 
 
-def imported(vpc, *, zones=("eu-west-1a", "eu-west-1b"), subnet_keys=None, **overrides):
+def imported(
+    vpc, *, zones=("eu-west-1a", "eu-west-1b"), subnet_keys=None, broker_groups=(), **overrides
+):
     subnet_keys = subnet_keys or zones
     raw = {
         "account": MOTO_ACCOUNT,
@@ -68,6 +71,7 @@ def imported(vpc, *, zones=("eu-west-1a", "eu-west-1b"), subnet_keys=None, **ove
                 }
                 for key, zone in zip(subnet_keys, zones, strict=True)
             ],
+            "broker_security_group_ids": list(broker_groups),
         },
         "client_access": {"security_group_ids": [vpc["group"]]},
         "monitoring": {"alarm_topic_arn": vpc["topic"]},
@@ -226,6 +230,40 @@ def test_missing_client_security_group_fails(vpc):
     finding = findings(config, Clients(versions=[{"Version": "2.8.1", "Status": "ACTIVE"}]))[
         "client security groups"
     ]
+    assert not finding.ok
+    assert "InvalidGroup.NotFound" in finding.message
+
+
+def test_broker_security_groups_are_checked_only_when_configured(vpc):
+    config = imported(vpc)
+    assert "broker security groups" not in findings(config, Clients(versions=ACTIVE_2_8_1))
+
+
+def test_attached_broker_security_group_in_the_brokers_vpc_passes(vpc):
+    finding = findings(imported(vpc, broker_groups=[vpc["group"]]), Clients(versions=ACTIVE_2_8_1))[
+        "broker security groups"
+    ]
+    assert finding.ok, finding.message
+
+
+def test_attached_broker_security_group_in_another_vpc_fails(vpc):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    elsewhere = ec2.create_security_group(
+        GroupName="brokers", Description="other VPC", VpcId=vpc["other_vpc"]
+    )["GroupId"]
+    finding = findings(imported(vpc, broker_groups=[elsewhere]), Clients(versions=ACTIVE_2_8_1))[
+        "broker security groups"
+    ]
+    assert not finding.ok
+    assert finding.message == (
+        f"{elsewhere} not in {vpc['vpc']}, so MSK cannot attach them to the brokers"
+    )
+
+
+def test_missing_attached_broker_security_group_fails(vpc):
+    finding = findings(
+        imported(vpc, broker_groups=["sg-0123456789abcdef0"]), Clients(versions=ACTIVE_2_8_1)
+    )["broker security groups"]
     assert not finding.ok
     assert "InvalidGroup.NotFound" in finding.message
 

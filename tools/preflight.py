@@ -4,9 +4,9 @@ Run with credentials for the environment's account before `cdk deploy` (never du
 It reads the environments from cdk.json exactly as app.py does and checks what synth cannot:
 the credentials' account, that MSK offers the configured Kafka version in the region (and
 whether it is deprecated), that the broker type's EC2 family is offered in the two broker AZs,
-that imported subnets exist in the configured VPC and AZs, that client security groups and
-the alarm topic exist. Exit status: 0 all passed, 1 a check failed, 2 configuration or
-credentials problem.
+that imported subnets exist in the configured VPC and AZs, that client security groups, the
+existing groups attached to the brokers (in the brokers' VPC) and the alarm topic exist.
+Exit status: 0 all passed, 1 a check failed, 2 configuration or credentials problem.
 """
 
 from __future__ import annotations
@@ -164,24 +164,45 @@ def check_network(config: EnvironmentConfig, ec2: Any) -> Finding:
 
 
 def check_client_security_groups(config: EnvironmentConfig, ec2: Any) -> Finding | None:
-    groups = list(config.client_access.security_group_ids)
+    return _check_security_groups(
+        "client security groups",
+        config.client_access.security_group_ids,
+        config,
+        ec2,
+        "so rules cannot use them",
+    )
+
+
+def check_broker_security_groups(config: EnvironmentConfig, ec2: Any) -> Finding | None:
+    """Existing groups attached to the brokers must be in the brokers' VPC, or MSK refuses."""
+    return _check_security_groups(
+        "broker security groups",
+        config.network.broker_security_group_ids,
+        config,
+        ec2,
+        "so MSK cannot attach them to the brokers",
+    )
+
+
+def _check_security_groups(
+    check: str, group_ids: tuple[str, ...], config: EnvironmentConfig, ec2: Any, consequence: str
+) -> Finding | None:
+    groups = list(group_ids)
     if not groups:
         return None
     try:
         found = ec2.describe_security_groups(GroupIds=groups)["SecurityGroups"]
     except ClientError as error:
-        return Finding(
-            "client security groups", False, f"{', '.join(groups)}: {_aws_message(error)}"
-        )
+        return Finding(check, False, f"{', '.join(groups)}: {_aws_message(error)}")
     if config.network.mode == "import":
         elsewhere = [g["GroupId"] for g in found if g["VpcId"] != config.network.vpc_id]
         if elsewhere:
             return Finding(
-                "client security groups",
+                check,
                 False,
-                f"{', '.join(elsewhere)} not in {config.network.vpc_id}, so rules cannot use them",
+                f"{', '.join(elsewhere)} not in {config.network.vpc_id}, {consequence}",
             )
-    return Finding("client security groups", True, f"{', '.join(groups)} exist")
+    return Finding(check, True, f"{', '.join(groups)} exist")
 
 
 def check_alarm_topic(config: EnvironmentConfig, sns: Any) -> Finding | None:
@@ -207,6 +228,7 @@ def run_checks(config: EnvironmentConfig, client: ClientFactory) -> Iterator[Fin
     yield check_network(config, ec2)
     for optional in (
         check_client_security_groups(config, ec2),
+        check_broker_security_groups(config, ec2),
         check_alarm_topic(config, client("sns", config.region)),
     ):
         if optional is not None:
