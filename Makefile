@@ -20,7 +20,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_HOME := $(CURDIR)/.cdk-home
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup wheelhouse lint format test synth snapshots diff deploy preflight demo bench clean
+.PHONY: help setup wheelhouse lint format test synth snapshots diff deploy deploy-ci preflight demo bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -73,13 +73,19 @@ diff: setup  ## Offline: diff each synthesized stack against its committed snaps
 		$(CDK) diff --app $(CDK_OUT) --template tests/snapshots/$$stack.json --fail $$stack || exit 1; \
 	done
 
-preflight: setup  ## With real AWS credentials: check ENV's Kafka version, instance type and subnets before deploy
+preflight: setup  ## With real AWS credentials: no placeholder ids, bootstrap, Kafka version, instance type, subnets
 	@test -n "$(ENV)" || { echo "usage: make preflight ENV=dev|staging|prod"; exit 2; }
 	$(PY) -m tools.preflight --env $(ENV)
 
 deploy: setup  ## Deploy one environment: make deploy ENV=dev (run make preflight ENV=... first)
 	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|staging|prod"; exit 2; }
-	$(CDK) deploy -c env=$(ENV) --require-approval broadening
+	@$(PY) -m tools.preflight --env $(ENV) --placeholders-only
+	$(CDK) deploy -c env=$(ENV) --require-approval broadening DocumentExceptions-$(ENV)
+
+deploy-ci: setup  ## With administrator credentials: the GitHub Actions OIDC roles of ENV's account (ci.enabled in cdk.json)
+	@test -n "$(ENV)" || { echo "usage: make deploy-ci ENV=dev|staging|prod"; exit 2; }
+	@$(PY) -m tools.preflight --env $(ENV) --placeholders-only
+	$(CDK) deploy -c env=$(ENV) --require-approval broadening 'DocumentExceptions-CI-*'
 
 demo: setup  ## Run the whole system locally: synth summary, local SASL_SSL broker, topic bootstrap, publishing, read-back
 	$(PY) -m demo
