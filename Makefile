@@ -11,6 +11,13 @@ ENV ?=
 CDK_ENV_ARG := $(if $(ENV),-c env=$(ENV),)
 CDK := npx --no-install cdk
 CDK_OUT := cdk.out
+# CI passes --via-lookup-role (its deploy role may only assume the CDK bootstrap roles).
+PREFLIGHT_FLAGS ?=
+# cdk deploy stops for approval before broadening IAM/security-group changes; CI, where the
+# pull request's security diff was reviewed and prod waits for an environment approval, says never.
+REQUIRE_APPROVAL ?= broadening
+# make security-diff: the base commit's synthesized assembly to compare with.
+BASE_OUT ?= base/cdk.out
 
 # Offline, quiet CDK: no telemetry, notices or version checks; CLI cache inside the repo.
 export CDK_DISABLE_CLI_TELEMETRY := true
@@ -20,7 +27,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_HOME := $(CURDIR)/.cdk-home
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup wheelhouse lint format test synth snapshots diff deploy deploy-ci preflight demo bench clean
+.PHONY: help setup wheelhouse lint format test synth snapshots diff diff-deployed security-diff deploy deploy-ci preflight demo bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -75,12 +82,19 @@ diff: setup  ## Offline: diff each synthesized stack against its committed snaps
 
 preflight: setup  ## With real AWS credentials: no placeholder ids, bootstrap, Kafka version, instance type, subnets
 	@test -n "$(ENV)" || { echo "usage: make preflight ENV=dev|staging|prod"; exit 2; }
-	$(PY) -m tools.preflight --env $(ENV)
+	$(PY) -m tools.preflight --env $(ENV) $(PREFLIGHT_FLAGS)
 
 deploy: setup  ## Deploy one environment: make deploy ENV=dev (run make preflight ENV=... first)
 	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|staging|prod"; exit 2; }
 	@$(PY) -m tools.preflight --env $(ENV) --placeholders-only
-	$(CDK) deploy -c env=$(ENV) --require-approval broadening DocumentExceptions-$(ENV)
+	$(CDK) deploy -c env=$(ENV) --require-approval $(REQUIRE_APPROVAL) DocumentExceptions-$(ENV)
+
+diff-deployed: setup  ## With AWS credentials: what deploying ENV would change (cdk diff against the deployed stack)
+	@test -n "$(ENV)" || { echo "usage: make diff-deployed ENV=dev|staging|prod"; exit 2; }
+	$(CDK) diff -c env=$(ENV) --method template DocumentExceptions-$(ENV)
+
+security-diff:  ## Pull-request diff: BASE_OUT (base commit's cdk.out) vs this synth, security changes first
+	$(PY) -m tools.security_diff --base $(BASE_OUT) --head $(CDK_OUT)
 
 deploy-ci: setup  ## With administrator credentials: the GitHub Actions OIDC roles of ENV's account (ci.enabled in cdk.json)
 	@test -n "$(ENV)" || { echo "usage: make deploy-ci ENV=dev|staging|prod"; exit 2; }

@@ -635,6 +635,13 @@ def _validate_monitoring(reader: _Reader, config: EnvironmentConfig) -> None:
 BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
 DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+
+
+def bootstrap_role_name(qualifier: str, kind: str, account: str, region: str) -> str:
+    """The name `cdk bootstrap` gives its roles: kind is deploy, lookup, file-publishing, ..."""
+    return f"cdk-{qualifier}-{kind}-role-{account}-{region}"
+
+
 _BOOTSTRAP_QUALIFIER = re.compile(r"^[A-Za-z0-9_-]{1,10}$")
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _OIDC_PROVIDER_ARN = re.compile(

@@ -19,7 +19,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.config import GITHUB_OIDC_HOST, CiAccount, EnvironmentConfig
+from stacks.config import GITHUB_OIDC_HOST, CiAccount, EnvironmentConfig, bootstrap_role_name
 
 AUDIENCE = "sts.amazonaws.com"
 MAIN_REF = "refs/heads/main"
@@ -46,7 +46,7 @@ def deploy_role_name(environment: str) -> str:
 
 def bootstrap_role_arn(qualifier: str, kind: str, account: str, region: str) -> str:
     """The ARN `cdk bootstrap` gives one of its roles (`cdk-QUALIFIER-KIND-role-ACCOUNT-REGION`)."""
-    name = f"cdk-{qualifier}-{kind}-role-{account}-{region}"
+    name = bootstrap_role_name(qualifier, kind, account, region)
     return f"arn:{cdk.Aws.PARTITION}:iam::{account}:role/{name}"
 
 

@@ -519,3 +519,13 @@ def test_qualifier_comes_from_cdk_json(tmp_path):
     path.write_text(json.dumps({"context": {"@aws-cdk/core:bootstrapQualifier": "acme1"}}))
     assert preflight.read_bootstrap_qualifier(path) == "acme1"
     assert preflight.read_bootstrap_qualifier() == "hnb659fds"
+
+
+def test_checks_can_run_with_the_accounts_lookup_role(fake_aws):
+    config = load_environment("dev", CREATED)
+    clients = preflight.lookup_role_clients(config, "hnb659fds", Clients())
+    caller = clients("sts", REGION).get_caller_identity()["Arn"]
+    assert caller == (
+        f"arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/"
+        f"cdk-hnb659fds-lookup-role-{MOTO_ACCOUNT}-{REGION}/document-exceptions-preflight"
+    )

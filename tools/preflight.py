@@ -33,6 +33,7 @@ from stacks.config import (
     RECOMMENDED_KAFKA_LINE,
     ConfigError,
     EnvironmentConfig,
+    bootstrap_role_name,
     load_bootstrap_qualifier,
     load_environments,
     select_environments,
@@ -343,6 +344,29 @@ def _boto3_client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
 
 
+def lookup_role_clients(
+    config: EnvironmentConfig, qualifier: str, client: ClientFactory
+) -> ClientFactory:
+    """Clients with the account's CDK lookup role (read-only), for callers allowed nothing else.
+
+    The GitHub Actions deploy role may only assume the bootstrap roles; the lookup role's
+    ReadOnlyAccess covers every call preflight makes.
+    """
+    sts = client("sts", config.region)
+    partition = sts.get_caller_identity()["Arn"].split(":")[1]
+    role = bootstrap_role_name(qualifier, "lookup", config.account, config.region)
+    credentials = sts.assume_role(
+        RoleArn=f"arn:{partition}:iam::{config.account}:role/{role}",
+        RoleSessionName="document-exceptions-preflight",
+    )["Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    return lambda service, region: session.client(service, region_name=region)
+
+
 def main(argv: list[str] | None = None, client: ClientFactory = _boto3_client) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.preflight", description=__doc__.split("\n")[0]
@@ -353,6 +377,11 @@ def main(argv: list[str] | None = None, client: ClientFactory = _boto3_client) -
         "--placeholders-only",
         action="store_true",
         help="only refuse placeholder ids (no AWS call; make deploy runs this before synth)",
+    )
+    parser.add_argument(
+        "--via-lookup-role",
+        action="store_true",
+        help="make the checks with the account's CDK lookup role (CI deploy roles need this)",
     )
     args = parser.parse_args(argv)
     try:
@@ -370,6 +399,8 @@ def main(argv: list[str] | None = None, client: ClientFactory = _boto3_client) -
     print(f"preflight {config.name} (account {config.account}, {config.region}):")
     failed = False
     try:
+        if args.via_lookup_role:
+            client = lookup_role_clients(config, qualifier, client)
         for finding in run_checks(config, client, qualifier):
             print(finding.line())
             failed |= not finding.ok
