@@ -71,11 +71,12 @@ synth: setup  ## Synthesize offline: all environments, or ENV=dev|staging|prod
 snapshots: setup  ## Refresh the committed template snapshots after an intended infrastructure change
 	UPDATE_SNAPSHOTS=1 $(PY) -m pytest tests/test_snapshots.py -q
 
-STACKS := $(if $(ENV),DocumentExceptions-$(ENV),DocumentExceptions-dev DocumentExceptions-staging DocumentExceptions-prod)
+# Every stack the synth wrote: the environments' and, with ci.enabled, the CI access stacks.
+LIST_STACKS := $(PY) -c 'import json, sys; artifacts = json.load(open(sys.argv[1]))["artifacts"]; print(*(name for name, artifact in artifacts.items() if artifact["type"] == "aws:cloudformation:stack"))'
 
 diff: setup  ## Offline: diff each synthesized stack against its committed snapshot; fails on any difference
 	$(CDK) synth $(CDK_ENV_ARG) --no-path-metadata --no-asset-metadata --quiet --output $(CDK_OUT)
-	@for stack in $(STACKS); do \
+	@for stack in $$($(LIST_STACKS) $(CDK_OUT)/manifest.json); do \
 		echo "== $$stack"; \
 		$(CDK) diff --app $(CDK_OUT) --template tests/snapshots/$$stack.json --fail $$stack || exit 1; \
 	done

@@ -108,6 +108,23 @@ def diff_stack(stack: str, head: Path, base_template: Path, cdk: Sequence[str] =
     )
 
 
+def bare_assembly(templates: dict[str, Path], folder: Path, version: str) -> Path:
+    """A cloud assembly of just the stacks' templates in `folder`: without the synthesized
+    metadata, the CLI prints no construct annotations (warnings) into the diff."""
+    folder.mkdir()
+    artifacts = {}
+    for stack, template in templates.items():
+        (folder / template.name).write_bytes(template.read_bytes())
+        artifacts[stack] = {
+            "type": STACK_ARTIFACT,
+            "environment": "aws://unknown-account/unknown-region",
+            "properties": {"templateFile": template.name},
+        }
+    manifest = {"version": version, "artifacts": artifacts}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return folder
+
+
 def diff_assemblies(base: Path, head: Path, cdk: Sequence[str] = CDK) -> list[StackDiff]:
     base_stacks = stack_templates(base)
     head_stacks = stack_templates(head)
@@ -115,8 +132,10 @@ def diff_assemblies(base: Path, head: Path, cdk: Sequence[str] = CDK) -> list[St
     with tempfile.TemporaryDirectory() as scratch:
         empty = Path(scratch) / "empty.template.json"
         empty.write_text("{}\n")
+        version = json.loads((head / "manifest.json").read_text())["version"]
+        bare_head = bare_assembly(head_stacks, Path(scratch) / "head", version)
         for stack in sorted(head_stacks):
-            found = diff_stack(stack, head, base_stacks.get(stack, empty), cdk)
+            found = diff_stack(stack, bare_head, base_stacks.get(stack, empty), cdk)
             if stack not in base_stacks:
                 found = StackDiff(stack, "new", found.broadens, found.security, found.full)
             diffs.append(found)
