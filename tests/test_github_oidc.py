@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from stacks import nag
+from stacks.ci_stack import CiAccessStack
 from stacks.config import ConfigError, load_ci
 from tests.client_access_stack import cfn_lint_findings, nag_findings
 from tests.stack_fixtures import synthesize
@@ -25,10 +28,26 @@ OIDC = "token.actions.githubusercontent.com"
 PARTITION = {json.dumps({"Ref": "AWS::Partition"}): "<partition>"}
 
 
+def build_ci_stacks(configs, qualifier="hnb659fds", **context):
+    """The CI access stacks alone, as app.py adds them (with cdk-nag), for a test `ci` config."""
+    app = cdk.App(context=context)
+    stacks = {
+        account.stack_name: CiAccessStack(
+            app,
+            account.stack_name,
+            ci=account,
+            env=cdk.Environment(account=account.account, region=account.region),
+        )
+        for account in load_ci(CI, configs, qualifier)
+    }
+    nag.add_checks(app)
+    app.synth()
+    return stacks
+
+
 @pytest.fixture(scope="module")
-def ci_app():
-    built = synthesize(ci=CI)
-    stacks = {name: built.app.node.find_child(name) for name in (NON_PROD, PROD)}
+def ci_app(environment_configs):
+    stacks = build_ci_stacks(environment_configs)
     templates = {name: Template.from_stack(stack) for name, stack in stacks.items()}
     return stacks, templates
 
@@ -147,20 +166,19 @@ def test_roles_may_assume_only_their_bootstrap_roles(ci_app):
             assert role["MaxSessionDuration"] == 3600
 
 
-def test_bootstrap_qualifier_from_cdk_context():
-    built = synthesize(ci=CI, **{"@aws-cdk/core:bootstrapQualifier": "acme1"})
+def test_app_adds_the_ci_stack_of_the_selected_account_with_cdk_contexts_qualifier():
+    built = synthesize(ci=CI, env="prod", **{"@aws-cdk/core:bootstrapQualifier": "acme1"})
+    names = {child.node.id for child in built.app.node.children}
+    assert {PROD, "DocumentExceptions-prod"} <= names
+    assert NON_PROD not in names
     template = Template.from_stack(built.app.node.find_child(PROD))
     assert allowed_role_arns(template, "GitHubOidcDiffprod") == [
         "arn:<partition>:iam::222222222222:role/cdk-acme1-lookup-role-222222222222-eu-west-1"
     ]
-    assert "/cdk-bootstrap/acme1/version" in str(template.to_json()["Parameters"])
-
-
-def test_selecting_an_environment_synthesizes_its_accounts_ci_stack_only():
-    built = synthesize(ci=CI, env="prod")
-    names = {child.node.id for child in built.app.node.children}
-    assert {PROD, "DocumentExceptions-prod"} <= names
-    assert NON_PROD not in names
+    # The stacks' own synthesizer uses the same bootstrap.
+    for stack in (PROD, "DocumentExceptions-prod"):
+        parameters = Template.from_stack(built.app.node.find_child(stack)).to_json()["Parameters"]
+        assert parameters["BootstrapVersion"]["Default"] == "/cdk-bootstrap/acme1/version"
 
 
 def test_ci_is_off_in_the_committed_cdk_json(synthesized):
