@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import boto3
@@ -529,3 +530,19 @@ def test_checks_can_run_with_the_accounts_lookup_role(fake_aws):
         f"arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/"
         f"cdk-hnb659fds-lookup-role-{MOTO_ACCOUNT}-{REGION}/document-exceptions-preflight"
     )
+
+
+@pytest.mark.parametrize("target", ["deploy", "deploy-ci"])
+def test_make_deploy_checks_placeholders_before_it_synthesizes(target):
+    repo = Path(__file__).resolve().parents[1]
+    dry_run = subprocess.run(
+        ["make", "--no-print-directory", "-n", target, "ENV=prod"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    check = next(i for i, line in enumerate(dry_run) if "--placeholders-only" in line)
+    deploy = next(i for i, line in enumerate(dry_run) if " cdk deploy " in line)
+    assert check < deploy
+    assert dry_run[check].endswith("-m tools.preflight --env prod --placeholders-only")
