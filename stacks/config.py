@@ -19,7 +19,12 @@ another environment into a production account.
 The committed cdk.json holds placeholders: accounts 111111111111 (dev and staging, one shared
 non-production account) and 222222222222 (prod), and the seed's `broker-info.json` ids
 (vpc/subnet/rtb/sg-12345678...). Replace them with real ids before deploying; synth never
-checks them against AWS (`python -m tools.preflight --env <name>` does).
+checks them against AWS (`python -m tools.preflight --env <name>` does, and refuses them).
+
+The `ci` context key (`load_ci`, off unless `"enabled": true`) describes the GitHub Actions
+access stacks, one per account of the listed environments; CDK's own
+`@aws-cdk/core:bootstrapQualifier` key (`load_bootstrap_qualifier`) names the bootstrap whose
+roles they may assume.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@ environment, each trusted only for this repository and allowed only to assume th
 bootstrap roles (which CloudFormation then uses to deploy).
 
 Trust (every role: `aud` = sts.amazonaws.com, web identity from the account's GitHub provider):
-- diff role: `sub` = `repo:OWNER/NAME:pull_request` or `repo:OWNER/NAME:ref:refs/heads/main`;
-  may assume the environment region's `cdk-QUALIFIER-lookup-role` (read-only: `cdk diff`).
+- diff role: `sub` = `repo:OWNER/NAME:pull_request` (a pull-request job of this repository;
+  forks get no token); may assume the environment region's `cdk-QUALIFIER-lookup-role`
+  (read-only: `cdk diff --method template`).
 - deploy role: `sub` = `repo:OWNER/NAME:environment:ENV`, i.e. only a job that runs in the
   GitHub environment named after the cdk.json environment (its protection rules decide who
   and which branch: main, and required reviewers for prod); may assume the deploy,
@@ -22,14 +23,13 @@ from constructs import Construct
 from stacks.config import GITHUB_OIDC_HOST, CiAccount, EnvironmentConfig, bootstrap_role_name
 
 AUDIENCE = "sts.amazonaws.com"
-MAIN_REF = "refs/heads/main"
 SESSION_DURATION = cdk.Duration.hours(1)
 DIFF_BOOTSTRAP_ROLES = ("lookup",)
 DEPLOY_BOOTSTRAP_ROLES = ("deploy", "file-publishing", "lookup")
 
 
 def diff_subjects(repository: str) -> list[str]:
-    return [f"repo:{repository}:pull_request", f"repo:{repository}:ref:{MAIN_REF}"]
+    return [f"repo:{repository}:pull_request"]
 
 
 def deploy_subjects(repository: str, environment: str) -> list[str]:

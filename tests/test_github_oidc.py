@@ -126,16 +126,13 @@ def test_deploy_role_trusts_only_this_repository_in_its_github_environment(ci_ap
         }
 
 
-def test_diff_role_trusts_only_pull_requests_and_main_of_this_repository(ci_app):
+def test_diff_role_trusts_only_pull_requests_of_this_repository(ci_app):
     _, templates = ci_app
     statement = trust(roles(templates[PROD])["document-exceptions-ci-diff-prod"])
     assert statement["Condition"] == {
         "StringEquals": {
             f"{OIDC}:aud": "sts.amazonaws.com",
-            f"{OIDC}:sub": [
-                f"repo:{REPOSITORY}:pull_request",
-                f"repo:{REPOSITORY}:ref:refs/heads/main",
-            ],
+            f"{OIDC}:sub": [f"repo:{REPOSITORY}:pull_request"],
         }
     }
 
