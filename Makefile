@@ -11,6 +11,13 @@ ENV ?=
 CDK_ENV_ARG := $(if $(ENV),-c env=$(ENV),)
 CDK := npx --no-install cdk
 CDK_OUT := cdk.out
+# CI passes --via-lookup-role (its deploy role may only assume the CDK bootstrap roles).
+PREFLIGHT_FLAGS ?=
+# cdk deploy stops for approval before broadening IAM/security-group changes; CI, where the
+# pull request's security diff was reviewed and prod waits for an environment approval, says never.
+REQUIRE_APPROVAL ?= broadening
+# make security-diff: the base commit's synthesized assembly to compare with.
+BASE_OUT ?= base/cdk.out
 
 # Offline, quiet CDK: no telemetry, notices or version checks; CLI cache inside the repo.
 export CDK_DISABLE_CLI_TELEMETRY := true
@@ -20,7 +27,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_HOME := $(CURDIR)/.cdk-home
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup wheelhouse lint format test synth snapshots diff deploy preflight demo bench clean
+.PHONY: help setup wheelhouse lint format test synth snapshots diff diff-deployed security-diff deploy deploy-ci preflight demo bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -64,22 +71,36 @@ synth: setup  ## Synthesize offline: all environments, or ENV=dev|staging|prod
 snapshots: setup  ## Refresh the committed template snapshots after an intended infrastructure change
 	UPDATE_SNAPSHOTS=1 $(PY) -m pytest tests/test_snapshots.py -q
 
-STACKS := $(if $(ENV),DocumentExceptions-$(ENV),DocumentExceptions-dev DocumentExceptions-staging DocumentExceptions-prod)
+# Every stack the synth wrote: the environments' and, with ci.enabled, the CI access stacks.
+LIST_STACKS := $(PY) -c 'import json, sys; artifacts = json.load(open(sys.argv[1]))["artifacts"]; print(*(name for name, artifact in artifacts.items() if artifact["type"] == "aws:cloudformation:stack"))'
 
 diff: setup  ## Offline: diff each synthesized stack against its committed snapshot; fails on any difference
 	$(CDK) synth $(CDK_ENV_ARG) --no-path-metadata --no-asset-metadata --quiet --output $(CDK_OUT)
-	@for stack in $(STACKS); do \
+	@for stack in $$($(LIST_STACKS) $(CDK_OUT)/manifest.json); do \
 		echo "== $$stack"; \
 		$(CDK) diff --app $(CDK_OUT) --template tests/snapshots/$$stack.json --fail $$stack || exit 1; \
 	done
 
-preflight: setup  ## With real AWS credentials: check ENV's Kafka version, instance type and subnets before deploy
+preflight: setup  ## With real AWS credentials: no placeholder ids, bootstrap, Kafka version, instance type, subnets
 	@test -n "$(ENV)" || { echo "usage: make preflight ENV=dev|staging|prod"; exit 2; }
-	$(PY) -m tools.preflight --env $(ENV)
+	$(PY) -m tools.preflight --env $(ENV) $(PREFLIGHT_FLAGS)
 
 deploy: setup  ## Deploy one environment: make deploy ENV=dev (run make preflight ENV=... first)
 	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|staging|prod"; exit 2; }
-	$(CDK) deploy -c env=$(ENV) --require-approval broadening
+	@$(PY) -m tools.preflight --env $(ENV) --placeholders-only
+	$(CDK) deploy -c env=$(ENV) --require-approval $(REQUIRE_APPROVAL) DocumentExceptions-$(ENV)
+
+diff-deployed: setup  ## With AWS credentials: what deploying ENV would change (cdk diff against the deployed stack)
+	@test -n "$(ENV)" || { echo "usage: make diff-deployed ENV=dev|staging|prod"; exit 2; }
+	$(CDK) diff -c env=$(ENV) --method template DocumentExceptions-$(ENV)
+
+security-diff:  ## Pull-request diff: BASE_OUT (base commit's cdk.out) vs this synth, security changes first
+	$(PY) -m tools.security_diff --base $(BASE_OUT) --head $(CDK_OUT)
+
+deploy-ci: setup  ## With administrator credentials: the GitHub Actions OIDC roles of ENV's account (ci.enabled in cdk.json)
+	@test -n "$(ENV)" || { echo "usage: make deploy-ci ENV=dev|staging|prod"; exit 2; }
+	@$(PY) -m tools.preflight --env $(ENV) --placeholders-only
+	$(CDK) deploy -c env=$(ENV) --require-approval broadening 'DocumentExceptions-CI-*'
 
 demo: setup  ## Run the whole system locally: synth summary, local SASL_SSL broker, topic bootstrap, publishing, read-back
 	$(PY) -m demo

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The CDK app: one `DocumentExceptions-<env>` stack per environment defined in cdk.json.
+"""The CDK app: one `DocumentExceptions-<env>` stack per environment defined in cdk.json,
+and, when `ci.enabled` is true, one `DocumentExceptions-CI-<account>` stack per account.
 
-The only place that reads context: `-c env=dev` selects one environment; without it (or
-with an empty value) every environment is synthesized.
+The only place that reads context: `-c env=dev` selects one environment (and the CI stack of
+its account); without it (or with an empty value) every environment is synthesized.
 """
 
 from __future__ import annotations
@@ -12,19 +13,34 @@ import sys
 import aws_cdk as cdk
 
 from stacks import nag
-from stacks.config import ConfigError, load_environments, select_environments
+from stacks.ci_stack import CiAccessStack
+from stacks.config import (
+    BOOTSTRAP_QUALIFIER_CONTEXT,
+    ConfigError,
+    load_bootstrap_qualifier,
+    load_ci,
+    load_environments,
+    select_environments,
+)
 from stacks.document_exceptions_stack import DocumentExceptionsStack
 
 ENVIRONMENTS_CONTEXT = "environments"
 SELECTED_ENVIRONMENT_CONTEXT = "env"
+CI_CONTEXT = "ci"
 
 
 def build(app: cdk.App) -> dict[str, DocumentExceptionsStack]:
-    """Add the selected environments' stacks and the cdk-nag checks to `app`."""
+    """Add the selected environments' stacks, their accounts' CI stacks and cdk-nag to `app`."""
     configs = load_environments(app.node.try_get_context(ENVIRONMENTS_CONTEXT))
+    ci_accounts = load_ci(
+        app.node.try_get_context(CI_CONTEXT),
+        configs,
+        load_bootstrap_qualifier(app.node.try_get_context(BOOTSTRAP_QUALIFIER_CONTEXT)),
+    )
     selected = app.node.try_get_context(SELECTED_ENVIRONMENT_CONTEXT) or None
     stacks: dict[str, DocumentExceptionsStack] = {}
-    for config in select_environments(configs, selected):
+    selected_configs = select_environments(configs, selected)
+    for config in selected_configs:
         if config.kafka_version_warning:
             print(f"WARNING: {config.kafka_version_warning}", file=sys.stderr)
         stacks[config.name] = DocumentExceptionsStack(
@@ -35,6 +51,16 @@ def build(app: cdk.App) -> dict[str, DocumentExceptionsStack]:
             termination_protection=config.termination_protection,
             description=f"document-exceptions: MSK platform ({config.name})",
         )
+    selected_accounts = {config.account for config in selected_configs}
+    for ci in ci_accounts:
+        if ci.account in selected_accounts:
+            CiAccessStack(
+                app,
+                ci.stack_name,
+                ci=ci,
+                env=cdk.Environment(account=ci.account, region=ci.region),
+                description=f"document-exceptions: GitHub Actions access ({ci.repository})",
+            )
     nag.add_checks(app)
     return stacks
 

@@ -19,7 +19,12 @@ another environment into a production account.
 The committed cdk.json holds placeholders: accounts 111111111111 (dev and staging, one shared
 non-production account) and 222222222222 (prod), and the seed's `broker-info.json` ids
 (vpc/subnet/rtb/sg-12345678...). Replace them with real ids before deploying; synth never
-checks them against AWS (`python -m tools.preflight --env <name>` does).
+checks them against AWS (`python -m tools.preflight --env <name>` does, and refuses them).
+
+The `ci` context key (`load_ci`, off unless `"enabled": true`) describes the GitHub Actions
+access stacks, one per account of the listed environments; CDK's own
+`@aws-cdk/core:bootstrapQualifier` key (`load_bootstrap_qualifier`) names the bootstrap whose
+roles they may assume.
 """
 
 from __future__ import annotations
@@ -657,3 +662,130 @@ def _validate_monitoring(reader: _Reader, config: EnvironmentConfig) -> None:
         value = getattr(monitoring, key)
         if not 1 <= value <= 99:
             reader.fail(f"monitoring.{key}", f"{value} is outside 1..99 (percent)")
+
+
+# ---------------------------------------------------------------------------------------
+# CI access: GitHub Actions OIDC roles per account (the `ci` context key), off by default.
+# ---------------------------------------------------------------------------------------
+
+# CDK's own context key for the bootstrap qualifier: the stacks' synthesizer honours it, so
+# the CI roles and preflight read the same value and cannot point at another bootstrap.
+BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
+DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+
+
+def bootstrap_role_name(qualifier: str, kind: str, account: str, region: str) -> str:
+    """The name `cdk bootstrap` gives its roles: kind is deploy, lookup, file-publishing, ..."""
+    return f"cdk-{qualifier}-{kind}-role-{account}-{region}"
+
+
+_BOOTSTRAP_QUALIFIER = re.compile(r"^[A-Za-z0-9_-]{1,10}$")
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_OIDC_PROVIDER_ARN = re.compile(
+    rf"^arn:aws[a-z-]*:iam::(\d{{12}}):oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$"
+)
+
+
+@dataclass(frozen=True)
+class CiSettings:
+    """The `ci` context key as written in cdk.json."""
+
+    enabled: bool = False
+    repository: str | None = None
+    environments: tuple[str, ...] | None = None
+    existing_oidc_providers: Mapping[str, str] = field(default_factory=_frozen)
+
+
+@dataclass(frozen=True)
+class CiAccount:
+    """One account's CI access stack: its environments and where the OIDC provider comes from.
+
+    `oidc_provider_arn` is None when the stack creates the provider (one per account; an
+    account that already has one for GitHub lists it under `ci.existing_oidc_providers`).
+    """
+
+    account: str
+    region: str
+    repository: str
+    bootstrap_qualifier: str
+    environments: tuple[EnvironmentConfig, ...]
+    oidc_provider_arn: str | None = None
+
+    @property
+    def stack_name(self) -> str:
+        return f"DocumentExceptions-CI-{self.account}"
+
+
+class _CiReader(_Reader):
+    """Errors name the key under `ci` (it belongs to no environment)."""
+
+    def fail(self, path: str, problem: str) -> typing.NoReturn:
+        raise ConfigError(None, _join("ci", path), problem)
+
+
+def load_bootstrap_qualifier(raw: Any) -> str:
+    """The CDK bootstrap qualifier (`@aws-cdk/core:bootstrapQualifier`, default hnb659fds)."""
+    if raw is None:
+        return DEFAULT_BOOTSTRAP_QUALIFIER
+    if not isinstance(raw, str) or not _BOOTSTRAP_QUALIFIER.match(raw):
+        raise ConfigError(
+            None, BOOTSTRAP_QUALIFIER_CONTEXT, f"{raw!r}: 1-10 letters, digits, '_' or '-'"
+        )
+    return raw
+
+
+def load_ci(
+    raw: Any,
+    environments: Mapping[str, EnvironmentConfig],
+    bootstrap_qualifier: str = DEFAULT_BOOTSTRAP_QUALIFIER,
+) -> list[CiAccount]:
+    """Parse the `ci` context key: one `CiAccount` per account, or none when CI is off."""
+    if raw is None:
+        return []
+    reader = _CiReader("ci")
+    settings: CiSettings = reader.dataclass(CiSettings, raw, "", {})
+    fail = reader.fail
+
+    if settings.repository is not None and not _GITHUB_REPOSITORY.match(settings.repository):
+        fail("repository", f"{settings.repository!r} is not a GitHub repository (owner/name)")
+    names = settings.environments if settings.environments is not None else tuple(environments)
+    for index, name in enumerate(names):
+        if name not in environments:
+            fail(f"environments[{index}]", f"unknown environment {name!r}")
+    if len(set(names)) != len(names):
+        fail("environments", "an environment listed twice")
+    accounts = {environments[name].account for name in names}
+    for account, arn in settings.existing_oidc_providers.items():
+        match = _OIDC_PROVIDER_ARN.match(arn)
+        if not match:
+            fail(
+                f"existing_oidc_providers.{account}",
+                f"{arn!r} is not the ARN of a {GITHUB_OIDC_HOST} OIDC provider",
+            )
+        if match.group(1) != account or account not in accounts:
+            fail(
+                f"existing_oidc_providers.{account}",
+                "not an account of the CI environments" if account not in accounts else
+                f"the ARN is in account {match.group(1)}",
+            )  # fmt: skip
+    if not settings.enabled:
+        return []
+    if settings.repository is None:
+        fail("repository", "required when ci.enabled is true (owner/name)")
+    if not names:
+        fail("environments", "no environment to give CI access to")
+    grouped: dict[str, list[EnvironmentConfig]] = {}
+    for name in names:
+        grouped.setdefault(environments[name].account, []).append(environments[name])
+    return [
+        CiAccount(
+            account=account,
+            region=members[0].region,
+            repository=settings.repository,
+            bootstrap_qualifier=bootstrap_qualifier,
+            environments=tuple(members),
+            oidc_provider_arn=settings.existing_oidc_providers.get(account),
+        )
+        for account, members in grouped.items()
+    ]

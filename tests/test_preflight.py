@@ -1,8 +1,11 @@
-"""tools/preflight.py against moto (STS, EC2, SNS) and botocore's Stubber (MSK: moto lacks it)."""
+"""tools/preflight.py against moto (STS, EC2, SNS, CloudFormation, SSM) and botocore's Stubber
+(MSK: moto lacks it)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import boto3
 import botocore.session
@@ -14,6 +17,8 @@ from tools import preflight
 
 REGION = "eu-west-1"
 MOTO_ACCOUNT = "123456789012"
+ROUTE_TABLE = "rtb-0a1b2c3d"
+SNAPSHOTS = Path(__file__).parent / "snapshots"
 OFFERED = [
     {"Version": "2.8.1", "Status": "DEPRECATED"},
     {"Version": "3.7.x", "Status": "ACTIVE"},
@@ -53,6 +58,51 @@ def vpc(fake_aws):
     }
 
 
+def toolkit_stack(version="21", status="UPDATE_COMPLETE"):
+    """The CDKToolkit stack as DescribeStacks returns it."""
+    outputs = [] if version is None else [{"OutputKey": "BootstrapVersion", "OutputValue": version}]
+    return {
+        "StackName": "CDKToolkit",
+        "CreationTime": "2026-01-01T00:00:00Z",
+        "StackStatus": status,
+        "Outputs": [{"OutputKey": "BucketName", "OutputValue": "cdk-staging"}, *outputs],
+    }
+
+
+TOOLKIT = toolkit_stack()
+
+
+def cloudformation_with(stack):
+    """A CloudFormation client (Stubber: moto's CloudFormation needs extras we do not install)
+    whose DescribeStacks of CDKToolkit returns `stack`, or says it does not exist."""
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    stubber = Stubber(cloudformation)
+    if stack is None:
+        stubber.add_client_error(
+            "describe_stacks",
+            service_error_code="ValidationError",
+            service_message="Stack with id CDKToolkit does not exist",
+            http_status_code=400,
+            expected_params={"StackName": "CDKToolkit"},
+        )
+    else:
+        stubber.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "CDKToolkit"})
+    stubber.activate()
+    return cloudformation
+
+
+def put_bootstrap_version(version="21", qualifier="hnb659fds"):
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=f"/cdk-bootstrap/{qualifier}/version", Value=version, Type="String"
+    )
+
+
+@pytest.fixture
+def bootstrapped(vpc):
+    put_bootstrap_version()
+    return vpc
+
+
 def imported(
     vpc, *, zones=("eu-west-1a", "eu-west-1b"), subnet_keys=None, broker_groups=(), **overrides
 ):
@@ -67,7 +117,7 @@ def imported(
                 {
                     "subnet_id": vpc["subnets"][key],
                     "availability_zone": zone,
-                    "route_table_id": "rtb-12345678",
+                    "route_table_id": ROUTE_TABLE,
                 }
                 for key, zone in zip(subnet_keys, zones, strict=True)
             ],
@@ -83,7 +133,8 @@ def imported(
 class Clients:
     """Real moto clients, plus an MSK client whose responses are stubbed (moto lacks them)."""
 
-    def __init__(self, versions=OFFERED, clusters=()):
+    def __init__(self, versions=OFFERED, clusters=(), toolkit=TOOLKIT):
+        self.toolkit = toolkit
         self.kafka = boto3.client("kafka", region_name=REGION)
         self.stubber = Stubber(self.kafka)
         self.stubber.add_response("list_kafka_versions", {"KafkaVersions": list(versions)})
@@ -101,6 +152,8 @@ class Clients:
         if service == "kafka":
             self.stubber.activate()
             return self.kafka
+        if service == "cloudformation":
+            return cloudformation_with(self.toolkit)
         return boto3.client(service, region_name=region)
 
 
@@ -108,11 +161,12 @@ def findings(config, clients):
     return {finding.check: finding for finding in preflight.run_checks(config, clients)}
 
 
-def test_everything_in_place_passes(vpc):
-    config = imported(vpc, kafka_version="3.8.x")
+def test_everything_in_place_passes(bootstrapped):
+    config = imported(bootstrapped, kafka_version="3.8.x")
     result = findings(config, Clients())
     assert [(check, finding.ok) for check, finding in result.items()] == [
         ("account", True),
+        ("bootstrap", True),
         ("kafka version", True),
         ("broker type", True),
         ("network", True),
@@ -279,13 +333,21 @@ def test_missing_alarm_topic_fails(vpc):
     assert "NotFound" in finding.message
 
 
+CREATED = {
+    "account": MOTO_ACCOUNT,
+    "region": REGION,
+    "network": {"mode": "create", "availability_zones": ["eu-west-1a", "eu-west-1b"]},
+}
+
+
 def write_cdk_json(tmp_path, environments):
     path = tmp_path / "cdk.json"
     path.write_text(json.dumps({"app": "python app.py", "context": {"environments": environments}}))
     return path
 
 
-def test_main_exits_zero_and_prints_each_check(vpc, tmp_path, capsys):
+def test_main_exits_zero_and_prints_each_check(bootstrapped, tmp_path, capsys):
+    vpc = bootstrapped
     config = imported(vpc, kafka_version="3.8.x")
     raw = {
         "account": config.account,
@@ -342,13 +404,183 @@ def test_main_reads_the_repository_environments():
     assert list(configs) == ["dev", "staging", "prod"]
 
 
-def test_main_exits_two_without_credentials(monkeypatch, capsys):
+def test_main_exits_two_without_credentials(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    cdk_json = write_cdk_json(tmp_path, {"dev": CREATED})
 
     def no_credentials(service, region):
         session = botocore.session.Session()
         session.get_component("credential_provider").providers = []
         return session.create_client(service, region_name=region)
 
-    assert preflight.main(["--env", "prod"], no_credentials) == 2
+    assert preflight.main(["--env", "dev", "--cdk-json", str(cdk_json)], no_credentials) == 2
     assert "AWS error during preflight: Unable to locate credentials" in capsys.readouterr().err
+
+
+# --- placeholders: refused before any AWS call -------------------------------------------
+
+
+def no_aws(service, region):
+    raise AssertionError(f"the placeholder check made an AWS call ({service}, {region})")
+
+
+def test_every_committed_environment_is_refused_naming_its_placeholders(capsys):
+    lines = {}
+    for env in ("dev", "staging", "prod"):
+        assert preflight.main(["--env", env], no_aws) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        (lines[env],) = captured.err.splitlines()
+    assert lines["dev"] == (
+        "environment 'dev' still has placeholder ids from cdk.json: account=111111111111; "
+        "put your own in (README: First deploy)"
+    )
+    assert lines["prod"] == (
+        "environment 'prod' still has placeholder ids from cdk.json: account=222222222222, "
+        "network.vpc_id=vpc-12345678, network.subnets[0].subnet_id=subnet-12345678, "
+        "network.subnets[0].route_table_id=rtb-12345678, "
+        "network.subnets[1].subnet_id=subnet-87654321, "
+        "network.subnets[1].route_table_id=rtb-87654321, "
+        "client_access.security_group_ids[0]=sg-12345678, "
+        "monitoring.alarm_topic_arn=arn:aws:sns:eu-west-1:222222222222:document-exceptions-alarms; "
+        "put your own in (README: First deploy)"
+    )
+    for placeholder in preflight.PLACEHOLDER_IDS:
+        assert placeholder in lines["staging"] + lines["prod"]
+
+
+def test_placeholders_only_passes_real_ids_without_calling_aws(tmp_path):
+    cdk_json = write_cdk_json(tmp_path, {"dev": CREATED})
+    assert (
+        preflight.main(["--env", "dev", "--cdk-json", str(cdk_json), "--placeholders-only"], no_aws)
+        == 0
+    )
+
+
+def test_placeholders_only_refuses_the_committed_cdk_json(capsys):
+    assert preflight.main(["--env", "staging", "--placeholders-only"], no_aws) == 2
+    assert capsys.readouterr().err.startswith(
+        "environment 'staging' still has placeholder ids from cdk.json: account=111111111111, "
+        "network.vpc_id=vpc-12345678,"
+    )
+
+
+def test_ids_that_only_contain_a_placeholder_are_not_refused():
+    raw = {
+        **CREATED,
+        "account": "111111111112",
+        "client_access": {"security_group_ids": ["sg-12345678abcdef012"]},
+    }
+    config = load_environment("dev", raw)
+    assert preflight.check_placeholders(config).ok
+
+
+# --- bootstrap ------------------------------------------------------------------------------
+
+
+def bootstrap_finding(stack=TOOLKIT, qualifier="hnb659fds"):
+    return preflight.check_bootstrap(
+        load_environment("dev", CREATED),
+        cloudformation_with(stack),
+        boto3.client("ssm", region_name=REGION),
+        qualifier,
+    )
+
+
+def test_bootstrapped_account_passes(fake_aws):
+    put_bootstrap_version()
+    finding = bootstrap_finding()
+    assert finding.ok
+    assert finding.message == f"{MOTO_ACCOUNT}/{REGION} bootstrapped (version 21, hnb659fds)"
+
+
+def test_missing_bootstrap_stack_says_how_to_bootstrap(fake_aws):
+    finding = bootstrap_finding(stack=None)
+    assert not finding.ok
+    assert finding.message == (
+        f"no CDKToolkit stack in {MOTO_ACCOUNT}/{REGION}: "
+        f"run npx cdk bootstrap aws://{MOTO_ACCOUNT}/{REGION}"
+    )
+
+
+def test_bootstrap_with_another_qualifier_fails(fake_aws):
+    put_bootstrap_version(qualifier="other")
+    finding = bootstrap_finding()
+    assert not finding.ok
+    assert "/cdk-bootstrap/hnb659fds/version does not" in finding.message
+    assert bootstrap_finding(qualifier="other").ok
+
+
+def test_old_bootstrap_version_fails(fake_aws):
+    put_bootstrap_version("5")
+    finding = bootstrap_finding(toolkit_stack("5"))
+    assert not finding.ok
+    assert finding.message == (
+        f"bootstrap version 5 in {MOTO_ACCOUNT}/{REGION} is older than 6, which the templates "
+        f"require: run npx cdk bootstrap aws://{MOTO_ACCOUNT}/{REGION}"
+    )
+
+
+def test_bootstrap_output_and_parameter_disagreeing_fails(fake_aws):
+    put_bootstrap_version("21")
+    finding = bootstrap_finding(toolkit_stack("20"))
+    assert not finding.ok
+    assert "output BootstrapVersion 20 differs from /cdk-bootstrap/hnb659fds/version 21" in (
+        finding.message
+    )
+
+
+def test_failed_bootstrap_stack_fails(fake_aws):
+    put_bootstrap_version()
+    finding = bootstrap_finding(toolkit_stack(status="ROLLBACK_COMPLETE"))
+    assert not finding.ok
+    assert finding.message.startswith(f"CDKToolkit in {MOTO_ACCOUNT}/{REGION} is ROLLBACK_COMPLETE")
+
+
+def test_unbootstrapped_account_fails_preflight(vpc):
+    config = imported(vpc, kafka_version="3.8.x")
+    result = findings(config, Clients(toolkit=None))
+    assert not result["bootstrap"].ok
+    assert result["bootstrap"].message.startswith("no CDKToolkit stack")
+    assert result["kafka version"].ok
+
+
+def test_minimum_bootstrap_version_is_the_one_the_templates_check():
+    for snapshot in SNAPSHOTS.glob("DocumentExceptions-*.json"):
+        rule = json.loads(snapshot.read_text())["Rules"]["CheckBootstrapVersion"]
+        (assertion,) = rule["Assertions"]
+        refused = assertion["Assert"]["Fn::Not"][0]["Fn::Contains"][0]
+        assert refused == [str(v) for v in range(1, preflight.MIN_BOOTSTRAP_VERSION)], snapshot
+
+
+def test_qualifier_comes_from_cdk_json(tmp_path):
+    path = tmp_path / "cdk.json"
+    path.write_text(json.dumps({"context": {"@aws-cdk/core:bootstrapQualifier": "acme1"}}))
+    assert preflight.read_bootstrap_qualifier(path) == "acme1"
+    assert preflight.read_bootstrap_qualifier() == "hnb659fds"
+
+
+def test_checks_can_run_with_the_accounts_lookup_role(fake_aws):
+    config = load_environment("dev", CREATED)
+    clients = preflight.lookup_role_clients(config, "hnb659fds", Clients())
+    caller = clients("sts", REGION).get_caller_identity()["Arn"]
+    assert caller == (
+        f"arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/"
+        f"cdk-hnb659fds-lookup-role-{MOTO_ACCOUNT}-{REGION}/document-exceptions-preflight"
+    )
+
+
+@pytest.mark.parametrize("target", ["deploy", "deploy-ci"])
+def test_make_deploy_checks_placeholders_before_it_synthesizes(target):
+    repo = Path(__file__).resolve().parents[1]
+    dry_run = subprocess.run(
+        ["make", "--no-print-directory", "-n", target, "ENV=prod"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    check = next(i for i, line in enumerate(dry_run) if "--placeholders-only" in line)
+    deploy = next(i for i, line in enumerate(dry_run) if " cdk deploy " in line)
+    assert check < deploy
+    assert dry_run[check].endswith("-m tools.preflight --env prod --placeholders-only")

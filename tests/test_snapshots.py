@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from stacks.ci_stack import CiAccessStack
 from tests.stack_fixtures import ENVIRONMENTS
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -33,10 +34,32 @@ def masked(text: str) -> str:
     return ASSET_HASH.sub("<asset-hash>", text)
 
 
+def ci_stack_templates(synthesized) -> dict[str, dict]:
+    """The CI access stacks app.py adds when `ci.enabled` is true in cdk.json: name -> template."""
+    assembly = synthesized.app.synth()
+    return {
+        stack.stack_name: assembly.get_stack_by_name(stack.stack_name).template
+        for stack in synthesized.app.node.children
+        if isinstance(stack, CiAccessStack)
+    }
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_template_matches_snapshot(env, synthesized):
-    path = SNAPSHOTS / f"{synthesized.stacks[env].stack_name}.json"
-    current = render(synthesized.template_json[env])
+    check_snapshot(synthesized.stacks[env].stack_name, synthesized.template_json[env])
+
+
+def test_ci_stacks_match_snapshots(synthesized):
+    templates = ci_stack_templates(synthesized)
+    if not templates:
+        pytest.skip("ci.enabled is false in cdk.json: no CI access stack to snapshot")
+    for name, template in templates.items():
+        check_snapshot(name, template)
+
+
+def check_snapshot(stack_name: str, template: dict) -> None:
+    path = SNAPSHOTS / f"{stack_name}.json"
+    current = render(template)
     if UPDATE:
         SNAPSHOTS.mkdir(exist_ok=True)
         path.write_text(current)
@@ -56,8 +79,9 @@ def test_template_matches_snapshot(env, synthesized):
         )
 
 
-def test_every_snapshot_belongs_to_an_environment(synthesized):
+def test_every_snapshot_belongs_to_a_stack(synthesized):
     expected = {f"{stack.stack_name}.json" for stack in synthesized.stacks.values()}
+    expected |= {f"{name}.json" for name in ci_stack_templates(synthesized)}
     assert {path.name for path in SNAPSHOTS.glob("*.json")} == expected
 
 

@@ -1,18 +1,24 @@
 """Pre-deploy checks against the real AWS account: `python -m tools.preflight --env prod`.
 
 Run with credentials for the environment's account before `cdk deploy` (never during synth).
-It reads the environments from cdk.json exactly as app.py does and checks what synth cannot:
-the credentials' account, that MSK offers the configured Kafka version in the region (and
-whether it is deprecated), that the broker type's EC2 family is offered in the two broker AZs,
-that imported subnets exist in the configured VPC and AZs, that client security groups, the
-existing groups attached to the brokers (in the brokers' VPC) and the alarm topic exist.
-Exit status: 0 all passed, 1 a check failed, 2 configuration or credentials problem.
+It reads the environments from cdk.json exactly as app.py does. First, with no AWS call, it
+refuses the placeholder ids cdk.json ships with (`--placeholders-only` stops there: `make
+deploy` runs that before it synthesizes). Then it checks what synth cannot: the credentials'
+account, that the account and region are CDK-bootstrapped (the `CDKToolkit` stack and the
+bootstrap version parameter the templates check), that MSK offers the configured Kafka
+version in the region (and whether it is deprecated), that the broker type's EC2 family is
+offered in the two broker AZs, that imported subnets exist in the configured VPC and AZs, that
+client security groups, the existing groups attached to the brokers (in the brokers' VPC) and
+the alarm topic exist. Exit status: 0 all passed, 1 a check
+failed, 2 configuration (placeholders included) or credentials problem.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,15 +29,37 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stacks.config import (
+    BOOTSTRAP_QUALIFIER_CONTEXT,
+    DEFAULT_BOOTSTRAP_QUALIFIER,
     RECOMMENDED_KAFKA_LINE,
     ConfigError,
     EnvironmentConfig,
+    bootstrap_role_name,
+    load_bootstrap_qualifier,
     load_environments,
     select_environments,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ClientFactory = Callable[[str, str], Any]
+
+# The example ids the committed cdk.json carries: two accounts and the seed's broker-info.json.
+PLACEHOLDER_IDS = (
+    "111111111111",
+    "222222222222",
+    "vpc-12345678",
+    "subnet-12345678",
+    "subnet-87654321",
+    "rtb-12345678",
+    "rtb-87654321",
+    "sg-12345678",
+)
+_PLACEHOLDER = re.compile(rf"(?<![\w-])({'|'.join(map(re.escape, PLACEHOLDER_IDS))})(?![\w-])")
+BOOTSTRAP_STACK = "CDKToolkit"
+# The synthesized templates' CheckBootstrapVersion rule refuses versions below this one
+# (tests/test_preflight.py reads the rule from the snapshots, so the two cannot drift).
+MIN_BOOTSTRAP_VERSION = 6
+_USABLE_STACK_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +75,94 @@ class Finding:
 def read_environments(cdk_json: Path = REPO_ROOT / "cdk.json") -> dict[str, EnvironmentConfig]:
     """The environments of cdk.json, validated by the same loader app.py uses."""
     return load_environments(json.loads(cdk_json.read_text())["context"].get("environments"))
+
+
+def read_bootstrap_qualifier(cdk_json: Path = REPO_ROOT / "cdk.json") -> str:
+    """The bootstrap qualifier the app's synthesizer uses (cdk.json's, else CDK's default)."""
+    context = json.loads(cdk_json.read_text())["context"]
+    return load_bootstrap_qualifier(context.get(BOOTSTRAP_QUALIFIER_CONTEXT))
+
+
+def placeholders(config: EnvironmentConfig) -> list[str]:
+    """`key=value` for every setting of `config` that still holds a placeholder id."""
+    found: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if dataclasses.is_dataclass(value):
+            for spec in dataclasses.fields(value):
+                walk(getattr(value, spec.name), f"{path}.{spec.name}" if path else spec.name)
+        elif isinstance(value, tuple):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+        elif isinstance(value, str) and path != "name" and _PLACEHOLDER.search(value):
+            found.append(f"{path}={value}")
+
+    walk(config, "")
+    return found
+
+
+def check_placeholders(config: EnvironmentConfig) -> Finding:
+    """No AWS call: the environment must not deploy to the example account, VPC or subnets."""
+    found = placeholders(config)
+    if found:
+        return Finding(
+            "placeholders",
+            False,
+            f"environment '{config.name}' still has placeholder ids from cdk.json: "
+            f"{', '.join(found)}; put your own in (README: First deploy)",
+        )
+    return Finding("placeholders", True, "no placeholder ids")
+
+
+def check_bootstrap(
+    config: EnvironmentConfig, cloudformation: Any, ssm: Any, qualifier: str
+) -> Finding:
+    """`cdk bootstrap aws://ACCOUNT/REGION` ran: the CDKToolkit stack and its version parameter."""
+    bootstrap = f"npx cdk bootstrap aws://{config.account}/{config.region}"
+    where = f"{config.account}/{config.region}"
+    try:
+        (stack,) = cloudformation.describe_stacks(StackName=BOOTSTRAP_STACK)["Stacks"]
+    except ClientError as error:
+        if "does not exist" not in str(error):
+            raise
+        return Finding(
+            "bootstrap", False, f"no {BOOTSTRAP_STACK} stack in {where}: run {bootstrap}"
+        )
+    status = stack["StackStatus"]
+    if status not in _USABLE_STACK_STATES:
+        return Finding(
+            "bootstrap",
+            False,
+            f"{BOOTSTRAP_STACK} in {where} is {status}: fix it, then {bootstrap}",
+        )
+    parameter = f"/cdk-bootstrap/{qualifier}/version"
+    try:
+        version = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ParameterNotFound":
+            raise
+        return Finding(
+            "bootstrap",
+            False,
+            f"{BOOTSTRAP_STACK} exists but {parameter} does not (bootstrapped with another "
+            f"qualifier than {qualifier}?): run {bootstrap}",
+        )
+    outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+    if not version.isdigit() or int(version) < MIN_BOOTSTRAP_VERSION:
+        return Finding(
+            "bootstrap",
+            False,
+            f"bootstrap version {version} in {where} is older than {MIN_BOOTSTRAP_VERSION}, "
+            f"which the templates require: run {bootstrap}",
+        )
+    if outputs.get("BootstrapVersion") not in (None, version):
+        return Finding(
+            "bootstrap",
+            False,
+            f"{BOOTSTRAP_STACK} output BootstrapVersion {outputs['BootstrapVersion']} differs "
+            f"from {parameter} {version}: run {bootstrap}",
+        )
+    return Finding("bootstrap", True, f"{where} bootstrapped (version {version}, {qualifier})")
 
 
 def check_account(config: EnvironmentConfig, sts: Any) -> Finding:
@@ -216,12 +332,19 @@ def check_alarm_topic(config: EnvironmentConfig, sns: Any) -> Finding | None:
     return Finding("alarm topic", True, f"{arn} exists")
 
 
-def run_checks(config: EnvironmentConfig, client: ClientFactory) -> Iterator[Finding]:
-    """Every check for one environment; stops after a wrong-account finding."""
+def run_checks(
+    config: EnvironmentConfig,
+    client: ClientFactory,
+    qualifier: str = DEFAULT_BOOTSTRAP_QUALIFIER,
+) -> Iterator[Finding]:
+    """Every AWS check for one environment; stops after a wrong-account finding."""
     account = check_account(config, client("sts", config.region))
     yield account
     if not account.ok:
         return
+    yield check_bootstrap(
+        config, client("cloudformation", config.region), client("ssm", config.region), qualifier
+    )
     ec2 = client("ec2", config.region)
     yield check_kafka_version(config, client("kafka", config.region))
     yield check_broker_zones(config, ec2)
@@ -244,22 +367,64 @@ def _boto3_client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
 
 
+def lookup_role_clients(
+    config: EnvironmentConfig, qualifier: str, client: ClientFactory
+) -> ClientFactory:
+    """Clients with the account's CDK lookup role (read-only), for callers allowed nothing else.
+
+    The GitHub Actions deploy role may only assume the bootstrap roles; the lookup role's
+    ReadOnlyAccess covers every call preflight makes.
+    """
+    sts = client("sts", config.region)
+    partition = sts.get_caller_identity()["Arn"].split(":")[1]
+    role = bootstrap_role_name(qualifier, "lookup", config.account, config.region)
+    credentials = sts.assume_role(
+        RoleArn=f"arn:{partition}:iam::{config.account}:role/{role}",
+        RoleSessionName="document-exceptions-preflight",
+    )["Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    return lambda service, region: session.client(service, region_name=region)
+
+
 def main(argv: list[str] | None = None, client: ClientFactory = _boto3_client) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.preflight", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--env", required=True, help="environment name from cdk.json")
     parser.add_argument("--cdk-json", type=Path, default=REPO_ROOT / "cdk.json")
+    parser.add_argument(
+        "--placeholders-only",
+        action="store_true",
+        help="only refuse placeholder ids (no AWS call; make deploy runs this before synth)",
+    )
+    parser.add_argument(
+        "--via-lookup-role",
+        action="store_true",
+        help="make the checks with the account's CDK lookup role (CI deploy roles need this)",
+    )
     args = parser.parse_args(argv)
     try:
         (config,) = select_environments(read_environments(args.cdk_json), args.env)
+        qualifier = read_bootstrap_qualifier(args.cdk_json)
     except ConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
+    unreplaced = check_placeholders(config)
+    if not unreplaced.ok:
+        print(unreplaced.message, file=sys.stderr)
+        return 2
+    if args.placeholders_only:
+        return 0
     print(f"preflight {config.name} (account {config.account}, {config.region}):")
     failed = False
     try:
-        for finding in run_checks(config, client):
+        if args.via_lookup_role:
+            client = lookup_role_clients(config, qualifier, client)
+        for finding in run_checks(config, client, qualifier):
             print(finding.line())
             failed |= not finding.ok
     except (BotoCoreError, ClientError) as error:  # credentials or permissions, not a traceback
