@@ -20,7 +20,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_HOME := $(CURDIR)/.cdk-home
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup wheelhouse lint format test synth snapshots diff deploy preflight demo bench clean
+.PHONY: help setup wheelhouse lint format test synth snapshots diff deploy preflight demo bench rehearse clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ diff: setup  ## Offline: diff each synthesized stack against its committed snaps
 		echo "== $$stack"; \
 		$(CDK) diff --app $(CDK_OUT) --template tests/snapshots/$$stack.json --fail $$stack || exit 1; \
 	done
+
+rehearse: setup  ## Offline: run each Lambda's code under its template's network, IAM, environment and time limits; one table, fails on any gap
+	$(PY) -m tools.rehearse
 
 preflight: setup  ## With real AWS credentials: check ENV's Kafka version, instance type and subnets before deploy
 	@test -n "$(ENV)" || { echo "usage: make preflight ENV=dev|staging|prod"; exit 2; }

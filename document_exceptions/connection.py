@@ -252,10 +252,23 @@ def msk_scram_connection(
     )
 
 
+# Secrets Manager / MSK API lookups give up well inside a Lambda's timeout (the producer's is
+# 60 s): at most AWS_ATTEMPTS x (connect + read) plus botocore's back-off between attempts.
+AWS_CONNECT_TIMEOUT_S = 3
+AWS_READ_TIMEOUT_S = 5
+AWS_ATTEMPTS = 3
+
+
 def _boto3_client(service: str) -> Any:
     import boto3  # noqa: PLC0415 - lazily: local runs and cold starts need no boto3
+    from botocore.config import Config  # noqa: PLC0415
 
-    return boto3.client(service)
+    config = Config(
+        connect_timeout=AWS_CONNECT_TIMEOUT_S,
+        read_timeout=AWS_READ_TIMEOUT_S,
+        retries={"total_max_attempts": AWS_ATTEMPTS, "mode": "standard"},
+    )
+    return boto3.client(service, config=config)
 
 
 class ConnectionSource(Protocol):

@@ -147,6 +147,16 @@ class NetworkSettings:
     availability_zones: tuple[str, ...] = ()
     nat_gateways: int = 0
     interface_endpoints: bool = True
+    # Whether the interface endpoints take over the services' public names for the whole VPC.
+    # None: yes in a created VPC, no in an imported one (other workloads there keep their own
+    # path to those APIs; this app's Lambdas are pointed at the endpoints by name instead).
+    endpoint_private_dns: bool | None = None
+
+    @property
+    def private_dns(self) -> bool:
+        if self.endpoint_private_dns is not None:
+            return self.endpoint_private_dns
+        return self.mode == "create"
 
 
 @dataclass(frozen=True)

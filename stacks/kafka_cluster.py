@@ -244,5 +244,6 @@ class KafkaCluster(Construct):
             vpc=network.vpc,
             subnets=network.broker_subnets,
             endpoints_security_group=network.endpoints_security_group,
+            endpoint_environment=dict(network.endpoint_environment),
             dependencies=(self.cluster, self.scram_association, self.broker_lookup),
         )

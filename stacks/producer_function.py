@@ -291,6 +291,8 @@ class ProducerFunction(Construct):
                     sid="PutEvents",
                     actions=["events:PutEvents"],
                     resources=[self.event_bus.event_bus_arn],
+                    # Only the events the rule forwards to the producer.
+                    conditions={"StringEquals": {"events:detail-type": EVENT_DETAIL_TYPE}},
                 ),
             ],
         )
@@ -466,6 +468,7 @@ def _environment(
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "LOG_LEVEL": "INFO",
+        **access.endpoint_environment,
     }
     for key, value in sorted(settings.producer_overrides.items()):
         environment[PRODUCER_VARIABLE_PREFIX + key.upper()] = value

@@ -102,7 +102,11 @@ class TopicBootstrapProvider(Construct):
             vpc_subnets=access.subnets,
             security_groups=[self.security_group],
             log_group=log_groups.create(self, "OnEventLogGroup"),
-            environment={"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, "LOG_LEVEL": "INFO"},
+            environment={
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "LOG_LEVEL": "INFO",
+                **access.endpoint_environment,
+            },
         )
         access.grant_connect(self.on_event_function)
 

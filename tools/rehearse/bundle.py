@@ -46,9 +46,8 @@ def own_top_level_names(asset: Path) -> list[str]:
         if entry.name.endswith((".dist-info", ".libs")) or entry.name.startswith((".", "_")):
             continue
         name = entry.name.removesuffix(".py") if entry.suffix == ".py" else entry.name
-        if entry.is_dir() or entry.suffix == ".py":
-            if name not in installed:
-                names.append(entry.name)
+        if (entry.is_dir() or entry.suffix == ".py") and name not in installed:
+            names.append(entry.name)
     return names
 
 
@@ -147,9 +146,7 @@ def check_imports(asset: Path, handler: str) -> dict[str, Any]:
         return {"error": completed.stderr.strip()[-500:], "substituted": [], "outside": []}
     answer = json.loads(completed.stdout.strip().splitlines()[-1])
     allowed = (str(asset), str(probe_dir), *stdlib)
-    runtime = tuple(
-        str(Path(p, name)) for p in host_paths() for name in RUNTIME_PROVIDED
-    )
+    runtime = tuple(str(Path(p, name)) for p in host_paths() for name in RUNTIME_PROVIDED)
     substituted = {s.split()[0].lower() for s in answer["substituted"]}
     outside = sorted(
         file

@@ -152,7 +152,9 @@ def egress_anywhere(rules: Sequence[Rule], source: str, port: int) -> bool:
 def nat_route(resolver: Resolver, subnet_ids: Iterable[str]) -> bool:
     """Every subnet of the function routes 0.0.0.0/0 to a NAT gateway (in this template)."""
     tables: dict[str, str] = {}
-    for _, resource in resources_of_type(resolver.template, "AWS::EC2::SubnetRouteTableAssociation"):
+    for _, resource in resources_of_type(
+        resolver.template, "AWS::EC2::SubnetRouteTableAssociation"
+    ):
         properties = resolver.resolve(resource["Properties"])
         tables[properties["SubnetId"]] = properties["RouteTableId"]
     nat_tables = {
@@ -192,11 +194,15 @@ def check_network(
                 "logical": logical,
                 "service": resolver.resolve(properties["ServiceName"]),
                 "private_dns": bool(properties.get("PrivateDnsEnabled")),
-                "groups": [str(g) for g in resolver.resolve(properties.get("SecurityGroupIds", []))],
+                "groups": [
+                    str(g) for g in resolver.resolve(properties.get("SecurityGroupIds", []))
+                ],
                 "host": dns,
             }
         )
-    for service in sorted({(c.endpoint_prefix or c.service) for c in runtime_calls if c.service != "kafka-cluster"}):
+    for service in sorted(
+        {(c.endpoint_prefix or c.service) for c in runtime_calls if c.service != "kafka-cluster"}
+    ):
         host_calls = [c for c in runtime_calls if (c.endpoint_prefix or c.service) == service]
         hosts = {c.host for c in host_calls if c.host}
         wanted = endpoint_service_name(service, resolver.region)
@@ -212,15 +218,22 @@ def check_network(
             if any(tcp_path(rules, g, eg, HTTPS_PORT) for g in groups for eg in e["groups"])
         ]
         if reachable:
-            how = "private DNS" if reachable[0]["private_dns"] and not any(".vpce." in h for h in hosts) else "endpoint URL"
+            how = (
+                "private DNS"
+                if reachable[0]["private_dns"] and not any(".vpce." in h for h in hosts)
+                else "endpoint URL"
+            )
             outcome.lines.append(f"{service}: endpoint {reachable[0]['logical']} ({how})")
-        elif nat_route(resolver, subnets) and any(egress_anywhere(rules, g, HTTPS_PORT) for g in groups):
+        elif nat_route(resolver, subnets) and any(
+            egress_anywhere(rules, g, HTTPS_PORT) for g in groups
+        ):
             outcome.lines.append(f"{service}: NAT")
         else:
             why = (
                 "its endpoint's security group does not admit 443 from the function"
                 if usable
-                else f"no interface endpoint for {wanted} that these requests use ({', '.join(sorted(hosts))})"
+                else f"no interface endpoint for {wanted} that requests to "
+                f"{', '.join(sorted(hosts))} use"
                 if candidates
                 else f"no interface endpoint for {wanted} and no NAT route"
             )
@@ -234,7 +247,9 @@ def check_network(
         if any(tcp_path(rules, g, c, KAFKA_PORT) for g in groups for c in cluster_groups):
             outcome.lines.append(f"kafka: {KAFKA_PORT} to the cluster SG")
         else:
-            outcome.gaps.append(f"network: Kafka {KAFKA_PORT} to the cluster's security group not open")
+            outcome.gaps.append(
+                f"network: Kafka {KAFKA_PORT} to the cluster's security group not open"
+            )
     return outcome
 
 
@@ -242,7 +257,11 @@ def check_network(
 
 AWS_MANAGED = {
     "AWSLambdaBasicExecutionRole": [
-        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "*",
+        }
     ],
     "AWSLambdaVPCAccessExecutionRole": [
         {
@@ -269,7 +288,9 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list(statements) if isinstance(statements, list) else [statements]
 
 
-def role_statements(resolver: Resolver, role_logical: str) -> tuple[list[dict[str, Any]], list[str]]:
+def role_statements(
+    resolver: Resolver, role_logical: str
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Every identity-policy statement of a role (inline, attached, AWS managed), resolved."""
     role = resolver.resources[role_logical]["Properties"]
     statements: list[dict[str, Any]] = []
@@ -279,7 +300,9 @@ def role_statements(resolver: Resolver, role_logical: str) -> tuple[list[dict[st
     for arn in role.get("ManagedPolicyArns", []):
         logical = referenced_logical_id(arn)
         if logical:
-            statements += _statements(resolver.resolve(resolver.resources[logical]["Properties"]["PolicyDocument"]))
+            statements += _statements(
+                resolver.resolve(resolver.resources[logical]["Properties"]["PolicyDocument"])
+            )
             continue
         name = str(resolver.resolve(arn)).rsplit("/", 1)[-1]
         if name in AWS_MANAGED:
@@ -338,9 +361,14 @@ def check_iam(resolver: Resolver, role_logical: str, calls: Sequence[Call]) -> O
         checked += 1
         unevaluated.update(decision.unevaluated)
         if not decision.allowed:
-            outcome.gaps.append(f"IAM: {call.action} on {call.logical_id or call.resource} denied ({decision.reason})")
+            outcome.gaps.append(
+                f"IAM: {call.action} on {call.logical_id or call.resource} denied "
+                f"({decision.reason})"
+            )
         for action, key_logical, key_arn in _kms_calls(resolver, call):
-            key_policy = _statements(resolver.resolve(resolver.resources[key_logical]["Properties"]["KeyPolicy"]))
+            key_policy = _statements(
+                resolver.resolve(resolver.resources[key_logical]["Properties"]["KeyPolicy"])
+            )
             context = {
                 **base_context,
                 "kms:ViaService": f"{call.service}.{resolver.region}.amazonaws.com",
@@ -353,7 +381,8 @@ def check_iam(resolver: Resolver, role_logical: str, calls: Sequence[Call]) -> O
             unevaluated.update(decision.unevaluated)
             if not decision.allowed:
                 outcome.gaps.append(
-                    f"IAM: {action} on key {key_logical} (for {call.action}) denied ({decision.reason})"
+                    f"IAM: {action} on key {key_logical} (for {call.action}) denied "
+                    f"({decision.reason})"
                 )
     outcome.lines.append(f"{checked} allowed" if not outcome.gaps else f"{checked} checked")
     if unevaluated:
@@ -435,7 +464,9 @@ def check_environment(
         holds_secret_value = any(secret and secret in value for secret in secret_values)
         dynamic = "{{resolve:secretsmanager" in value
         named_like_secret = any(word in name.upper() for word in SECRET_NAME_WORDS)
-        secret_reference = logical and resolver.resources[logical]["Type"] == "AWS::SecretsManager::Secret"
+        secret_reference = (
+            logical and resolver.resources[logical]["Type"] == "AWS::SecretsManager::Secret"
+        )
         if holds_secret_value or dynamic or (named_like_secret and not secret_reference):
             outcome.gaps.append(f"environment: {name} holds a secret")
     required_unset = sorted(
@@ -451,7 +482,9 @@ def check_environment(
     defaults = sorted(
         name
         for name, how in reads.items()
-        if how == "optional" and name not in variables and name not in LAMBDA_RESERVED
+        if how == "optional"
+        and name not in variables
+        and name not in LAMBDA_RESERVED
         and name not in rehearsal_only
     )
     outcome.lines.append(f"{len(used)} read, set")

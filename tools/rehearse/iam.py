@@ -165,9 +165,7 @@ def _evaluate(
     return verdict
 
 
-def root_principal_statements(
-    statements: Iterable[Statement], account: str
-) -> list[Statement]:
+def root_principal_statements(statements: Iterable[Statement], account: str) -> list[Statement]:
     """Key-policy statements whose principal is the account root (they delegate to IAM)."""
     root = f"arn:aws:iam::{account}:root"
     return [
@@ -178,7 +176,7 @@ def root_principal_statements(
     ]
 
 
-def decide(
+def decide(  # noqa: PLR0911 - one answer per rule of the evaluation logic
     request: Request,
     identity: Sequence[Statement],
     *,
@@ -194,7 +192,11 @@ def decide(
         if own.deny or key.deny:
             return Decision(False, "explicitly denied", tuple(unevaluated))
         direct = _evaluate(
-            [s for s in key_policy if s not in root_principal_statements(key_policy, request.account)],
+            [
+                s
+                for s in key_policy
+                if s not in root_principal_statements(key_policy, request.account)
+            ],
             request,
             resource_policy=True,
         )
@@ -204,9 +206,13 @@ def decide(
         if direct.allow:
             return Decision(True, "key policy names the role", tuple(unevaluated))
         if delegated.allow and own.allow:
-            return Decision(True, "key policy delegates to IAM; role policy allows", tuple(unevaluated))
+            return Decision(
+                True, "key policy delegates to IAM; role policy allows", tuple(unevaluated)
+            )
         if delegated.allow:
-            return Decision(False, "key policy delegates to IAM, role policy does not allow", tuple(unevaluated))
+            return Decision(
+                False, "key policy delegates to IAM, role policy does not allow", tuple(unevaluated)
+            )
         return Decision(False, "key policy does not allow", tuple(unevaluated))
     other = _evaluate(resource_policy or (), request, resource_policy=True)
     unevaluated += other.unevaluated

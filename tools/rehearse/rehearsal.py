@@ -170,15 +170,24 @@ def platform_calls(resolver: Resolver, logical: str) -> list[Call]:
     for _, resource in resources_of_type(resolver.template, "AWS::Lambda::EventInvokeConfig"):
         properties = resource["Properties"]
         if referenced_logical_id(properties["FunctionName"]) in function_refs:
-            destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            destination = (
+                properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            )
             target = referenced_logical_id(destination)
             if target and resolver.resources[target]["Type"] == "AWS::SQS::Queue":
-                calls.append(Call("sqs", "SendMessage", _arn_of(resolver, target), target, "platform"))
+                calls.append(
+                    Call("sqs", "SendMessage", _arn_of(resolver, target), target, "platform")
+                )
     for _, resource in resources_of_type(resolver.template, "AWS::Lambda::EventSourceMapping"):
         properties = resource["Properties"]
         source = referenced_logical_id(properties.get("EventSourceArn"))
         if referenced_logical_id(properties["FunctionName"]) in function_refs and source:
-            for operation in ("ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility", "GetQueueAttributes"):
+            for operation in (
+                "ReceiveMessage",
+                "DeleteMessage",
+                "ChangeMessageVisibility",
+                "GetQueueAttributes",
+            ):
                 calls.append(Call("sqs", operation, _arn_of(resolver, source), source, "platform"))
     return calls
 
@@ -188,7 +197,9 @@ def template_calls(resolver: Resolver, logical: str) -> list[Call]:
     calls = []
     target = _framework_functions(resolver.template).get(logical)
     if target:
-        calls.append(Call("lambda", "InvokeFunction", _arn_of(resolver, target), target, "template"))
+        calls.append(
+            Call("lambda", "InvokeFunction", _arn_of(resolver, target), target, "template")
+        )
     for custom in _sdk_call_functions(resolver.template).get(logical, []):
         properties = resolver.resources[custom]["Properties"]
         for event in ("Create", "Update", "Delete"):
@@ -198,7 +209,11 @@ def template_calls(resolver: Resolver, logical: str) -> list[Call]:
             action = sdk_call["action"][0].upper() + sdk_call["action"][1:]
             service = sdk_call["service"].lower()
             resource = next(
-                (str(v) for k, v in sdk_call.get("parameters", {}).items() if k.endswith(("Arn", "Name", "Url"))),
+                (
+                    str(v)
+                    for k, v in sdk_call.get("parameters", {}).items()
+                    if k.endswith(("Arn", "Name", "Url"))
+                ),
                 "*",
             )
             call = Call(service, action, resource, _logical_of(resolver, resource), "template")
@@ -208,11 +223,15 @@ def template_calls(resolver: Resolver, logical: str) -> list[Call]:
 
 
 def _logical_of(resolver: Resolver, physical: str) -> str | None:
-    for logical, resource in resolver.resources.items():
+    for logical, _resource in resolver.resources.items():
         for attribute in ("Ref", "Arn"):
             try:
-                value = resolver.ref(logical) if attribute == "Ref" else resolver.attribute(logical, "Arn")
-            except Exception:  # noqa: BLE001, S112 - a resource without that attribute
+                value = (
+                    resolver.ref(logical)
+                    if attribute == "Ref"
+                    else resolver.attribute(logical, "Arn")
+                )
+            except Exception:  # noqa: S112 - a resource without that attribute
                 continue
             if value == physical:
                 return logical
@@ -222,8 +241,13 @@ def _logical_of(resolver: Resolver, physical: str) -> str | None:
 # --- running the Python functions -------------------------------------------------------------
 
 
-def run_worker(
-    asset: Path, handler: str, kind: str, jobs: Sequence[dict[str, Any]], broker: Mapping[str, Any], workdir: Path
+def run_worker(  # noqa: PLR0917
+    asset: Path,
+    handler: str,
+    kind: str,
+    jobs: Sequence[dict[str, Any]],
+    broker: Mapping[str, Any],
+    workdir: Path,
 ) -> dict[str, Any]:
     job_file = workdir / f"job-{kind}.json"
     out_file = workdir / f"out-{kind}.json"
@@ -266,11 +290,16 @@ def _recorded(resolver: Resolver, physical: Mapping[str, str], raw: Mapping[str,
         "recorded",
         endpoint_prefix=raw["endpoint_prefix"],
         host=raw["host"],
-        timing={k: raw[k] for k in ("connect_timeout", "read_timeout", "retry_mode", "total_max_attempts")},
+        timing={
+            k: raw[k]
+            for k in ("connect_timeout", "read_timeout", "retry_mode", "total_max_attempts")
+        },
     )
 
 
-def rehearse(assembly: Assembly, broker: Mapping[str, Any], workdir: Path | None = None) -> list[Row]:
+def rehearse(
+    assembly: Assembly, broker: Mapping[str, Any], workdir: Path | None = None
+) -> list[Row]:
     workdir = workdir or Path(tempfile.mkdtemp(prefix="rehearse-"))
     resolvers: dict[str, Resolver] = {}
     python_jobs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
@@ -310,11 +339,13 @@ def rehearse(assembly: Assembly, broker: Mapping[str, Any], workdir: Path | None
     for environment in assembly.environments:
         resolver = resolvers[environment.name]
         for logical, label in sorted(labels_by_env[environment.name].items(), key=lambda i: i[1]):
-            rows.append(_row(assembly, environment, resolver, logical, label, results, bundles, broker))
+            rows.append(
+                _row(assembly, environment, resolver, logical, label, results, bundles, broker)
+            )
     return rows
 
 
-def _row(
+def _row(  # noqa: PLR0917
     assembly: Assembly,
     environment: Environment,
     resolver: Resolver,
@@ -340,14 +371,31 @@ def _row(
             if invocation["problem"]:
                 run.gaps.append(f"run: '{invocation['scenario']}': {invocation['problem']}")
         environment_cell = checks.check_environment(
-            resolver, function, result.get("env_reads", {}), result.get("rehearsal_only", []), [broker["password"]]
+            resolver,
+            function,
+            result.get("env_reads", {}),
+            result.get("rehearsal_only", []),
+            [broker["password"]],
         )
         asset = str(assembly.directory / f"asset.{function['Code']['S3Key'].removesuffix('.zip')}")
         bundle = bundles[(asset, function["Handler"])]
         if bundle["error"] or bundle["outside"]:
-            run.gaps.append(f"bundle: {bundle['error'] or 'imports from outside the asset: ' + ', '.join(bundle['outside'][:3])}")
+            run.gaps.append(
+                "bundle: "
+                + (
+                    bundle["error"]
+                    or "imports from outside the asset: " + ", ".join(bundle["outside"][:3])
+                )
+            )
         else:
-            run.lines.append("bundle imports alone" + (f" (host builds of {', '.join(bundle['substituted'])})" if bundle["substituted"] else ""))
+            run.lines.append(
+                "bundle imports alone"
+                + (
+                    f" (host builds of {', '.join(bundle['substituted'])})"
+                    if bundle["substituted"]
+                    else ""
+                )
+            )
     else:
         invocations.append(("template", template_calls(resolver, logical)))
         environment_cell.lines.append("CDK code, not run")
@@ -358,7 +406,9 @@ def _row(
     aws_calls = [c for c in all_calls if c.service != "kafka-cluster"]
     row = Row(label, environment.name, [c.label() for c in _unique(runtime_calls)])
     row.cells["network"] = checks.check_network(resolver, function, aws_calls, kafka)
-    row.cells["IAM"] = checks.check_iam(resolver, role, aws_calls) if role else Outcome(gaps=["IAM: no role"])
+    row.cells["IAM"] = (
+        checks.check_iam(resolver, role, aws_calls) if role else Outcome(gaps=["IAM: no role"])
+    )
     row.cells["environment"] = environment_cell
     budget = float(function.get("Timeout", 3))
     budget_name = "function timeout"

@@ -38,13 +38,13 @@ class Resolver:
     def resources(self) -> Mapping[str, Any]:
         return self.template["Resources"]
 
-    def resolve(self, value: Any) -> Any:
+    def resolve(self, value: Any) -> Any:  # noqa: PLR0911 - one return per intrinsic
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self.ref(argument)
             if key == "Fn::GetAtt":
@@ -130,7 +130,9 @@ class Resolver:
         if kind == "AWS::Lambda::Function":
             return self.arn("lambda", f"function:{logical}") if attribute == "Arn" else logical
         if kind == "AWS::IAM::Role":
-            return self.arn("iam", f"role/{logical}", region=False) if attribute == "Arn" else logical
+            return (
+                self.arn("iam", f"role/{logical}", region=False) if attribute == "Arn" else logical
+            )
         if kind == "AWS::IAM::ManagedPolicy":
             return self.arn("iam", f"policy/{logical}", region=False)
         if kind == "AWS::Logs::LogGroup":
@@ -167,7 +169,7 @@ def resources_of_type(template: Mapping[str, Any], kind: str) -> Iterator[tuple[
 def referenced_logical_id(value: Any) -> str | None:
     """The logical ID behind `{"Ref": X}` or `{"Fn::GetAtt": [X, ...]}` (else None)."""
     if isinstance(value, dict) and len(value) == 1:
-        (key, argument), = value.items()
+        ((key, argument),) = value.items()
         if key == "Ref" and isinstance(argument, str) and not argument.startswith("AWS::"):
             return argument
         if key == "Fn::GetAtt":

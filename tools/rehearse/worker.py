@@ -60,9 +60,7 @@ class Recorder:
                 "iam_prefix": model.service_model.signing_name,
                 "endpoint_prefix": model.service_model.endpoint_prefix,
                 "operation": model.name,
-                "resource": next(
-                    (str(params[p]) for p in RESOURCE_PARAMETERS if p in params), "*"
-                ),
+                "resource": next((str(params[p]) for p in RESOURCE_PARAMETERS if p in params), "*"),
                 "connect_timeout": getattr(config, "connect_timeout", None),
                 "read_timeout": getattr(config, "read_timeout", None),
                 "retry_mode": retries.get("mode"),
@@ -72,14 +70,14 @@ class Recorder:
         )
 
     def request(self, request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
         if self.invocation:
-            parts = urlsplit(request.url)
-            host = parts.hostname or ""
             self.invocation[-1]["host"] = host
-            if ".vpce." in host:
-                # vpce-<id>.<service>.<region>.vpce.amazonaws.com -> <service>.<region>.amazonaws.com
-                service_host = host.split(".", 1)[1].replace(".vpce.", ".")
-                request.url = urlunsplit(parts._replace(netloc=service_host))
+        if ".vpce." in host:
+            # vpce-<id>.<service>.<region>.vpce.amazonaws.com -> <service>.<region>.amazonaws.com
+            service_host = host.split(".", 1)[1].replace(".vpce.", ".")
+            request.url = urlunsplit(parts._replace(netloc=service_host))
 
     def connect(self, address: Any) -> None:
         if self.invocation is not None and tuple(address[:2]) == self.broker_address:
@@ -146,7 +144,9 @@ class Context:
     def __init__(self, function_name: str, timeout_s: float) -> None:
         self.function_name = function_name
         self.memory_limit_in_mb = 512
-        self.invoked_function_arn = f"arn:aws:lambda:eu-west-1:111111111111:function:{function_name}"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:eu-west-1:111111111111:function:{function_name}"
+        )
         self.aws_request_id = "00000000-0000-0000-0000-000000000000"
         self._deadline = time.monotonic() + timeout_s
 
@@ -247,7 +247,9 @@ def _topic_scenarios(properties: dict[str, Any]) -> list[tuple[str, Any, Check]]
     }
 
     def answered(result: Any, _: dict[str, int]) -> str | None:
-        return None if isinstance(result, dict) and result.get("PhysicalResourceId") else repr(result)
+        return (
+            None if isinstance(result, dict) and result.get("PhysicalResourceId") else repr(result)
+        )
 
     physical: dict[str, str] = {}
 
@@ -271,7 +273,11 @@ def _topic_scenarios(properties: dict[str, Any]) -> list[tuple[str, Any, Check]]
         ),
         (
             "Delete",
-            lambda: {**base, "RequestType": "Delete", "PhysicalResourceId": physical.get("id", "unknown")},
+            lambda: {
+                **base,
+                "RequestType": "Delete",
+                "PhysicalResourceId": physical.get("id", "unknown"),
+            },
             answered,
         ),
     ]
@@ -285,7 +291,9 @@ def _moto_resources(resolver: Resolver, broker: dict[str, Any]) -> dict[str, str
     sqs = boto3.client("sqs", region_name=resolver.region)
     for logical, _ in resources_of_type(resolver.template, "AWS::SQS::Queue"):
         url = sqs.create_queue(QueueName=logical)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         resolver.overrides[(logical, "Ref")] = url
         physical[url] = physical[arn] = logical
     secrets = boto3.client("secretsmanager", region_name=resolver.region)
@@ -296,7 +304,7 @@ def _moto_resources(resolver: Resolver, broker: dict[str, Any]) -> dict[str, str
         )["ARN"]
         resolver.overrides[(logical, "Ref")] = arn
         physical[arn] = logical
-    for logical, resource in resources_of_type(resolver.template, "Custom::AWS"):
+    for logical, _ in resources_of_type(resolver.template, "Custom::AWS"):
         resolver.overrides[(logical, "BootstrapBrokerStringSaslScram")] = broker["bootstrap"]
     for logical, resource in resolver.resources.items():
         if resource["Type"] == "Custom::KafkaTopic":
@@ -311,7 +319,9 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
     from moto import mock_aws  # noqa: PLC0415
 
     template = json.loads(Path(environment["template"]).read_text())
-    resolver = Resolver(template, environment["region"], environment["account"], environment["stack"])
+    resolver = Resolver(
+        template, environment["region"], environment["account"], environment["stack"]
+    )
     function = template["Resources"][environment["function"]]["Properties"]
     timeout_s = float(function.get("Timeout", 3))
     broker = job["broker"]
@@ -328,7 +338,7 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
             "AWS_DEFAULT_REGION": environment["region"],
             "AWS_LAMBDA_FUNCTION_NAME": environment["function"],
             "AWS_ACCESS_KEY_ID": "rehearsal",
-            "AWS_SECRET_ACCESS_KEY": "rehearsal",  # noqa: S105 - moto's throwaway credentials
+            "AWS_SECRET_ACCESS_KEY": "rehearsal",
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "LAMBDA_TASK_ROOT": job["asset_dir"],
@@ -351,7 +361,9 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
         else:
             topic = next(r for _, r in resources_of_type(template, "Custom::KafkaTopic"))
             properties = {
-                k: resolver.resolve(v) for k, v in topic["Properties"].items() if k != "ServiceToken"
+                k: resolver.resolve(v)
+                for k, v in topic["Properties"].items()
+                if k != "ServiceToken"
             }
             scenarios = _topic_scenarios(properties)
         state: dict[str, int] = {}
@@ -360,7 +372,10 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
             import_calls = []
             outcome: str | None
             try:
-                answer = entry(event() if callable(event) else event, Context(environment["function"], timeout_s))
+                answer = entry(
+                    event() if callable(event) else event,
+                    Context(environment["function"], timeout_s),
+                )
                 outcome = check(answer, state)
             except Exception as exc:  # an invocation that raised is an outcome, recorded
                 outcome = f"raised {type(exc).__name__}: {exc}"
@@ -384,9 +399,7 @@ def main(job_file: str, output_file: str) -> None:
     sys.path[:0] = [asset]
     sys.path.extend(p for p in job["host_paths"] if p not in sys.path)
     own = own_top_level_names(Path(asset))
-    RECORDER.own_files = tuple(
-        str(Path(asset, name)) for name in own
-    )
+    RECORDER.own_files = tuple(str(Path(asset, name)) for name in own)
     _install_environ_recorder()
     _install_socket_recorder()
     _install_botocore_hooks()
