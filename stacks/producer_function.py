@@ -52,10 +52,7 @@ from stacks.bundling import (
 from stacks.config import ProducerFunctionSettings
 from stacks.kafka_access import KafkaClientAccess
 from stacks.log_groups import EncryptedLogGroups
-from stacks.vpc_function import (
-    kafka_client_security_group,
-    suppress_managed_execution_policies,
-)
+from stacks.vpc_function import execution_role, kafka_client_security_group
 
 # The producer asset: lambda_src/ plus the library without what no Lambda imports.
 PRODUCER_SOURCES = (
@@ -166,6 +163,13 @@ class ProducerFunction(Construct):
             vpc_subnets=access.subnets,
             security_groups=[self.security_group],
             log_group=self.log_group,
+            role=execution_role(
+                self,
+                "FunctionRole",
+                log_group=self.log_group,
+                in_vpc=True,
+                description="Producer Lambda (in the VPC)",
+            ),
             environment=_environment(access, topic_name, settings, self.rejected_queue),
             on_failure=destinations.SqsDestination(self.failed_invocations_queue),
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
@@ -395,7 +399,6 @@ class ProducerFunction(Construct):
             CfnOutput(self, output_id, value=value, description=description)
 
     def _suppress_nag_findings(self) -> None:
-        suppress_managed_execution_policies(self.function)
         NagSuppressions.add_resource_suppressions(
             self.function.role,
             [
