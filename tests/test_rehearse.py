@@ -13,7 +13,15 @@ import pytest
 
 from tools.rehearse import iam
 from tools.rehearse.__main__ import broker_info
-from tools.rehearse.checks import Call, check_iam, check_network, check_time, worst_case_seconds
+from tools.rehearse.bundle import check_imports
+from tools.rehearse.checks import (
+    Call,
+    check_environment,
+    check_iam,
+    check_network,
+    check_time,
+    worst_case_seconds,
+)
 from tools.rehearse.rehearsal import Assembly, Row, rehearse, render, synthesize
 from tools.rehearse.template import Resolver
 
@@ -291,6 +299,80 @@ def test_time_check_uses_the_clients_timeouts_and_retries() -> None:
         check_time([("batch", [slow])], 60, "function timeout")
         .gaps[0]
         .startswith("time: sqs SendMessageBatch may take 363 s")
+    )
+
+
+def test_iam_check_covers_what_the_lambda_service_writes_to_logs() -> None:
+    resolver = _template(
+        Role={"Type": "AWS::IAM::Role", "Properties": {}},
+        Mine={"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/Stack/Mine"}},
+        Other={"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/Stack/Other"}},
+        Policy={
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "Roles": [{"Ref": "Role"}],
+                "PolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": {"Fn::GetAtt": ["Mine", "Arn"]},
+                        }
+                    ]
+                },
+            },
+        },
+    )
+
+    def write(group: str) -> Call:
+        stream = resolver.arn("logs", f"log-group:{group}:log-stream:s")
+        return Call("logs", "PutLogEvents", stream, origin="platform")
+
+    assert check_iam(resolver, "Role", [write("/Stack/Mine")]).gaps == []
+    assert check_iam(resolver, "Role", [write("/Stack/Other")]).gaps == [
+        "IAM: logs:PutLogEvents on arn:aws:logs:eu-west-1:111111111111:log-group:/Stack/Other:"
+        "log-stream:s denied (no statement allows)"
+    ]
+
+
+def test_environment_check_names_missing_required_variables_and_secrets() -> None:
+    resolver = _template(Secret={"Type": "AWS::SecretsManager::Secret", "Properties": {}})
+    function = {
+        "Environment": {
+            "Variables": {
+                "KAFKA_SECRET_ARN": {"Ref": "Secret"},
+                "KAFKA_SASL_PASSWORD": "hunter2",
+                "TOPIC": "DocumentExceptions",
+            }
+        }
+    }
+    reads = {"KAFKA_SECRET_ARN": "optional", "TOPIC": "required", "QUEUE_URL": "required"}
+    outcome = check_environment(resolver, function, reads, (), ["s3cr3t"])
+    assert outcome.gaps == [
+        "environment: KAFKA_SASL_PASSWORD holds a secret",
+        "environment: QUEUE_URL is read as required but not set on the function",
+    ]
+    function["Environment"]["Variables"]["TOPIC"] = "s3cr3t-in-a-value"
+    assert (
+        "environment: TOPIC holds a secret"
+        in check_environment(resolver, function, {}, (), ["s3cr3t"]).gaps
+    )
+
+
+def test_bundle_check_reports_imports_from_outside_the_asset(tmp_path: Path) -> None:
+    asset = tmp_path / "asset"
+    asset.mkdir()
+    (asset / "handler.py").write_text(
+        "import json\n\ndef handler(event, context):\n    return event\n"
+    )
+    assert check_imports(asset, "handler.handler") == {
+        "error": None,
+        "substituted": [],
+        "outside": [],
+    }
+    (asset / "handler.py").write_text("import hypothesis\n\ndef handler(event, context): ...\n")
+    assert check_imports(asset, "handler.handler")["error"] == (
+        "ModuleNotFoundError: No module named 'hypothesis'"
     )
 
 

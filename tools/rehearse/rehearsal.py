@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -329,11 +330,19 @@ def rehearse(
             )
     results: dict[tuple[str, str], dict[str, Any]] = {}
     bundles: dict[tuple[str, str], dict[str, Any]] = {}
-    for (asset, handler, kind), jobs in python_jobs.items():
-        output = run_worker(Path(asset), handler, kind, jobs, broker, workdir)
-        for job, result in zip(jobs, output["results"], strict=True):
-            results[(job["name"], job["function"])] = result
-        bundles[(asset, handler)] = check_imports(Path(asset), handler)
+    # The import probes run beside the workers; the workers one after the other, the topic
+    # resource's first (its Delete must not remove the topic while the producer publishes).
+    with ThreadPoolExecutor(max_workers=len(python_jobs) or 1) as pool:
+        probes = {
+            (asset, handler): pool.submit(check_imports, Path(asset), handler)
+            for asset, handler, _ in python_jobs
+        }
+        for key in sorted(python_jobs, key=lambda k: k[2] != "custom-resource"):
+            jobs = python_jobs[key]
+            output = run_worker(Path(key[0]), key[1], key[2], jobs, broker, workdir)
+            for job, result in zip(jobs, output["results"], strict=True):
+                results[(job["name"], job["function"])] = result
+        bundles = {key: probe.result() for key, probe in probes.items()}
 
     rows = []
     for environment in assembly.environments:

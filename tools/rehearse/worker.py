@@ -39,6 +39,7 @@ LAMBDA_RUNTIME_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNC
 # private CA. Rehearsal only; listed apart in the report.
 REHEARSAL_ONLY = ("KAFKA_SSL_CAFILE",)
 LOCAL_REPLICATION_FACTOR = "1"
+ASYNC_FAILURE_BOOTSTRAP_VARIABLE = "PRODUCER_BOOTSTRAP_TIMEOUT_MS"
 
 
 class Recorder:
@@ -204,6 +205,42 @@ INVALID = {"order_req_id": "SB1"}  # breaks the contract: required fields missin
 OVERSIZED = json.dumps(_message(9, error_message="x" * 1_100_000))
 
 Check = Callable[[Any, dict[str, int]], str | None]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _asynchronous_failure(
+    job: dict[str, Any], environment: dict[str, Any], timeout_s: float
+) -> dict[str, Any]:
+    """An asynchronous invocation whose brokers are unreachable, in a new container: it must
+    raise (Lambda retries it, then hands it to the on-failure destination). Rehearsal-only:
+    the broker address points at a closed port and the bootstrap gives up after a second."""
+    os.environ.update(
+        {
+            "KAFKA_BOOTSTRAP_BROKERS": f"127.0.0.1:{_closed_port()}",
+            ASYNC_FAILURE_BOOTSTRAP_VARIABLE: "1000",
+        }
+    )
+    purge_modules(job["asset_dir"])
+    module_name, function_name = job["handler"].rsplit(".", 1)
+    RECORDER.invocation = []
+    event = {"messages": [_message(7), INVALID], "raise_on_failure": True}
+    problem: str | None = "returned instead of raising"
+    try:
+        getattr(__import__(module_name), function_name)(
+            event, Context(environment["function"], timeout_s)
+        )
+    except Exception:
+        problem = None
+    return {
+        "scenario": "async, brokers unreachable",
+        "calls": RECORDER.invocation,
+        "problem": problem,
+    }
 
 
 def _producer_scenarios() -> list[tuple[str, Any, Check]]:
@@ -383,6 +420,8 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
             result["invocations"].append(
                 {"scenario": name, "calls": RECORDER.invocation, "problem": outcome}
             )
+        if job["kind"] == "producer":
+            result["invocations"].append(_asynchronous_failure(job, environment, timeout_s))
         RECORDER.invocation = None
     result["physical"] = physical
     result["variables"] = sorted(variables)
