@@ -491,6 +491,8 @@ def _validate_network(reader: _Reader, network: NetworkSettings, region: str) ->
         _validate_imported_network(reader, network, region)
     else:
         _validate_created_network(reader, network, region)
+    if network.endpoint_private_dns is not None and not network.interface_endpoints:
+        reader.fail("network.endpoint_private_dns", "only with network.interface_endpoints true")
     if network.vpc_cidr is not None:
         cidr = _cidr(reader, "network.vpc_cidr", network.vpc_cidr, ipaddress.IPv4Network)
         if not 16 <= cidr.prefixlen <= 24:

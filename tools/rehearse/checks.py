@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from stacks.vpc_function import ENI_ACTIONS
 from tools.rehearse import iam
 from tools.rehearse.template import Resolver, referenced_logical_id, resources_of_type
 
@@ -270,12 +271,7 @@ AWS_MANAGED = {
                 "logs:CreateLogGroup",
                 "logs:CreateLogStream",
                 "logs:PutLogEvents",
-                "ec2:CreateNetworkInterface",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeSubnets",
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
+                *ENI_ACTIONS,
             ],
             "Resource": "*",
         }
@@ -351,20 +347,16 @@ def check_iam(resolver: Resolver, role_logical: str, calls: Sequence[Call]) -> O
         "aws:PrincipalArn": principal,
         "aws:PrincipalAccount": resolver.account,
     }
-    checked = 0
-    unevaluated: set[str] = set()
+    decisions: list[tuple[str, iam.Decision]] = []
     for call in calls:
         request = iam.Request(principal, call.action, call.resource, base_context)
-        decision = iam.decide(
-            request, identity, resource_policy=_resource_policy(resolver, call.logical_id)
-        )
-        checked += 1
-        unevaluated.update(decision.unevaluated)
-        if not decision.allowed:
-            outcome.gaps.append(
-                f"IAM: {call.action} on {call.logical_id or call.resource} denied "
-                f"({decision.reason})"
+        policy = _resource_policy(resolver, call.logical_id)
+        decisions.append(
+            (
+                f"{call.action} on {call.logical_id or call.resource}",
+                iam.decide(request, identity, resource_policy=policy),
             )
+        )
         for action, key_logical, key_arn in _kms_calls(resolver, call):
             key_policy = _statements(
                 resolver.resolve(resolver.resources[key_logical]["Properties"]["KeyPolicy"])
@@ -374,16 +366,20 @@ def check_iam(resolver: Resolver, role_logical: str, calls: Sequence[Call]) -> O
                 "kms:ViaService": f"{call.service}.{resolver.region}.amazonaws.com",
                 "kms:CallerAccount": resolver.account,
             }
-            decision = iam.decide(
-                iam.Request(principal, action, key_arn, context), identity, key_policy=key_policy
-            )
-            checked += 1
-            unevaluated.update(decision.unevaluated)
-            if not decision.allowed:
-                outcome.gaps.append(
-                    f"IAM: {action} on key {key_logical} (for {call.action}) denied "
-                    f"({decision.reason})"
+            request = iam.Request(principal, action, key_arn, context)
+            decisions.append(
+                (
+                    f"{action} on key {key_logical} (for {call.action})",
+                    iam.decide(request, identity, key_policy=key_policy),
                 )
+            )
+    checked = len(decisions)
+    unevaluated = {item for _, decision in decisions for item in decision.unevaluated}
+    outcome.gaps += [
+        f"IAM: {what} denied ({decision.reason})"
+        for what, decision in decisions
+        if not decision.allowed
+    ]
     outcome.lines.append(f"{checked} allowed" if not outcome.gaps else f"{checked} checked")
     if unevaluated:
         outcome.lines.append("not evaluated: " + ", ".join(sorted(unevaluated)))

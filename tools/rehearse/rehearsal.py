@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stacks.vpc_function import ENI_ACTIONS
 from tools.rehearse import checks
 from tools.rehearse.bundle import check_imports, host_paths
 from tools.rehearse.checks import Call, Outcome
@@ -27,13 +28,6 @@ from tools.rehearse.template import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON_RUNTIME_PREFIX = "python"
 CUSTOM_RESOURCE_KINDS = ("Custom::KafkaTopic",)
-ENI_ACTIONS = (
-    "CreateNetworkInterface",
-    "DescribeNetworkInterfaces",
-    "DeleteNetworkInterface",
-    "AssignPrivateIpAddresses",
-    "UnassignPrivateIpAddresses",
-)
 
 
 @dataclass(frozen=True)
@@ -166,7 +160,9 @@ def platform_calls(resolver: Resolver, logical: str) -> list[Call]:
     for operation in ("CreateLogStream", "PutLogEvents"):
         calls.append(Call("logs", operation, stream, log_logical, origin="platform"))
     if function.get("VpcConfig"):
-        calls += [Call("ec2", operation, "*", origin="platform") for operation in ENI_ACTIONS]
+        calls += [
+            Call("ec2", action.split(":", 1)[1], "*", origin="platform") for action in ENI_ACTIONS
+        ]
     function_refs = {logical}
     for _, resource in resources_of_type(resolver.template, "AWS::Lambda::EventInvokeConfig"):
         properties = resource["Properties"]
@@ -440,6 +436,14 @@ def _unique(calls: Sequence[Call]) -> list[Call]:
 
 
 COLUMNS = ("function", "environment", "calls", "network", "IAM", "environment vars", "time")
+NOTES = (
+    "Calls marked [template] come from the template (CDK's Node.js code cannot run here); "
+    "IAM also covers what the Lambda service does with each role (logs, ENIs, the SQS event "
+    "source, the on-failure destination).",
+    "Rehearsal-only settings: KAFKA_SSL_CAFILE (the local broker's CA stands in for the "
+    "public CA of MSK's certificates), replication factor 1 (one local broker), and, for the "
+    "asynchronous-failure invocation, an unreachable broker address with a 1 s bootstrap.",
+)
 
 
 def render(rows: Sequence[Row]) -> str:
@@ -462,5 +466,5 @@ def render(rows: Sequence[Row]) -> str:
         for row in rows
         if not row.cells["run"].gaps
     ]
-    lines += ["", *notes, "", *(gaps or ["No gaps."])]
+    lines += ["", *NOTES, *notes, "", *(gaps or ["No gaps."])]
     return "\n".join(lines)
