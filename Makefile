@@ -27,7 +27,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_HOME := $(CURDIR)/.cdk-home
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup wheelhouse lint format test synth snapshots diff diff-deployed security-diff deploy deploy-ci preflight demo bench clean
+.PHONY: help setup wheelhouse lint format test synth snapshots diff diff-deployed security-diff deploy deploy-ci preflight demo bench rehearse clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ diff: setup  ## Offline: diff each synthesized stack against its committed snaps
 		echo "== $$stack"; \
 		$(CDK) diff --app $(CDK_OUT) --template tests/snapshots/$$stack.json --fail $$stack || exit 1; \
 	done
+
+rehearse: setup  ## Offline: run each Lambda's code under its template's network, IAM, environment and time limits; one table, fails on any gap
+	$(PY) -m tools.rehearse
 
 preflight: setup  ## With real AWS credentials: no placeholder ids, bootstrap, Kafka version, instance type, subnets
 	@test -n "$(ENV)" || { echo "usage: make preflight ENV=dev|staging|prod"; exit 2; }

@@ -166,6 +166,16 @@ class NetworkSettings:
     nat_gateways: int = 0
     interface_endpoints: bool = True
     broker_security_group_ids: tuple[str, ...] = ()
+    # Whether the interface endpoints take over the services' public names for the whole VPC.
+    # None: yes in a created VPC, no in an imported one (other workloads there keep their own
+    # path to those APIs; this app's Lambdas are pointed at the endpoints by name instead).
+    endpoint_private_dns: bool | None = None
+
+    @property
+    def private_dns(self) -> bool:
+        if self.endpoint_private_dns is not None:
+            return self.endpoint_private_dns
+        return self.mode == "create"
 
 
 @dataclass(frozen=True)
@@ -500,6 +510,8 @@ def _validate_network(reader: _Reader, network: NetworkSettings, region: str) ->
         _validate_imported_network(reader, network, region)
     else:
         _validate_created_network(reader, network, region)
+    if network.endpoint_private_dns is not None and not network.interface_endpoints:
+        reader.fail("network.endpoint_private_dns", "only with network.interface_endpoints true")
     if network.vpc_cidr is not None:
         cidr = _cidr(reader, "network.vpc_cidr", network.vpc_cidr, ipaddress.IPv4Network)
         if not 16 <= cidr.prefixlen <= 24:

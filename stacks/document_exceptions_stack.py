@@ -8,7 +8,6 @@ from aws_cdk import CfnOutput, Fn, Stack, Tags
 from constructs import Construct
 
 from document_exceptions.connection import MSK_SASL_MECHANISM, MSK_SECURITY_PROTOCOL
-from stacks import nag
 from stacks.config import EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
 from stacks.kafka_cluster import KafkaCluster, log_retention, removal_policy
@@ -77,7 +76,6 @@ class DocumentExceptionsStack(Stack):
             dashboard=self.monitoring.dashboard,
         )
         self._add_outputs()
-        nag.suppress_aws_custom_resource_function(self)
 
     def _add_outputs(self) -> None:
         cluster = self.cluster

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -28,6 +29,9 @@ class KafkaClientAccess:
     subnets: ec2.SubnetSelection
     endpoints_security_group: ec2.ISecurityGroup | None
     dependencies: tuple[IDependable, ...] = ()
+    # AWS_ENDPOINT_URL_<SERVICE> variables for functions in the VPC when the interface
+    # endpoints do not own the services' public names (see Network).
+    endpoint_environment: Mapping[str, str] = field(default_factory=dict)
 
     def allow_client(
         self, scope: Construct, id: str, client_security_group: ec2.ISecurityGroup

@@ -24,6 +24,7 @@ from stacks.config import SCRAM_PORT, EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
 from stacks.log_groups import EncryptedLogGroups
 from stacks.network import Network
+from stacks.vpc_function import execution_role
 
 BOOTSTRAP_BROKERS_FIELD = "BootstrapBrokerStringSaslScram"
 
@@ -224,6 +225,9 @@ class KafkaCluster(Construct):
             ),
             output_paths=[BOOTSTRAP_BROKERS_FIELD],
         )
+        log_group = self.log_groups.create(
+            self, "BootstrapBrokersLogs", removal_policy=RemovalPolicy.DESTROY
+        )
         lookup = cr.AwsCustomResource(
             self,
             "BootstrapBrokers",
@@ -232,8 +236,13 @@ class KafkaCluster(Construct):
             policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[self.cluster_arn]),
             install_latest_aws_sdk=False,
             timeout=Duration.minutes(2),
-            log_group=self.log_groups.create(
-                self, "BootstrapBrokersLogs", removal_policy=RemovalPolicy.DESTROY
+            log_group=log_group,
+            role=execution_role(
+                self,
+                "BootstrapBrokersRole",
+                log_group=log_group,
+                in_vpc=False,
+                description="CDK AwsCustomResource function: kafka:GetBootstrapBrokers",
             ),
         )
         lookup.node.add_dependency(self.scram_association)
@@ -249,5 +258,6 @@ class KafkaCluster(Construct):
             vpc=network.vpc,
             subnets=network.broker_subnets,
             endpoints_security_group=network.endpoints_security_group,
+            endpoint_environment=dict(network.endpoint_environment),
             dependencies=(self.cluster, self.scram_association, self.broker_lookup),
         )

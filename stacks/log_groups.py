@@ -4,8 +4,9 @@ Broker logs, VPC flow logs and the functions' logs can hold order ids, user ids,
 addresses and error text, so they are encrypted at rest with a key of the environment
 (rotation on), like the broker volumes, the secret and the queues. CloudWatch Logs itself
 encrypts and decrypts, so only its regional service principal is in the key policy, and
-only for log groups of this account and region; writers (Lambda, MSK, flow logs) need no
-KMS permission.
+only for this stack's log groups: every group is named `/<stack name>/<construct path>`,
+and the key policy's encryption-context condition names that prefix. Writers (Lambda, MSK,
+flow logs) need no KMS permission.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class EncryptedLogGroups(Construct):
         self.retention = retention
         self.removal_policy = removal_policy
         stack = Stack.of(self)
+        self.name_prefix = f"/{stack.stack_name}/"
         self.key = kms.Key(
             self,
             "Key",
@@ -63,7 +65,7 @@ class EncryptedLogGroups(Construct):
                         "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
                             service="logs",
                             resource="log-group",
-                            resource_name="*",
+                            resource_name=f"{self.name_prefix}*",
                             arn_format=ArnFormat.COLON_RESOURCE_NAME,
                         )
                     }
@@ -74,10 +76,19 @@ class EncryptedLogGroups(Construct):
     def create(
         self, scope: Construct, id: str, *, removal_policy: RemovalPolicy | None = None
     ) -> logs.LogGroup:
-        """A log group encrypted with the key; `removal_policy` overrides the environment's."""
+        """A log group encrypted with the key, named `/<stack>/<path of scope>/<id>`;
+        `removal_policy` overrides the environment's."""
+        stack = Stack.of(scope)
+        path = "/".join(
+            [
+                *(node.node.id for node in scope.node.scopes if node is not stack and node.node.id),
+                id,
+            ]
+        )
         return logs.LogGroup(
             scope,
             id,
+            log_group_name=self.name_prefix + path,
             retention=self.retention,
             removal_policy=removal_policy or self.removal_policy,
             encryption_key=self.key,

@@ -8,15 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aspects, Stack
+from aws_cdk import Aspects
 from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions
 from constructs import IConstruct
-
-# The singleton Lambda that `custom_resources.AwsCustomResource` adds to a stack.
-AWS_CUSTOM_RESOURCE_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
-LAMBDA_BASIC_EXECUTION_POLICY = (
-    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-)
 
 
 def add_checks(scope: IConstruct) -> None:
@@ -37,25 +31,6 @@ def suppress(
         construct,
         [_suppression(rule, reason, applies_to)],
         apply_to_children=apply_to_children,
-    )
-
-
-def suppress_aws_custom_resource_function(stack: Stack) -> None:
-    """The AwsCustomResource singleton function: CDK-owned code and role, outside the VPC."""
-    function = stack.node.try_find_child(AWS_CUSTOM_RESOURCE_FUNCTION_ID)
-    if function is None:
-        return
-    NagSuppressions.add_resource_suppressions(
-        function,
-        [
-            _suppression(
-                "AwsSolutions-IAM4",
-                "CDK's AwsCustomResource function role uses the AWS managed "
-                "AWSLambdaBasicExecutionRole, which only allows writing its own logs.",
-                [LAMBDA_BASIC_EXECUTION_POLICY],
-            ),
-        ],
-        apply_to_children=True,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_cdk import Fn
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
@@ -14,9 +15,16 @@ class Network(Construct):
 
     `mode="import"` takes an existing VPC by ids (never a lookup, so synth stays offline);
     `mode="create"` builds a VPC over two AZs with private subnets, isolated unless NAT
-    gateways are configured. Interface endpoints for Secrets Manager and the MSK control-plane
-    API let Lambdas in the private subnets work without NAT (turn `interface_endpoints` off
-    in an imported VPC that already has them: two endpoints cannot both own the private DNS).
+    gateways are configured. Interface endpoints for Secrets Manager, SQS and the MSK
+    control-plane API let the Lambdas in the private subnets work without NAT.
+
+    Private DNS on an interface endpoint answers the service's public name for the whole
+    VPC, and the endpoints admit only this app's Lambdas. That is right in a VPC this app
+    creates; in an imported VPC it would cut every other workload (the Django app's client
+    group among them) off those APIs, or collide with endpoints the VPC already has. So in
+    an imported VPC private DNS is off by default and the Lambdas are pointed at the
+    endpoints by name instead: `endpoint_environment` holds botocore's service-specific
+    `AWS_ENDPOINT_URL_<SERVICE>` variables with each endpoint's regional DNS name.
 
     `broker_subnets` selects exactly the two broker subnets (two AZs);
     `endpoints_security_group` is None when endpoints are off.
@@ -39,6 +47,7 @@ class Network(Construct):
             self.vpc, subnets = self._create(settings, log_groups)
         self.broker_subnets = ec2.SubnetSelection(subnets=subnets)
         self.endpoints_security_group: ec2.ISecurityGroup | None = None
+        self.endpoint_environment: dict[str, str] = {}
         if settings.interface_endpoints:
             self.endpoints_security_group = self._add_endpoints(region)
 
@@ -115,23 +124,38 @@ class Network(Construct):
             self,
             "EndpointsSecurityGroup",
             vpc=self.vpc,
-            description="Interface endpoints (Secrets Manager, MSK API); 443 from this app clients",
+            description="Interface endpoints (Secrets Manager, SQS, MSK API); 443 from this app",
             allow_all_outbound=False,
             disable_inline_rules=True,
         )
+        # endpoint id: (service, botocore's endpoint variable for it)
         services = {
-            "SecretsManagerEndpoint": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-            "KafkaApiEndpoint": ec2.InterfaceVpcEndpointService(f"aws.api.{region}.kafka-api", 443),
+            "SecretsManagerEndpoint": (
+                ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            ),
+            "SqsEndpoint": (ec2.InterfaceVpcEndpointAwsService.SQS, "AWS_ENDPOINT_URL_SQS"),
+            "KafkaApiEndpoint": (
+                ec2.InterfaceVpcEndpointService(f"aws.api.{region}.kafka-api", 443),
+                "AWS_ENDPOINT_URL_KAFKA",
+            ),
         }
-        for endpoint_id, service in services.items():
-            ec2.InterfaceVpcEndpoint(
+        private_dns = self.settings.private_dns
+        for endpoint_id, (service, variable) in services.items():
+            endpoint = ec2.InterfaceVpcEndpoint(
                 self,
                 endpoint_id,
                 vpc=self.vpc,
                 service=service,
                 subnets=self.broker_subnets,
                 security_groups=[security_group],
-                private_dns_enabled=True,
+                private_dns_enabled=private_dns,
                 open=False,
             )
+            if not private_dns:
+                # DnsEntries are "<hosted zone id>:<name>"; the first is the regional name.
+                regional_name = Fn.select(
+                    1, Fn.split(":", Fn.select(0, endpoint.vpc_endpoint_dns_entries))
+                )
+                self.endpoint_environment[variable] = Fn.join("", ["https://", regional_name])
         return security_group

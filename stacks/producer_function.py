@@ -62,10 +62,7 @@ from stacks.bundling import (
 from stacks.config import ProducerFunctionSettings
 from stacks.kafka_access import KafkaClientAccess
 from stacks.log_groups import EncryptedLogGroups
-from stacks.vpc_function import (
-    kafka_client_security_group,
-    suppress_managed_execution_policies,
-)
+from stacks.vpc_function import execution_role, kafka_client_security_group
 
 # The producer asset: lambda_src/ plus the library without what no Lambda imports.
 PRODUCER_SOURCES = (
@@ -170,6 +167,13 @@ class ProducerFunction(Construct):
             vpc_subnets=access.subnets,
             security_groups=[self.security_group],
             log_group=self.log_group,
+            role=execution_role(
+                self,
+                "FunctionRole",
+                log_group=self.log_group,
+                in_vpc=True,
+                description="Producer Lambda (in the VPC)",
+            ),
             environment=_environment(access, topic_name, settings, self.rejected_queue),
             on_failure=destinations.SqsDestination(self.failed_invocations_queue),
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
@@ -295,6 +299,8 @@ class ProducerFunction(Construct):
                     sid="PutEvents",
                     actions=["events:PutEvents"],
                     resources=[self.event_bus.event_bus_arn],
+                    # Only the events the rule forwards to the producer.
+                    conditions={"StringEquals": {"events:detail-type": EVENTBRIDGE_DETAIL_TYPE}},
                 ),
             ],
         )
@@ -398,7 +404,6 @@ class ProducerFunction(Construct):
             CfnOutput(self, output_id, value=value, description=description)
 
     def _suppress_nag_findings(self) -> None:
-        suppress_managed_execution_policies(self.function)
         NagSuppressions.add_resource_suppressions(
             self.function.role,
             [
@@ -471,6 +476,7 @@ def _environment(
         SERVICE_NAME_VARIABLE: SERVICE_NAME,
         METRICS_NAMESPACE_VARIABLE: METRICS_NAMESPACE,
         LOG_LEVEL_VARIABLE: "INFO",
+        **access.endpoint_environment,
     }
     for key, value in sorted(settings.producer_overrides.items()):
         environment[PRODUCER_VARIABLE_PREFIX + key.upper()] = value

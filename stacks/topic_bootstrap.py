@@ -32,11 +32,7 @@ from stacks.bundling import (
 from stacks.config import TopicSettings
 from stacks.kafka_access import KafkaClientAccess
 from stacks.log_groups import EncryptedLogGroups
-from stacks.vpc_function import (
-    BASIC_EXECUTION_POLICY,
-    kafka_client_security_group,
-    suppress_managed_execution_policies,
-)
+from stacks.vpc_function import execution_role, kafka_client_security_group
 
 TOPIC_BOOTSTRAP_DIR = REPO_ROOT / "topic_bootstrap"
 TOPIC_BOOTSTRAP_SOURCES = (
@@ -88,6 +84,7 @@ class TopicBootstrapProvider(Construct):
             "Topic bootstrap Lambda: out to the MSK brokers (9096) and AWS endpoints",
         )
 
+        on_event_logs = log_groups.create(self, "OnEventLogGroup")
         self.on_event_function = lambda_.Function(
             self,
             "OnEvent",
@@ -101,18 +98,37 @@ class TopicBootstrapProvider(Construct):
             vpc=access.vpc,
             vpc_subnets=access.subnets,
             security_groups=[self.security_group],
-            log_group=log_groups.create(self, "OnEventLogGroup"),
-            environment={"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, "LOG_LEVEL": "INFO"},
+            log_group=on_event_logs,
+            role=execution_role(
+                self,
+                "OnEventRole",
+                log_group=on_event_logs,
+                in_vpc=True,
+                description="Topic custom resource handler (in the VPC)",
+            ),
+            environment={
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "LOG_LEVEL": "INFO",
+                **access.endpoint_environment,
+            },
         )
         access.grant_connect(self.on_event_function)
 
         # No `vpc` here: the framework function answers CloudFormation's pre-signed S3 URL,
         # which an in-VPC function without NAT could not reach.
+        provider_logs = log_groups.create(self, "ProviderLogGroup")
         self.provider = cr.Provider(
             self,
             "Provider",
             on_event_handler=self.on_event_function,
-            log_group=log_groups.create(self, "ProviderLogGroup"),
+            log_group=provider_logs,
+            role=execution_role(
+                self,
+                "ProviderRole",
+                log_group=provider_logs,
+                in_vpc=False,
+                description="CDK Provider framework function of the topic custom resource",
+            ),
         )
         self.service_token = self.provider.service_token
 
@@ -129,18 +145,9 @@ class TopicBootstrapProvider(Construct):
         self._suppress_nag_findings()
 
     def _suppress_nag_findings(self) -> None:
-        suppress_managed_execution_policies(self.on_event_function)
         NagSuppressions.add_resource_suppressions(
-            self.provider,
+            self,
             [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM4",
-                    reason=(
-                        "CDK Provider framework function: the AWS managed "
-                        "AWSLambdaBasicExecutionRole only lets it write its own logs"
-                    ),
-                    applies_to=[BASIC_EXECUTION_POLICY],
-                ),
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
                     reason=(

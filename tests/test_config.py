@@ -186,6 +186,24 @@ def test_created_network_defaults_to_no_nat_and_endpoints_on():
     )
 
 
+def test_endpoint_private_dns_is_on_in_a_created_vpc_and_off_in_an_imported_one():
+    assert load_environment("dev", CREATED).network.private_dns is True
+    assert load_environment("staging", IMPORTED).network.private_dns is False
+    owned = changed(IMPORTED, "network.endpoint_private_dns", True)
+    assert load_environment("staging", owned).network.private_dns is True
+
+
+def test_endpoint_private_dns_needs_interface_endpoints():
+    raw = changed(
+        changed(IMPORTED, "network.interface_endpoints", False),
+        "network.endpoint_private_dns",
+        True,
+    )
+    assert "network.endpoint_private_dns: only with network.interface_endpoints true" in error_of(
+        raw
+    )
+
+
 def test_kafka_2_8_1_carries_an_end_of_support_warning():
     warning = load_environment("dev", CREATED).kafka_version_warning
     assert "2.8.1" in warning

@@ -45,9 +45,7 @@ def test_only_cloudwatch_logs_of_the_region_may_use_the_key(env, synthesized, en
     assert "kms:*" not in statement["Action"]
 
 
-def test_the_key_serves_log_groups_of_this_account_and_region_only(
-    env, synthesized, environment_configs
-):
+def test_the_key_serves_this_stacks_log_groups_only(env, synthesized, environment_configs):
     config = environment_configs[env]
     condition = logs_statement(synthesized, env)["Condition"]
     arn = condition["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
@@ -57,7 +55,7 @@ def test_the_key_serves_log_groups_of_this_account_and_region_only(
             [
                 "arn:",
                 {"Ref": "AWS::Partition"},
-                f":logs:{config.region}:{config.account}:log-group:*",
+                f":logs:{config.region}:{config.account}:log-group:/{config.stack_name}/*",
             ],
         ]
     }
@@ -68,3 +66,43 @@ def test_logs_key_follows_the_environment_removal_policy(env, synthesized, envir
     expected = "Retain" if environment_configs[env].retain else "Delete"
     assert key["DeletionPolicy"] == expected
     assert key["UpdateReplacePolicy"] == expected
+
+
+def test_every_log_group_is_named_under_the_stack_prefix(env, synthesized, environment_configs):
+    """The key policy's condition covers exactly the groups named /<stack>/..."""
+    prefix = f"/{environment_configs[env].stack_name}/"
+    names = {
+        name: body["Properties"].get("LogGroupName")
+        for name, body in resources_of(synthesized, env, "AWS::Logs::LogGroup").items()
+    }
+    assert all(isinstance(n, str) and n.startswith(prefix) for n in names.values()), names
+    assert len(set(names.values())) == len(names)
+
+
+def test_functions_write_only_their_own_log_group(env, synthesized):
+    """No AWS managed execution policy; each role may write streams of its function's group."""
+    resources = synthesized.template_json[env]["Resources"]
+    functions = resources_of(synthesized, env, "AWS::Lambda::Function")
+    assert len(functions) == 4
+    for function in functions.values():
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert "ManagedPolicyArns" not in resources[role]["Properties"]
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        log_statements = [
+            statement
+            for body in resources_of(synthesized, env, "AWS::IAM::Policy").values()
+            if {"Ref": role} in body["Properties"]["Roles"]
+            for statement in body["Properties"]["PolicyDocument"]["Statement"]
+            if any(a.startswith("logs:") for a in _list(statement["Action"]))
+        ]
+        assert log_statements == [
+            {
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [group, "Arn"]},
+            }
+        ]
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]

@@ -77,6 +77,7 @@ def test_imported_environments_create_no_vpc(env, stack_templates):
     [
         ("NetworkSecretsManagerEndpointA38CF6FB", "com.amazonaws.eu-west-1.secretsmanager"),
         ("NetworkKafkaApiEndpoint9F5D5CF1", "aws.api.eu-west-1.kafka-api"),
+        ("NetworkSqsEndpoint70892530", "com.amazonaws.eu-west-1.sqs"),
     ],
 )
 def test_interface_endpoint_serves_private_subnets(env, endpoint, service, stack_templates):
@@ -84,7 +85,8 @@ def test_interface_endpoint_serves_private_subnets(env, endpoint, service, stack
     properties = template["Resources"][endpoint]["Properties"]
     assert properties["VpcEndpointType"] == "Interface"
     assert properties["ServiceName"] == service
-    assert properties["PrivateDnsEnabled"] is True
+    # Private DNS only in the VPC this app creates; see the next test for imported ones.
+    assert properties["PrivateDnsEnabled"] is (env == "dev")
     assert properties["SecurityGroupIds"] == [ENDPOINTS_GROUP]
     broker_subnets = template["Resources"]["KafkaCluster21A1BE89"]["Properties"][
         "BrokerNodeGroupInfo"
@@ -146,3 +148,18 @@ def test_nat_option_adds_gateways_and_routes_brokers_through_them(environment_co
             subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
         ).subnets
     }
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_imported_vpc_lambdas_reach_the_endpoints_by_their_own_names(env, stack_templates):
+    """Private DNS off keeps the services' public names for the VPC's other workloads; the
+    Lambdas get botocore's AWS_ENDPOINT_URL_<SERVICE> pointing at each endpoint."""
+    template = stack_templates[env].to_json()
+    for function in ("ProducerFunction209DD675", "TopicBootstrapOnEvent09D1F48C"):
+        variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+        for variable, endpoint in (
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "NetworkSecretsManagerEndpointA38CF6FB"),
+            ("AWS_ENDPOINT_URL_SQS", "NetworkSqsEndpoint70892530"),
+            ("AWS_ENDPOINT_URL_KAFKA", "NetworkKafkaApiEndpoint9F5D5CF1"),
+        ):
+            assert endpoint in str(variables[variable]), variable

@@ -173,6 +173,7 @@ def test_handler_role_reads_only_the_secret_and_this_cluster(built: Built) -> No
         action: statement["Resource"]
         for statement in statements
         for action in actions_of(statement)
+        if not action.startswith(("ec2:", "logs:"))  # ENIs, and its own log group
     }
     assert resources == {
         "secretsmanager:GetSecretValue": ref(built, built.access.secret),
@@ -203,9 +204,20 @@ def test_framework_role_may_only_invoke_the_on_event_handler(built: Built) -> No
     assert {action for statement in statements for action in actions_of(statement)} == {
         "lambda:InvokeFunction",
         "lambda:GetFunction",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    framework_logs = {
+        "Fn::GetAtt": [
+            built.framework_function()["Properties"]["LoggingConfig"]["LogGroup"]["Ref"],
+            "Arn",
+        ]
     }
     versions = {"Fn::Join": ["", [handler_arn, ":*"]]}
     for statement in statements:
+        if "logs:PutLogEvents" in actions_of(statement):
+            assert statement["Resource"] == framework_logs
+            continue
         resources = statement["Resource"]
         resources = resources if isinstance(resources, list) else [resources]
         assert [r for r in resources if r not in (handler_arn, versions)] == []

@@ -1,0 +1,454 @@
+"""The deployment rehearsal (tools/rehearse): its IAM evaluator on known allow and deny
+cases, its checks on small templates, and the rehearsal of every environment (what
+`make rehearse` prints), which must have no gap."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.rehearse import iam
+from tools.rehearse.__main__ import broker_info
+from tools.rehearse.bundle import check_imports
+from tools.rehearse.checks import (
+    Call,
+    check_environment,
+    check_iam,
+    check_network,
+    check_time,
+    worst_case_seconds,
+)
+from tools.rehearse.rehearsal import Assembly, Row, rehearse, render, synthesize
+from tools.rehearse.template import Resolver
+
+ROLE = "arn:aws:iam::111111111111:role/Fn"
+QUEUE = "arn:aws:sqs:eu-west-1:111111111111:Queue"
+
+
+def request(action: str, resource: str = QUEUE, **context: str) -> iam.Request:
+    return iam.Request(ROLE, action, resource, context)
+
+
+# --- the IAM evaluator on known cases ---------------------------------------------------------
+
+
+def test_allow_with_action_and_resource_wildcards() -> None:
+    policy = [
+        {"Effect": "Allow", "Action": "sqs:Send*", "Resource": "arn:aws:sqs:*:111111111111:*"}
+    ]
+    assert iam.decide(request("sqs:SendMessage"), policy).allowed
+    assert iam.decide(request("SQS:sendmessage"), policy).allowed  # actions ignore case
+    assert not iam.decide(request("sqs:ReceiveMessage"), policy).allowed
+    assert not iam.decide(request("sqs:SendMessage", QUEUE.replace("1111", "2222")), policy).allowed
+
+
+def test_explicit_deny_wins_and_not_action_not_resource_apply() -> None:
+    policy = [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "NotAction": "sqs:SendMessage", "Resource": "*"},
+        {"Effect": "Deny", "Action": "sqs:*", "NotResource": QUEUE},
+    ]
+    assert iam.decide(request("sqs:SendMessage"), policy).allowed
+    assert not iam.decide(request("sqs:DeleteQueue"), policy).allowed
+    other = "arn:aws:sqs:eu-west-1:111111111111:Other"
+    assert iam.decide(request("sqs:SendMessage", other), policy).reason == "explicitly denied"
+
+
+def test_conditions_are_evaluated_or_listed_never_passed_silently() -> None:
+    policy = [
+        {
+            "Sid": "Detail",
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"events:detail-type": "DocumentAccessException"}},
+        }
+    ]
+    good = request("events:PutEvents", "*", **{"events:detail-type": "DocumentAccessException"})
+    bad = request("events:PutEvents", "*", **{"events:detail-type": "Other"})
+    assert iam.decide(good, policy).allowed
+    assert not iam.decide(bad, policy).allowed
+    unknown = iam.decide(request("events:PutEvents", "*"), policy)
+    assert not unknown.allowed
+    assert unknown.unevaluated == ("Detail: StringEquals events:detail-type (not in the request)",)
+    numeric = [{**policy[0], "Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}]
+    assert "NumericLessThan aws:MultiFactorAuthAge" in iam.decide(good, numeric).unevaluated[0]
+
+
+def test_kms_key_policy_must_name_the_role_or_delegate_to_iam() -> None:
+    key = "arn:aws:kms:eu-west-1:111111111111:key/k"
+    via = {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}
+    root = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    direct = {
+        "Effect": "Allow",
+        "Principal": {"AWS": ROLE},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringEquals": via},
+    }
+    allow_decrypt = [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key}]
+    decrypt = request("kms:Decrypt", key, **via)
+    assert iam.decide(decrypt, [], key_policy=[direct]).allowed
+    assert not iam.decide(request("kms:Decrypt", key), [], key_policy=[direct]).allowed
+    assert not iam.decide(decrypt, [], key_policy=[root]).allowed  # delegated, IAM silent
+    assert iam.decide(decrypt, allow_decrypt, key_policy=[root]).allowed
+    assert not iam.decide(decrypt, allow_decrypt, key_policy=[]).allowed  # IAM alone is not enough
+
+
+def test_resource_policy_allows_or_denies_for_its_principals() -> None:
+    secure_only = {
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "sqs:*",
+        "Resource": QUEUE,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"AWS": ROLE},
+        "Action": "sqs:SendMessage",
+        "Resource": QUEUE,
+    }
+    assert iam.decide(
+        request("sqs:SendMessage", **{"aws:SecureTransport": "true"}),
+        [],
+        resource_policy=[secure_only, grant],
+    ).allowed
+    assert not iam.decide(
+        request("sqs:SendMessage", **{"aws:SecureTransport": "false"}),
+        [],
+        resource_policy=[secure_only, grant],
+    ).allowed
+
+
+# --- the checks on small templates ------------------------------------------------------------
+
+
+def _template(**resources: Any) -> Resolver:
+    return Resolver({"Resources": resources}, "eu-west-1", "111111111111", "Stack")
+
+
+def _sg(*egress: dict[str, Any]) -> dict[str, Any]:
+    return {"Type": "AWS::EC2::SecurityGroup", "Properties": {"SecurityGroupEgress": list(egress)}}
+
+
+def _ingress(group: str, source: str, port: int) -> dict[str, Any]:
+    return {
+        "Type": "AWS::EC2::SecurityGroupIngress",
+        "Properties": {
+            "GroupId": {"Fn::GetAtt": [group, "GroupId"]},
+            "SourceSecurityGroupId": {"Fn::GetAtt": [source, "GroupId"]},
+            "IpProtocol": "tcp",
+            "FromPort": port,
+            "ToPort": port,
+        },
+    }
+
+
+def _network_template(endpoint_service: str, *, private_dns: bool = True) -> Resolver:
+    return _template(
+        FnSg=_sg(
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "DestinationSecurityGroupId": {"Fn::GetAtt": ["EpSg", "GroupId"]},
+            }
+        ),
+        EpSg=_sg(),
+        EpIngress=_ingress("EpSg", "FnSg", 443),
+        Endpoint={
+            "Type": "AWS::EC2::VPCEndpoint",
+            "Properties": {
+                "VpcEndpointType": "Interface",
+                "ServiceName": endpoint_service,
+                "PrivateDnsEnabled": private_dns,
+                "SecurityGroupIds": [{"Fn::GetAtt": ["EpSg", "GroupId"]}],
+            },
+        },
+    )
+
+
+FUNCTION_IN_VPC = {
+    "VpcConfig": {
+        "SecurityGroupIds": [{"Fn::GetAtt": ["FnSg", "GroupId"]}],
+        "SubnetIds": ["subnet-1"],
+    }
+}
+
+
+def _sqs_call(host: str = "sqs.eu-west-1.amazonaws.com") -> Call:
+    return Call("sqs", "SendMessageBatch", QUEUE, endpoint_prefix="sqs", host=host)
+
+
+def test_network_needs_an_endpoint_for_exactly_the_called_service() -> None:
+    reachable = check_network(
+        _network_template("com.amazonaws.eu-west-1.sqs"),
+        FUNCTION_IN_VPC,
+        [_sqs_call()],
+        kafka=False,
+    )
+    assert reachable.gaps == []
+    other = check_network(
+        _network_template("com.amazonaws.eu-west-1.secretsmanager"),
+        FUNCTION_IN_VPC,
+        [_sqs_call()],
+        kafka=False,
+    )
+    assert other.gaps == [
+        "network: sqs unreachable: no interface endpoint for "
+        "com.amazonaws.eu-west-1.sqs and no NAT route"
+    ]
+
+
+def test_network_without_private_dns_needs_the_endpoints_own_name() -> None:
+    resolver = _network_template("com.amazonaws.eu-west-1.sqs", private_dns=False)
+    public = check_network(resolver, FUNCTION_IN_VPC, [_sqs_call()], kafka=False)
+    assert "no interface endpoint" in public.gaps[0]
+    own_name = resolver.attribute("Endpoint", "DnsEntries")[0].split(":", 1)[1]
+    assert check_network(resolver, FUNCTION_IN_VPC, [_sqs_call(own_name)], kafka=False).gaps == []
+
+
+def test_network_needs_the_endpoint_group_to_admit_the_function() -> None:
+    resolver = _network_template("com.amazonaws.eu-west-1.sqs")
+    del resolver.template["Resources"]["EpIngress"]
+    assert (
+        "does not admit 443"
+        in check_network(resolver, FUNCTION_IN_VPC, [_sqs_call()], kafka=False).gaps[0]
+    )
+
+
+def test_iam_check_resolves_references_and_the_queue_key() -> None:
+    resolver = _template(
+        Role={"Type": "AWS::IAM::Role", "Properties": {}},
+        Key={
+            "Type": "AWS::KMS::Key",
+            "Properties": {
+                "KeyPolicy": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }
+                    ]
+                }
+            },
+        },
+        Queue={
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": ["Key", "Arn"]}},
+        },
+        Policy={
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "Roles": [{"Ref": "Role"}],
+                "PolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sqs:SendMessage",
+                            "Resource": {"Fn::GetAtt": ["Queue", "Arn"]},
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "kms:GenerateDataKey*",
+                            "Resource": {"Fn::GetAtt": ["Key", "Arn"]},
+                        },
+                    ]
+                },
+            },
+        },
+    )
+    call = Call("sqs", "SendMessageBatch", resolver.attribute("Queue", "Arn"), "Queue")
+    outcome = check_iam(resolver, "Role", [call])
+    assert outcome.gaps == [
+        "IAM: kms:Decrypt on key Key (for sqs:SendMessage) denied "
+        "(key policy delegates to IAM, role policy does not allow)"
+    ]
+
+
+def test_time_check_uses_the_clients_timeouts_and_retries() -> None:
+    unbounded = {
+        "connect_timeout": 60,
+        "read_timeout": 60,
+        "retry_mode": "standard",
+        "total_max_attempts": None,
+    }
+    assert worst_case_seconds(unbounded)[0] == 3 * 120 + 1 + 2
+    bounded = {
+        "connect_timeout": 2,
+        "read_timeout": 3,
+        "retry_mode": "standard",
+        "total_max_attempts": 2,
+    }
+    call = Call("sqs", "SendMessageBatch", QUEUE, timing=bounded)
+    assert check_time([("batch", [call])], 60, "function timeout").gaps == []
+    slow = Call("sqs", "SendMessageBatch", QUEUE, timing=unbounded)
+    assert (
+        check_time([("batch", [slow])], 60, "function timeout")
+        .gaps[0]
+        .startswith("time: sqs SendMessageBatch may take 363 s")
+    )
+
+
+def test_iam_check_covers_what_the_lambda_service_writes_to_logs() -> None:
+    resolver = _template(
+        Role={"Type": "AWS::IAM::Role", "Properties": {}},
+        Mine={"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/Stack/Mine"}},
+        Other={"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/Stack/Other"}},
+        Policy={
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "Roles": [{"Ref": "Role"}],
+                "PolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": {"Fn::GetAtt": ["Mine", "Arn"]},
+                        }
+                    ]
+                },
+            },
+        },
+    )
+
+    def write(group: str) -> Call:
+        stream = resolver.arn("logs", f"log-group:{group}:log-stream:s")
+        return Call("logs", "PutLogEvents", stream, origin="platform")
+
+    assert check_iam(resolver, "Role", [write("/Stack/Mine")]).gaps == []
+    assert check_iam(resolver, "Role", [write("/Stack/Other")]).gaps == [
+        "IAM: logs:PutLogEvents on arn:aws:logs:eu-west-1:111111111111:log-group:/Stack/Other:"
+        "log-stream:s denied (no statement allows)"
+    ]
+
+
+def test_environment_check_names_missing_required_variables_and_secrets() -> None:
+    resolver = _template(Secret={"Type": "AWS::SecretsManager::Secret", "Properties": {}})
+    function = {
+        "Environment": {
+            "Variables": {
+                "KAFKA_SECRET_ARN": {"Ref": "Secret"},
+                "KAFKA_SASL_PASSWORD": "hunter2",
+                "TOPIC": "DocumentExceptions",
+            }
+        }
+    }
+    reads = {"KAFKA_SECRET_ARN": "optional", "TOPIC": "required", "QUEUE_URL": "required"}
+    outcome = check_environment(resolver, function, reads, (), ["s3cr3t"])
+    assert outcome.gaps == [
+        "environment: KAFKA_SASL_PASSWORD holds a secret",
+        "environment: QUEUE_URL is read as required but not set on the function",
+    ]
+    function["Environment"]["Variables"]["TOPIC"] = "s3cr3t-in-a-value"
+    assert (
+        "environment: TOPIC holds a secret"
+        in check_environment(resolver, function, {}, (), ["s3cr3t"]).gaps
+    )
+
+
+def test_bundle_check_reports_imports_from_outside_the_asset(tmp_path: Path) -> None:
+    asset = tmp_path / "asset"
+    asset.mkdir()
+    (asset / "handler.py").write_text(
+        "import json\n\ndef handler(event, context):\n    return event\n"
+    )
+    assert check_imports(asset, "handler.handler") == {
+        "error": None,
+        "substituted": [],
+        "outside": [],
+    }
+    (asset / "handler.py").write_text("import hypothesis\n\ndef handler(event, context): ...\n")
+    assert check_imports(asset, "handler.handler")["error"] == (
+        "ModuleNotFoundError: No module named 'hypothesis'"
+    )
+
+
+# --- every environment, as `make rehearse` runs it --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    """Synthesized once, with the Lambda assets bundled (the rehearsal runs the built assets)."""
+    return synthesize(tmp_path_factory.mktemp("rehearse") / "cdk.out")
+
+
+@pytest.fixture(scope="module")
+def rows(
+    assembly: Assembly, secure_kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[Row]]:
+    return rehearse(assembly, broker_info(secure_kafka_broker), tmp_path_factory.mktemp("work"))
+
+
+def test_every_function_of_every_environment_is_rehearsed(rows: list[Row]) -> None:
+    expected = {
+        "producer",
+        "topic on-event",
+        "topic provider framework",
+        "broker lookup (AwsCustomResource)",
+    }
+    for environment in ("dev", "staging", "prod"):
+        assert {row.function for row in rows if row.environment == environment} == expected
+
+
+def test_the_producer_calls_what_its_code_does(rows: list[Row]) -> None:
+    producer = next(row for row in rows if row.function == "producer")
+    assert any(
+        call.startswith("sqs SendMessageBatch ProducerRejectedQueue") for call in producer.calls
+    )
+    assert any(
+        call.startswith("secretsmanager GetSecretValue KafkaScramSecret") for call in producer.calls
+    )
+    assert "kafka-cluster SASL/SCRAM connect brokers" in producer.calls
+
+
+def test_rehearsal_has_no_gap(rows: list[Row]) -> None:
+    table = render(rows)
+    print(table)
+    assert [gap for row in rows for gap in row.gaps] == [], table
+
+
+def test_without_the_sqs_endpoint_the_producer_cannot_reach_sqs(
+    assembly: Assembly, rows: list[Row], tmp_path: Path
+) -> None:
+    """Reverting the SQS endpoint (its resource removed from the dev template) is a gap."""
+    from tools.rehearse.rehearsal import label_functions  # noqa: PLC0415
+
+    dev = next(e for e in assembly.environments if e.name == "dev")
+    template = copy.deepcopy(dict(dev.template))
+    endpoint = next(
+        k
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::EC2::VPCEndpoint" and "sqs" in str(v["Properties"]["ServiceName"])
+    )
+    del template["Resources"][endpoint]
+    resolver = Resolver(template, dev.region, dev.account, dev.stack_name)
+    producer = next(k for k, label in label_functions(template).items() if label == "producer")
+    recorded = [
+        Call(
+            "sqs",
+            "SendMessageBatch",
+            QUEUE,
+            endpoint_prefix="sqs",
+            host="sqs.eu-west-1.amazonaws.com",
+        )
+    ]
+    gaps = check_network(
+        resolver, template["Resources"][producer]["Properties"], recorded, kafka=False
+    ).gaps
+    assert gaps == [
+        "network: sqs unreachable: no interface endpoint for "
+        "com.amazonaws.eu-west-1.sqs and no NAT route"
+    ]

@@ -1,0 +1,38 @@
+"""`python -m tools.rehearse` (`make rehearse`): synthesize every environment with its
+assets, run the rehearsal against a local SASL_SSL broker, print the table; exit 1 on a gap."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from tools.rehearse.rehearsal import rehearse, render, synthesize
+
+
+def main() -> int:
+    from tests.harness import SaslSslBroker  # noqa: PLC0415 - the local broker the tests use
+
+    with tempfile.TemporaryDirectory(prefix="rehearse-") as folder, SaslSslBroker() as broker:
+        assembly = synthesize(Path(folder, "cdk.out"))
+        rows = rehearse(assembly, broker_info(broker), Path(folder))
+    print(render(rows))
+    return 1 if any(row.gaps for row in rows) else 0
+
+
+def broker_info(broker: object) -> dict[str, object]:
+    """What the worker needs to stand the broker in for MSK's."""
+    bootstrap = broker.bootstrap  # type: ignore[attr-defined]
+    host, port = bootstrap.rsplit(":", 1)
+    return {
+        "bootstrap": bootstrap,
+        "host": host,
+        "port": int(port),
+        "username": broker.username,  # type: ignore[attr-defined]
+        "password": broker.password,  # type: ignore[attr-defined]
+        "cafile": broker.cafile,  # type: ignore[attr-defined]
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
