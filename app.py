@@ -41,8 +41,6 @@ def build(app: cdk.App) -> dict[str, DocumentExceptionsStack]:
     stacks: dict[str, DocumentExceptionsStack] = {}
     selected_configs = select_environments(configs, selected)
     for config in selected_configs:
-        if config.kafka_version_warning:
-            print(f"WARNING: {config.kafka_version_warning}", file=sys.stderr)
         stacks[config.name] = DocumentExceptionsStack(
             app,
             config.stack_name,
@@ -66,7 +64,9 @@ def build(app: cdk.App) -> dict[str, DocumentExceptionsStack]:
 
 
 def main() -> None:
-    app = cdk.App()
+    # No construct creation stack traces: they point into the jsii runtime, not into this
+    # code, and `cdk synth` printed their first frame above each warning.
+    app = cdk.App(stack_traces=False)
     try:
         build(app)
     except ConfigError as error:

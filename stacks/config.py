@@ -39,19 +39,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from stacks.msk_versions import VersionWarning, version_warning
+
 DEFAULT_CLUSTER_NAME = "document-exceptions-cluster"
 DEFAULT_SECRET_NAME = "AmazonMSK_document-exceptions"  # noqa: S105 (a name, not a value)
 DEFAULT_KAFKA_VERSION = "2.8.1"
 DEFAULT_INSTANCE_TYPE = "kafka.t3.small"
 DEFAULT_VPC_CIDR = "10.20.0.0/16"
-RECOMMENDED_KAFKA_LINE = "3.8.x"
 SCRAM_PORT = 9096
 # Security groups per network interface (VPC default quota) less the group this app creates.
 MAX_ATTACHED_BROKER_SECURITY_GROUPS = 4
 SCRAM_SECRET_PREFIX = "AmazonMSK_"  # noqa: S105 (a name prefix, not a value)
-
-# Apache Kafka versions past Amazon MSK end of support, with the date support ended.
-KAFKA_END_OF_SUPPORT = MappingProxyType({"2.8.1": "2024-09-11"})
 
 # Provisioned MSK broker types with EBS storage (Express brokers need three AZs and no EBS).
 MSK_INSTANCE_TYPES = frozenset(
@@ -249,17 +247,9 @@ class EnvironmentConfig:
         return LOG_RETENTION_NAMES[self.log_retention_days]
 
     @property
-    def kafka_version_warning(self) -> str | None:
-        """A one-line warning when the Kafka version is past MSK end of support."""
-        ended = KAFKA_END_OF_SUPPORT.get(self.kafka_version)
-        if ended is None:
-            return None
-        return (
-            f"environment '{self.name}': Kafka {self.kafka_version} reached Amazon MSK end of "
-            f"support on {ended} and MSK may refuse to create clusters on it; the recommended "
-            f'line is {RECOMMENDED_KAFKA_LINE} (set "kafka_version": "{RECOMMENDED_KAFKA_LINE}" '
-            "in cdk.json)"
-        )
+    def kafka_version_warning(self) -> VersionWarning | None:
+        """One warning when MSK does not offer the Kafka version or ends its support."""
+        return version_warning(self.name, self.kafka_version)
 
 
 # ---------------------------------------------------------------------------------------

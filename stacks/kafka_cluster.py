@@ -60,9 +60,11 @@ class KafkaCluster(Construct):
         self.config = config
         self.log_groups = log_groups
         policy = removal_policy(config)
+        # The one place the version warning is shown: `cdk synth` prints it once per
+        # environment with the id that acknowledges it (see the README).
         warning = config.kafka_version_warning
         if warning:
-            Annotations.of(self).add_warning_v2("document-exceptions:kafka-end-of-support", warning)
+            Annotations.of(self).add_warning_v2(warning.ack_id, warning.message)
 
         self.security_group = ec2.SecurityGroup(
             self,

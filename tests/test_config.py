@@ -206,9 +206,18 @@ def test_endpoint_private_dns_needs_interface_endpoints():
 
 def test_kafka_2_8_1_carries_an_end_of_support_warning():
     warning = load_environment("dev", CREATED).kafka_version_warning
-    assert "2.8.1" in warning
-    assert "2024-09-11" in warning
-    assert "3.8.x" in warning
+    assert warning.ack_id == "document-exceptions:kafka-end-of-support"
+    assert "2.8.1 reached Amazon MSK end of support on 2024-09-11" in warning.message
+    assert '"kafka_version": "3.8.x"' in warning.message
+
+
+def test_a_kafka_version_msk_never_offered_warns_naming_the_offered_versions():
+    warning = load_environment(
+        "dev", changed(CREATED, "kafka_version", "9.9.9")
+    ).kafka_version_warning
+    assert warning.ack_id == "document-exceptions:kafka-version-unknown"
+    assert "Amazon MSK does not offer Kafka 9.9.9; it offers 3.8.x, 3.8.x.kraft" in warning.message
+    assert "4.1.x.kraft" in warning.message
 
 
 def test_a_supported_kafka_version_has_no_warning():

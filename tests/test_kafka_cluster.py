@@ -246,6 +246,17 @@ def test_kafka_2_8_1_warns_at_synth_naming_end_of_support(env, synthesized):
     assert len(warnings) == 1
 
 
+def test_a_kafka_version_msk_does_not_offer_warns_at_synth_naming_the_offered_ones(
+    env, environment_configs
+):
+    stack = probe_stack(dataclasses.replace(environment_configs[env], kafka_version="9.9.9"))
+    warnings = Annotations.from_stack(stack).find_warning(
+        "/Probe/Kafka",
+        Match.string_like_regexp("does not offer Kafka 9\\.9\\.9; it offers 3\\.8\\.x"),
+    )
+    assert len(warnings) == 1
+
+
 def test_client_access_hands_clients_the_cluster_and_its_dependencies(env, synthesized):
     stack = synthesized.stacks[env]
     access = stack.client_access
@@ -284,6 +295,7 @@ def probe_stack(config: EnvironmentConfig) -> cdk.Stack:
 
 def test_a_supported_kafka_version_synthesizes_without_warning(env, environment_configs):
     stack = probe_stack(dataclasses.replace(environment_configs[env], kafka_version="3.8.x"))
+    assert Annotations.from_stack(stack).find_warning("*", Match.any_value()) == []
     assert (
         Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("end of support"))
         == []

@@ -12,6 +12,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+from stacks import msk_versions
 from stacks.config import load_environment
 from tools import preflight
 
@@ -182,6 +183,17 @@ def test_credentials_for_another_account_stop_the_checks(vpc):
     assert result["account"].message == (
         f"credentials are for account {MOTO_ACCOUNT}, but environment 'prod' deploys to "
         "222222222222"
+    )
+
+
+def test_a_version_msk_offers_that_the_synth_table_lacks_is_named(vpc):
+    config = imported(vpc, kafka_version="3.8.x")
+    offered = [*OFFERED, {"Version": "4.2.x.kraft", "Status": "ACTIVE"}]
+    finding = findings(config, Clients(versions=offered))["kafka version"]
+    assert finding.ok
+    assert finding.message == (
+        "Kafka 3.8.x is offered in eu-west-1 (stacks/msk_versions.py, as of "
+        f"{msk_versions.TABLE_DATE}, lacks 4.2.x.kraft: add them so synth knows them)"
     )
 
 

@@ -28,10 +28,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stacks import msk_versions
 from stacks.config import (
     BOOTSTRAP_QUALIFIER_CONTEXT,
     DEFAULT_BOOTSTRAP_QUALIFIER,
-    RECOMMENDED_KAFKA_LINE,
     ConfigError,
     EnvironmentConfig,
     bootstrap_role_name,
@@ -39,6 +39,7 @@ from stacks.config import (
     load_environments,
     select_environments,
 )
+from stacks.msk_versions import RECOMMENDED_KAFKA_LINE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ClientFactory = Callable[[str, str], Any]
@@ -178,7 +179,11 @@ def check_account(config: EnvironmentConfig, sts: Any) -> Finding:
 
 
 def check_kafka_version(config: EnvironmentConfig, kafka: Any) -> Finding:
-    """The version must be offered in the region; a deprecated one only for an existing cluster."""
+    """The version must be offered in the region; a deprecated one only for an existing cluster.
+
+    MSK's answer is compared with the table synth uses (stacks/msk_versions.py): a version
+    MSK offers that the table lacks is named, so the table can be brought up to date.
+    """
     offered = {
         version["Version"]: version.get("Status", "ACTIVE")
         for page in kafka.get_paginator("list_kafka_versions").paginate()
@@ -186,12 +191,14 @@ def check_kafka_version(config: EnvironmentConfig, kafka: Any) -> Finding:
     }
     version = config.kafka_version
     switch = f'set "kafka_version": "{RECOMMENDED_KAFKA_LINE}" for environment \'{config.name}\''
+    behind = _table_behind(offered)
     if version not in offered:
         active = ", ".join(sorted(v for v, status in offered.items() if status == "ACTIVE"))
         return Finding(
             "kafka version",
             False,
-            f"MSK does not offer Kafka {version} in {config.region} (active: {active}); {switch}",
+            f"MSK does not offer Kafka {version} in {config.region} (active: {active}); "
+            f"{switch}{behind}",
         )
     if offered[version] != "ACTIVE":
         clusters = kafka.list_clusters_v2(ClusterNameFilter=config.cluster_name)["ClusterInfoList"]
@@ -200,15 +207,28 @@ def check_kafka_version(config: EnvironmentConfig, kafka: Any) -> Finding:
                 "kafka version",
                 False,
                 f"Kafka {version} is {offered[version]} in {config.region}: MSK refuses new "
-                f"clusters on it and {config.cluster_name} does not exist yet; {switch}",
+                f"clusters on it and {config.cluster_name} does not exist yet; {switch}{behind}",
             )
         return Finding(
             "kafka version",
             True,
             f"Kafka {version} is {offered[version]}; {config.cluster_name} exists and keeps "
-            f"running, but plan the upgrade ({switch})",
+            f"running, but plan the upgrade ({switch}){behind}",
         )
-    return Finding("kafka version", True, f"Kafka {version} is offered in {config.region}")
+    return Finding("kafka version", True, f"Kafka {version} is offered in {config.region}{behind}")
+
+
+def _table_behind(offered: dict[str, str]) -> str:
+    """A note naming the active versions MSK offers that stacks/msk_versions.py lacks."""
+    missing = sorted(
+        v for v, status in offered.items() if status == "ACTIVE" and msk_versions.lookup(v) is None
+    )
+    if not missing:
+        return ""
+    return (
+        f" (stacks/msk_versions.py, as of {msk_versions.TABLE_DATE}, lacks {', '.join(missing)}: "
+        "add them so synth knows them)"
+    )
 
 
 def check_broker_zones(config: EnvironmentConfig, ec2: Any) -> Finding:
