@@ -27,7 +27,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_HOME := $(CURDIR)/.cdk-home
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup wheelhouse lint format test synth snapshots diff diff-deployed security-diff deploy deploy-ci preflight demo bench rehearse clean
+.PHONY: help setup wheelhouse lint format test synth snapshots diff diff-deployed security-diff deploy deploy-ci preflight demo broker bench rehearse clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -107,6 +107,10 @@ deploy-ci: setup  ## With administrator credentials: the GitHub Actions OIDC rol
 
 demo: setup  ## Run the whole system locally: synth summary, local SASL_SSL broker, topic bootstrap, publishing, read-back
 	$(PY) -m demo
+
+PORT ?=
+broker: setup  ## A local broker to play with (SASL_SSL on 9096, PLAINTEXT=1 for 9092) with the topic; prints the KAFKA_* exports; Ctrl-C stops it
+	@$(PY) -m demo.playground --env $(or $(ENV),dev) $(if $(PORT),--port $(PORT),) $(if $(PLAINTEXT),--plaintext,)
 
 bench: synth  ## Benchmarks against a local broker: producer paths, app-side sender, cold start, asset size
 	$(PY) -m bench

@@ -55,6 +55,7 @@ class Console:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_file = log_path.open("w", encoding="utf-8")
         self.outcomes: list[StepOutcome] = []
+        self.formatter = _LogFormatter()
 
     def line(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
@@ -92,9 +93,7 @@ class Console:
         if not any(getattr(h, "_demo", False) for h in root.handlers):
             handler = logging.StreamHandler(self.log_file)
             handler._demo = True  # type: ignore[attr-defined]
-            handler.setFormatter(
-                logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
-            )
+            handler.setFormatter(self.formatter)
             root.addHandler(handler)
             root.setLevel(logging.INFO)
         terminal = {sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__, self.out}
@@ -103,6 +102,18 @@ class Console:
             for handler in getattr(logger, "handlers", ()):
                 if isinstance(handler, logging.StreamHandler) and handler.stream in terminal:
                     handler.setStream(self.log_file)
+
+    @contextlib.contextmanager
+    def expected_failures(self, why: str) -> Iterator[None]:
+        """Mark the log records written meanwhile as expected (a deliberate failure), and
+        bracket them with lines saying why, so a reader of the log does not chase them."""
+        self.log(f"EXPECTED FAILURES BEGIN: {why}; errors logged until the END line are intended")
+        self.formatter.expected = True
+        try:
+            yield
+        finally:
+            self.formatter.expected = False
+            self.log(f"EXPECTED FAILURES END: {why}")
 
     @contextlib.contextmanager
     def quiet(self) -> Iterator[None]:
@@ -116,6 +127,18 @@ class Console:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.log_file.close()
+
+
+class _LogFormatter(logging.Formatter):
+    """The demo log's format; while `expected` is set, each line starts with "EXPECTED"."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(name)s %(levelname)s %(message)s")
+        self.expected = False
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return f"EXPECTED {text}" if self.expected else text
 
 
 def table(rows: list[list[str]], headers: list[str]) -> list[str]:

@@ -431,12 +431,16 @@ class SaslSslBroker(RelayedBroker):
     :attr:`cafile`. The TLS files live in a temporary directory removed by :meth:`stop`.
     """
 
-    def __init__(self, username: str = "harness-user", password: str | None = None) -> None:
+    def __init__(
+        self, username: str = "harness-user", password: str | None = None, *, port: int = 0
+    ) -> None:
         self.username = username
         self.password = password if password is not None else secrets.token_urlsafe(16)
         self._directory = tempfile.TemporaryDirectory(prefix="kafka-harness-tls-")
         self.tls = make_tls_files(Path(self._directory.name))
-        super().__init__(SaslScramFrontEnd(self.tls, self.username, self.password))
+        super().__init__(
+            SaslScramFrontEnd(self.tls, self.username, self.password, listen_port=port)
+        )
 
     @property
     def cafile(self) -> str:
