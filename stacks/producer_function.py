@@ -401,7 +401,11 @@ class ProducerFunction(Construct):
             ),
         }
         for output_id, (value, description) in outputs.items():
-            CfnOutput(self, output_id, value=value, description=description)
+            output = CfnOutput(self, output_id, value=value, description=description)
+            # A fixed name (`ProducerQueueUrl`) instead of CDK's path-and-hash one
+            # (`ProducerQueueUrlEAC02EB3`), so the docs and scripts can name it. Outputs are
+            # not resources: renaming one replaces nothing.
+            output.override_logical_id(f"{self.node.id}{output_id}")
 
     def _suppress_nag_findings(self) -> None:
         NagSuppressions.add_resource_suppressions(

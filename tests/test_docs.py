@@ -98,16 +98,22 @@ def documented(page: str, pattern: str) -> set[str]:
     return set(re.findall(pattern, (DOCS / page).read_text(encoding="utf-8")))
 
 
-@pytest.mark.parametrize("page", ["operations.md", "architecture.md"])
+@pytest.mark.parametrize("page", ["docs/operations.md", "docs/architecture.md", "README.md"])
 def test_outputs_named_in_the_docs_exist_in_every_stack(page):
     templates = snapshot_templates()
-    names = documented(page, r"output `([A-Za-z0-9]+)`")
+    text = (REPO_ROOT / page).read_text(encoding="utf-8")
+    names = set(re.findall(r"outputs? `([A-Za-z0-9]+)`", text))
 
-    assert templates
+    assert names
     for stack, template in templates.items():
-        outputs = {re.sub(r"[A-F0-9]{8}$", "", key) for key in template.get("Outputs", {})}
-        missing = sorted(n for n in names if not any(o.endswith(n) for o in outputs))
+        missing = sorted(names - set(template.get("Outputs", {})))
         assert not missing, f"{page} names outputs {stack} does not have: {missing}"
+
+
+def test_every_output_has_a_fixed_name_without_a_hash_suffix():
+    for stack, template in snapshot_templates().items():
+        hashed = [key for key in template.get("Outputs", {}) if re.search(r"[A-F0-9]{8}$", key)]
+        assert not hashed, f"{stack}: outputs named by CDK's hash: {hashed}"
 
 
 def test_alarms_named_in_operations_exist_in_every_stack():

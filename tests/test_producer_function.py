@@ -540,14 +540,22 @@ def test_outputs_name_the_function_queue_bus_and_client_policy(built: Built) -> 
     producer = built.producer
 
     def output(name: str) -> str:
-        (value,) = [value for key, value in values.items() if key.startswith(f"Producer{name}")]
-        return value
+        return values[f"Producer{name}"]  # fixed names, no hash suffix
 
     assert output("FunctionArn") == json.dumps(get_att(built, producer.function))
     assert output("FunctionName") == json.dumps(ref(built, producer.function))
     assert output("QueueUrl") == json.dumps(ref(built, producer.queue))
     assert output("EventBusName") == json.dumps(ref(built, producer.event_bus))
     assert output("ClientPolicyArn") == json.dumps(ref(built, producer.client_policy))
+    assert sorted(key for key in outputs if key.startswith("Producer")) == [
+        "ProducerClientPolicyArn",
+        "ProducerDeadLetterQueueUrl",
+        "ProducerEventBusName",
+        "ProducerFunctionArn",
+        "ProducerFunctionName",
+        "ProducerQueueUrl",
+        "ProducerRejectedQueueUrl",
+    ]
 
 
 def test_grants_let_another_role_invoke_send_and_put_events(built: Built) -> None:

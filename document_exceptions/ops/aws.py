@@ -17,12 +17,12 @@ from document_exceptions.ops.errors import OpsError, error_text
 
 ClientFactory = Callable[[str], Any]
 
-# Output ids, as the stacks define them (stacks/document_exceptions_stack.py,
-# stacks/producer_function.py). Outputs of nested constructs get CDK logical ids such as
-# `ProducerQueueUrl1A2B3C4D`: see StackOutputs.get.
+# Output names, as the stacks define them (stacks/document_exceptions_stack.py,
+# stacks/producer_function.py). Stacks deployed before the producer's outputs had fixed
+# names carry CDK logical ids such as `ProducerQueueUrl1A2B3C4D`: see StackOutputs.get.
 SECRET_ARN_OUTPUT = "ScramSecretArn"  # noqa: S105 - an output name, not a secret
 BROKERS_OUTPUT = "BootstrapBrokersSaslScram"
-QUEUE_URL_OUTPUT = "QueueUrl"
+QUEUE_URL_OUTPUT = "ProducerQueueUrl"
 TOPIC_NAME_OUTPUT = "TopicName"
 TOPIC_PARTITIONS_OUTPUT = "TopicPartitions"
 
