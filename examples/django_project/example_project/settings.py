@@ -34,12 +34,28 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "example_project.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ],
+        },
+    }
+]
+# Django's auth views at /accounts/ (example_project/urls.py); after logging in, the order
+# that `manage.py create_example_order` made.
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/orders/SB1029435/"
 WSGI_APPLICATION = "example_project.wsgi.application"
 
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "db.sqlite3",
+        "NAME": Path(os.environ.get("EXAMPLE_DATABASE", BASE_DIR / "db.sqlite3")),
     }
 }
 
@@ -58,11 +74,18 @@ STORAGES = {
 DOCUMENT_EXCEPTIONS_CONFIG_FILE = str(BASE_DIR / "config.json")
 DOCUMENT_EXCEPTIONS_SPOOL_DIR = str(BASE_DIR / "var" / "document-exceptions-spool")
 MESSAGE_DEFAULT_SOURCE = "django_s3_app"
-DOCUMENT_ORDERS_API_URL = "http://localhost:8001/api/document-orders/"
+# No document-orders API runs on a laptop: the example serves a stub of it itself
+# (example_project/orders_api_stub.py) at this address, the one `manage.py runserver` uses.
+# Running on another address, or against the real API, set DOCUMENT_ORDERS_API_URL.
+EXAMPLE_ORDERS_API_STUB = os.environ.get("EXAMPLE_ORDERS_API_STUB", "1") == "1"
+DOCUMENT_ORDERS_API_URL = "http://127.0.0.1:8000/api/document-orders/"
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"document_exceptions": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "document_exceptions": {"handlers": ["console"], "level": "INFO"},
+        "example": {"handlers": ["console"], "level": "INFO"},
+    },
 }

@@ -1,0 +1,90 @@
+"""`make broker` (python -m demo.playground) started as a user starts it, for end-to-end tests.
+
+The playground runs in its own process on a free port; the test reads the export lines it
+writes, as a user would `source` them, and stops it with Ctrl-C (SIGINT).
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+READY = "Running; Ctrl-C stops it."
+CLEAN_PREFIXES = ("KAFKA_", "AWS_", "DOCUMENT_EXCEPTIONS_", "DOCUMENT_ORDERS_", "MESSAGE_")
+
+
+def clean_environment() -> dict[str, str]:
+    """The caller's environment without settings the steps must get from the playground."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(CLEAN_PREFIXES)}
+
+
+def read_exports(path: Path) -> dict[str, str]:
+    """`export NAME=value` lines, unquoted as the shell would."""
+    exports: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            (exports[name],) = shlex.split(value)
+    return exports
+
+
+@dataclass
+class Playground:
+    process: subprocess.Popen[str]
+    env_file: Path
+    output: list[str]
+    exports: dict[str, str]
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user stops it; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            rest, _ = self.process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            rest, _ = self.process.communicate()
+        self.output.extend(rest.splitlines())
+        return self.process.returncode
+
+
+@contextmanager
+def running_playground(work: Path, timeout: float = 30) -> Iterator[Playground]:
+    env_file = work / "broker.env"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo.playground", "--port", "0", "--env-file", str(env_file)],
+        cwd=REPO_ROOT,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    playground = Playground(process, env_file, output, {})
+    try:
+        assert process.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while READY not in output:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise AssertionError("the playground did not start:\n" + "\n".join(output))
+            if selector.select(timeout=0.5):
+                line = process.stdout.readline()
+                if line:
+                    output.append(line.rstrip("\n"))
+        selector.close()
+        playground.exports = read_exports(env_file)
+        yield playground
+    finally:
+        playground.stop()
