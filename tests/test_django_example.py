@@ -8,10 +8,19 @@ settings over its config.json).
 
 from __future__ import annotations
 
+import contextlib
+import http.cookiejar
 import json
 import os
+import re
+import shlex
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -23,7 +32,9 @@ import pytest
 from document_exceptions.app import DocumentOrdersClientError, api, kafka_exception_handler
 from document_exceptions.app.settings import AppSettings
 from tests.app_helpers import FAST
+from tests.harness import free_port
 from tests.orders_api_server import OrdersApiServer
+from tests.playground_process import clean_environment, running_playground
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "examples" / "django_project"
@@ -317,3 +328,153 @@ def test_the_model_mixin_never_raises_and_marks_the_handled_exception(
     [message] = example.reported(order.order_req_id)
     assert message["s3_key"] == "documents/m.pdf"
     assert message["stack_trace"].rstrip().endswith("PermissionError: not yours")
+
+
+# ---------------------------------------------------------------------------------------
+# The example's README, end to end: `make broker` (the playground), then the documented
+# `manage.py` steps in subprocesses, a real `runserver`, a browser's requests, and the
+# message read back with `document-exceptions tail`.
+# ---------------------------------------------------------------------------------------
+
+
+def example_readme_steps() -> list[list[str]]:
+    """The `python manage.py ...` lines of examples/django_project/README.md, in order."""
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+    lines = [line for block in blocks for line in block.splitlines()]
+    assert "make broker" in lines
+    assert lines.count("source .demo/broker.env") == 2
+    assert "document-exceptions tail" in lines
+    return [shlex.split(line)[2:] for line in lines if line.startswith("python manage.py ")]
+
+
+class Browser:
+    """Cookies, CSRF token and multipart uploads over urllib, as a browser sends them."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def csrf_token(self) -> str:
+        return next(c.value for c in self.cookies if c.name == "csrftoken")
+
+    def request(
+        self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, str, bytes]:
+        request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
+            self.base + path,
+            data=data,
+            headers={"Referer": self.base + "/", "User-Agent": USER_AGENT, **(headers or {})},
+        )
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.url, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.url, error.read()
+
+    def log_in(self, username: str, password: str) -> tuple[int, str, bytes]:
+        self.request("/accounts/login/")
+        form = urllib.parse.urlencode(
+            {"username": username, "password": password, "csrfmiddlewaretoken": self.csrf_token()}
+        ).encode()
+        return self.request("/accounts/login/", form)
+
+    def upload(self, path: str, name: str, content: bytes) -> tuple[int, str, bytes]:
+        boundary = uuid.uuid4().hex
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="document"; '
+                f'filename="{name}"\r\nContent-Type: application/pdf\r\n\r\n'
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        headers = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "X-CSRFToken": self.csrf_token(),
+        }
+        return self.request(path, body, headers)
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"runserver exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"runserver did not listen on {port} within {timeout} s")
+
+
+def tail_messages(env: dict[str, str]) -> list[dict[str, Any]]:
+    tail = subprocess.run(
+        [str(Path(sys.executable).parent / "document-exceptions"), "tail", "--from-beginning",
+         "--to-end", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert tail.returncode == 0, tail.stdout + tail.stderr
+    return [json.loads(line) for line in tail.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.timeout(180)
+def test_the_readme_steps_run_the_example_and_its_message_shows_in_tail(tmp_path: Path) -> None:
+    steps = example_readme_steps()
+    assert steps == [["migrate"], ["create_example_order"], ["runserver"]]
+    port = free_port()
+    with running_playground(tmp_path) as playground:
+        env = {
+            **clean_environment(),
+            **playground.exports,
+            "PYTHONPATH": str(ROOT),
+            "EXAMPLE_DATABASE": str(tmp_path / "db.sqlite3"),
+            "EXAMPLE_MEDIA_ROOT": str(tmp_path / "media"),
+            "DOCUMENT_EXCEPTIONS_SPOOL_DIR": str(tmp_path / "spool"),
+            "DOCUMENT_ORDERS_API_URL": f"http://127.0.0.1:{port}/api/document-orders/",
+        }
+        manage = [sys.executable, "manage.py"]
+        for step in steps[:-1]:
+            done = subprocess.run(
+                [*manage, *step], cwd=PROJECT, env=env, capture_output=True, text=True,
+                timeout=120, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert "user alice (id 1) created; order SB1029435 is theirs" in done.stdout
+
+        server = subprocess.Popen(
+            [*manage, *steps[-1], f"127.0.0.1:{port}", "--noreload"],
+            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            wait_for_port(port, server)
+            browser = Browser(f"http://127.0.0.1:{port}")
+            status, landed, page = browser.log_in("alice", "example-only-password")
+            assert (status, landed) == (200, f"{browser.base}/orders/SB1029435/"), page
+            assert b"Logged in as alice" in page
+
+            status, _, body = browser.upload("/orders/SB1029435/documents/", "a.pdf", b"%PDF-1")
+            assert status == 201, body
+            s3_key = json.loads(body)["s3_key"]
+            status, _, content = browser.request(f"/orders/SB1029435/documents/{s3_key}")
+            assert (status, content) == (200, b"%PDF-1")
+            missing = "documents/SB1029435/missing.pdf"
+            assert missing.encode() in browser.request("/orders/SB1029435/")[2]
+            assert browser.request(f"/orders/SB1029435/documents/{missing}")[0] == 404
+
+            found: list[dict[str, Any]] = []
+            deadline = time.monotonic() + 30
+            while not found and time.monotonic() < deadline:
+                found = [m for m in tail_messages(env) if m["order_req_id"] == "SB1029435"]
+        finally:
+            server.terminate()
+            server_output, _ = server.communicate(timeout=15)
+
+    [message] = found
+    assert message["exception_type"] == "file_not_found"
+    assert message["s3_key"] == missing
+    assert message["user_id"] == "1"
+    assert message["http_status_code"] == 404
+    assert message["user_agent"] == USER_AGENT
+    assert "orders API stub: upload of documents/SB1029435/a.pdf" in server_output
+    assert "orders API stub: download of documents/SB1029435/a.pdf" in server_output
