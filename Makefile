@@ -34,22 +34,26 @@ help:  ## List the targets
 
 setup: $(VENV)/.installed node_modules/.installed .wheelhouse/.complete  ## Create the venv, install pinned Python and npm dependencies, fill the Lambda wheelhouse
 
+# Set-up runs once (again only when a requirements file changes); each slow step says so first.
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambda_src/requirements.txt pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	touch $@
+	@echo "Creating $(VENV) and installing Python dependencies (about 1 min, once)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	@echo "Installing the AWS CDK CLI from npm (about 10 s, once)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # Wheels for the Lambda runtime (Python $(LAMBDA_PYTHON), x86_64), so synth bundles with no network.
 .wheelhouse/.complete: lambda_src/requirements.txt $(VENV)/.installed
-	$(PY) -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+	@echo "Downloading the Lambda runtime's wheels into .wheelhouse/ (about 10 s, once)"
+	@$(PY) -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
 		--platform $(LAMBDA_PLATFORM) --python-version $(LAMBDA_PYTHON) --implementation cp \
 		-d .wheelhouse -r lambda_src/requirements.txt
-	touch $@
+	@touch $@
 
 wheelhouse: .wheelhouse/.complete  ## Download the Lambda runtime wheels
 
@@ -65,8 +69,10 @@ test: setup lint  ## Set up, then run every test (unit, CDK assertions, cdk-nag,
 	$(PY) -m pytest
 
 synth: setup  ## Synthesize offline: all environments, or ENV=dev|staging|prod
-	$(CDK) synth $(CDK_ENV_ARG) --quiet --output $(CDK_OUT)
-	$(VENV)/bin/cfn-lint $(CDK_OUT)/*.template.json --ignore-checks W3005
+	@echo "Synthesizing $(STACKS) (about 10 s per environment), then cfn-lint"
+	@$(CDK) synth $(CDK_ENV_ARG) --quiet --output $(CDK_OUT)
+	@$(VENV)/bin/cfn-lint $(CDK_OUT)/*.template.json --ignore-checks W3005
+	@echo "Synthesized $(foreach s,$(STACKS),$(CDK_OUT)/$(s).template.json) (cfn-lint clean)"
 
 snapshots: setup  ## Refresh the committed template snapshots after an intended infrastructure change
 	UPDATE_SNAPSHOTS=1 $(PY) -m pytest tests/test_snapshots.py -q

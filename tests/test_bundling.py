@@ -24,6 +24,7 @@ from stacks.bundling import (
     python_asset_code,
 )
 from stacks.producer_function import HANDLER, PRODUCER_SOURCES, producer_code
+from tests.figures import report_figures
 
 # Lambda's limits for a function's deployment package.
 MAX_ZIPPED_BYTES = 50 * 1024 * 1024
@@ -113,10 +114,17 @@ def test_bundle_leaves_out_bytecode_tests_scripts_and_the_django_package(bundle:
     assert not [name for name in bundle.files if ".egg-info/" in name]
 
 
-def test_bundle_fits_lambda_package_limits(bundle: Bundle) -> None:
-    print(
-        f"producer asset: {len(bundle.files)} files, {bundle.unzipped_bytes / 1e6:.1f} MB, "
-        f"{bundle.zipped_bytes / 1e6:.2f} MB zipped"
+def test_bundle_fits_lambda_package_limits(bundle: Bundle, request: pytest.FixtureRequest) -> None:
+    report_figures(
+        request,
+        "producer asset",
+        {
+            "files": len(bundle.files),
+            "unzipped_bytes": bundle.unzipped_bytes,
+            "zipped_bytes": bundle.zipped_bytes,
+        },
+        f"{len(bundle.files)} files, {bundle.unzipped_bytes / 1e6:.1f} MB, "
+        f"{bundle.zipped_bytes / 1e6:.2f} MB zipped",
     )
     assert bundle.zipped_bytes < MAX_ZIPPED_BYTES
     assert bundle.unzipped_bytes < MAX_UNZIPPED_BYTES

@@ -29,6 +29,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from document_exceptions import cli
+from tests.figures import report_figures
 from tests.harness import make_tls_files
 from tests.ops_helpers import (
     LambdaContext,
@@ -100,19 +101,6 @@ class OutageAfter:
                 self.started.set()
         finally:
             consumer.close()
-
-
-def report(
-    request: pytest.FixtureRequest,
-    capsys: pytest.CaptureFixture[str],
-    name: str,
-    figures: dict[str, Any],
-) -> None:
-    """Figures into the JUnit report and onto the terminal, with or without -s."""
-    for key, value in figures.items():
-        request.node.user_properties.append((f"{name}.{key}", value))
-    with capsys.disabled():
-        print(f"\n[{name}] " + ", ".join(f"{key}={value}" for key, value in figures.items()))
 
 
 def read_everything(broker: Any, topic: str) -> Counter[str]:
@@ -192,7 +180,6 @@ def test_relay_cut_during_an_sqs_batch_then_redelivery_loses_nothing(
     fresh_topic: Any,
     producer_handler: Callable[..., Any],
     request: pytest.FixtureRequest,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     topic = kafka_broker.create_topic(fresh_topic())
     handler = producer_handler(plain_env(kafka_broker, topic, **STRETCHED))
@@ -217,9 +204,8 @@ def test_relay_cut_during_an_sqs_batch_then_redelivery_loses_nothing(
     assert pending == [], f"still failing after {MAX_ROUNDS} deliveries: {rounds}"
     on_topic = read_everything(kafka_broker, topic)
     assert set(on_topic) == {f"{run}-{i}" for i in range(3000)}
-    report(
+    report_figures(
         request,
-        capsys,
         "sqs-batch-cut",
         {
             "sent": 3000,
@@ -237,7 +223,6 @@ def test_relay_cut_during_a_direct_invoke_then_resending_the_failed_loses_nothin
     fresh_topic: Any,
     producer_handler: Callable[..., Any],
     request: pytest.FixtureRequest,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     topic = kafka_broker.create_topic(fresh_topic())
     handler = producer_handler(plain_env(kafka_broker, topic, **STRETCHED))
@@ -270,9 +255,8 @@ def test_relay_cut_during_a_direct_invoke_then_resending_the_failed_loses_nothin
     assert pending == [], f"still failing after {MAX_ROUNDS} invocations: {rounds}"
     on_topic = read_everything(kafka_broker, topic)
     assert set(on_topic) == {f"{run}-{i}" for i in range(2000)}
-    report(
+    report_figures(
         request,
-        capsys,
         "direct-invoke-cut",
         {
             "sent": 2000,
@@ -310,7 +294,6 @@ def test_relay_cut_under_the_library_sender_then_spool_replay_loses_nothing(
     fresh_topic: Any,
     app_library: Callable[..., Any],
     request: pytest.FixtureRequest,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     topic = kafka_broker.create_topic(fresh_topic())
     api = app_library(
@@ -337,9 +320,8 @@ def test_relay_cut_under_the_library_sender_then_spool_replay_loses_nothing(
     on_topic = read_everything(kafka_broker, topic)
     assert set(on_topic) == {f"{run}-{i}" for i in range(1700)}
     assert stats["spool_size"] == 0
-    report(
+    report_figures(
         request,
-        capsys,
         "library-sender-cut",
         {
             "sent": 1700,

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from tests.figures import report_figures
 from tests.ops_helpers import LambdaContext, message_fields, sqs_event, without_kafka_environment
 
 MESSAGES = 100_000
@@ -67,7 +68,6 @@ def test_100k_messages_through_the_sqs_batch_path_without_memory_growth(
     kafka_broker: Any,
     tmp_path: Path,
     request: pytest.FixtureRequest,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     handler, topic = handler_on_topic
     run = uuid.uuid4().hex[:8]
@@ -102,14 +102,14 @@ def test_100k_messages_through_the_sqs_batch_path_without_memory_growth(
         "on_topic": len(on_topic),
     }
     (tmp_path / "soak.json").write_text(json.dumps(figures, indent=2))
-    for key, value in figures.items():
-        request.node.user_properties.append((f"soak.{key}", value))
-    with capsys.disabled():
-        print(
-            f"\n[soak] {MESSAGES} messages in {seconds:.1f} s = {MESSAGES / seconds:,.0f} msg/s; "
-            f"RSS {start_mb:.1f} MB -> {end_mb:.1f} MB (bound +{GROWTH_BOUND_MB:g} MB); "
-            f"figures in {tmp_path / 'soak.json'}"
-        )
+    report_figures(
+        request,
+        "soak",
+        figures,
+        f"{MESSAGES} messages in {seconds:.1f} s = {MESSAGES / seconds:,.0f} msg/s; "
+        f"RSS {start_mb:.1f} MB -> {end_mb:.1f} MB (bound +{GROWTH_BOUND_MB:g} MB); "
+        f"figures in {tmp_path / 'soak.json'}",
+    )
 
     assert failures == 0
     assert len(on_topic) == MESSAGES + BATCH  # the warm-up batch too
