@@ -121,10 +121,15 @@ class TopicSettings:
     """A Kafka topic the topic-bootstrap custom resource makes exist."""
 
     name: str = "DocumentExceptions"
+    """Topic name (Kafka: 1-249 letters, digits, '.', '_', '-')."""
     partitions: int = 3
+    """Partitions; can grow on a later deploy, never shrink."""
     replication_factor: int = 2
+    """Replicas per partition, 1..broker_nodes; fixed once the topic exists."""
     configs: Mapping[str, str] = field(default_factory=_frozen)
+    """Topic configs as strings, e.g. {"retention.ms": "604800000"}."""
     deletion_policy: TopicDeletionPolicy = "Retain"
+    """Whether deleting the stack keeps the topic (and its messages) or deletes it."""
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,11 @@ class SubnetRef:
     """An existing subnet, imported by id (never looked up)."""
 
     subnet_id: str
+    """Subnet id (subnet-...)."""
     availability_zone: str
+    """Its AZ, in the environment's region (e.g. eu-west-1a)."""
     route_table_id: str
+    """Its route table id (rtb-...), imported by id like the subnet."""
 
 
 @dataclass(frozen=True)
@@ -157,17 +165,26 @@ class NetworkSettings:
     """
 
     mode: NetworkMode = "create"
+    """Make a new VPC for the cluster, or import an existing one by ids."""
     vpc_id: str | None = None
+    """The VPC to import (vpc-...); only with mode "import"."""
     vpc_cidr: str | None = None
+    """The new VPC's block (/16 to /24), or the imported VPC's."""
     subnets: tuple[SubnetRef, ...] = ()
+    """With mode "import": exactly two subnets, in two AZs, for the brokers."""
     availability_zones: tuple[str, ...] = ()
+    """With mode "create": the two AZs of the new VPC."""
     nat_gateways: int = 0
+    """NAT gateways of a created VPC (0..2; none needed: endpoints instead)."""
     interface_endpoints: bool = True
+    """Add interface endpoints for the AWS APIs the functions call (off if the VPC has them)."""
     broker_security_group_ids: tuple[str, ...] = ()
-    # Whether the interface endpoints take over the services' public names for the whole VPC.
-    # None: yes in a created VPC, no in an imported one (other workloads there keep their own
-    # path to those APIs; this app's Lambdas are pointed at the endpoints by name instead).
+    """With mode "import": existing groups of that VPC also attached to the brokers. A change
+    replaces the cluster: decide before the first deploy."""
     endpoint_private_dns: bool | None = None
+    """Whether the interface endpoints take over the services' public names for the whole VPC.
+    Unset: yes in a created VPC, no in an imported one (other workloads there keep their own
+    path to those APIs; this app's Lambdas are pointed at the endpoints by name instead)."""
 
     @property
     def private_dns(self) -> bool:
@@ -181,7 +198,9 @@ class ClientAccess:
     """Clients outside this app (the Django service) allowed into the cluster on 9096."""
 
     security_group_ids: tuple[str, ...] = ()
+    """Security groups of clients (the Django app) allowed in on 9096."""
     cidrs: tuple[str, ...] = ()
+    """Networks allowed in on 9096 (not 0.0.0.0/0)."""
 
 
 @dataclass(frozen=True)
@@ -189,23 +208,34 @@ class ProducerFunctionSettings:
     """The producer Lambda and its queues."""
 
     reserved_concurrency: int = 5
+    """Reserved concurrency of the producer Lambda (1..1000)."""
     timeout_seconds: int = 60
+    """Its timeout (1..900 s)."""
     memory_mb: int = 512
+    """Its memory (128..10240 MB)."""
     # Records per invocation. `make bench` (handler SQS path, same run): 10 -> ~5.6k msg/s,
     # 100 -> ~15k, 1,000 -> ~21k: each invocation pays one flush and its acknowledgements.
     # 1,000 records of ~1 KB stay far below Lambda's 6 MB payload; the window bounds latency.
     sqs_batch_size: int = 1000
+    """SQS records per invocation (1..10000; above 10 needs a batching window)."""
     sqs_max_batching_window_seconds: int = 1
+    """How long SQS gathers a batch (0..300 s)."""
     record_key_mode: RecordKeyMode = "constant"
+    """Record key: the constant `DocumentAccessLog`, or each message's order_req_id."""
     default_source: str = "django_s3_app"
+    """The message `source` when a sender gives none."""
     producer_overrides: Mapping[str, str] = field(default_factory=_frozen)
+    """Kafka producer settings to override (not security or connection)."""
 
 
 @dataclass(frozen=True)
 class MonitoringSettings:
     alarm_topic_arn: str | None = None
+    """SNS topic, in the same region, that the alarms notify."""
     disk_used_percent_threshold: int = 80
+    """Broker disk-used alarm threshold (1..99 %)."""
     cpu_user_percent_threshold: int = 60
+    """Broker CPU (user) alarm threshold (1..99 %)."""
 
 
 @dataclass(frozen=True)
@@ -214,24 +244,44 @@ class EnvironmentConfig:
 
     name: str
     account: str
+    """AWS account id (12 digits)."""
     region: str
+    """AWS region, e.g. eu-west-1."""
     cluster_name: str = DEFAULT_CLUSTER_NAME
+    """MSK cluster name (`-<env>` appended when environments share an account); a change
+    replaces the cluster."""
     kafka_version: str = DEFAULT_KAFKA_VERSION
+    """Kafka version MSK offers (stacks/msk_versions.py), e.g. "3.8.x"."""
     broker_instance_type: str = DEFAULT_INSTANCE_TYPE
+    """MSK broker type, e.g. kafka.t3.small, kafka.m7g.large."""
     broker_nodes: int = 2
+    """Brokers in all, a multiple of the two subnets/AZs."""
     volume_gib: int = 100
+    """EBS storage per broker (1..16384 GiB; increase only)."""
     enhanced_monitoring: str = "DEFAULT"
+    """MSK monitoring level: DEFAULT, PER_BROKER, PER_TOPIC_PER_BROKER, PER_TOPIC_PER_PARTITION."""
     log_retention_days: int = 30
+    """Retention of every log group (a CloudWatch Logs period: 1, 3, 5, 7, 14, 30, ...)."""
     server_properties: Mapping[str, str] = field(default_factory=lambda: DEFAULT_SERVER_PROPERTIES)
+    """Broker properties, merged over the defaults shown."""
     secret_name: str = DEFAULT_SECRET_NAME
+    """SCRAM secret name, starting with AmazonMSK_ (`-<env>` appended as for cluster_name)."""
     scram_username: str = "document-exceptions"
+    """The SCRAM user the secret holds."""
     removal: RemovalMode = "retain"
+    """What deleting the stack does to stateful resources (keys, logs, secret)."""
     termination_protection: bool = False
+    """CloudFormation termination protection for the stack."""
     topic: TopicSettings = field(default_factory=TopicSettings)
+    """The topic (below)."""
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    """Where the cluster lives (below)."""
     client_access: ClientAccess = field(default_factory=ClientAccess)
+    """Who may connect to the brokers (below)."""
     producer: ProducerFunctionSettings = field(default_factory=ProducerFunctionSettings)
+    """The producer Lambda and its queues (below)."""
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    """Alarms (below)."""
 
     @property
     def stack_name(self) -> str:
