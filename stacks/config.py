@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from stacks.msk_versions import VersionWarning, version_warning
+from stacks.msk_versions import WARNING_IDS, VersionWarning, version_warning
 
 DEFAULT_CLUSTER_NAME = "document-exceptions-cluster"
 DEFAULT_SECRET_NAME = "AmazonMSK_document-exceptions"  # noqa: S105 (a name, not a value)
@@ -282,6 +282,9 @@ class EnvironmentConfig:
     """The producer Lambda and its queues (below)."""
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     """Alarms (below)."""
+    acknowledged_warnings: Mapping[str, str] = field(default_factory=_frozen)
+    """Synth warnings decided on, by the id synth names, with the reason, e.g.
+    {"document-exceptions:kafka-end-of-support": "existing cluster; upgrade planned"}."""
 
     @property
     def stack_name(self) -> str:
@@ -543,6 +546,7 @@ def _validate(reader: _Reader, config: EnvironmentConfig, raw: Mapping[str, Any]
     _validate_client_access(reader, config.client_access)
     _validate_producer(reader, config.producer)
     _validate_monitoring(reader, config)
+    _validate_acknowledged_warnings(reader, config)
 
 
 def _validate_network(reader: _Reader, network: NetworkSettings, region: str) -> None:
@@ -841,3 +845,12 @@ def load_ci(
         )
         for account, members in grouped.items()
     ]
+
+
+def _validate_acknowledged_warnings(reader: _Reader, config: EnvironmentConfig) -> None:
+    for warning_id, reason in config.acknowledged_warnings.items():
+        path = f"acknowledged_warnings.{warning_id}"
+        if warning_id not in WARNING_IDS:
+            reader.fail(path, f"not a warning this app gives (known: {', '.join(WARNING_IDS)})")
+        if not reason.strip():
+            reader.fail(path, "say why the warning is acknowledged")

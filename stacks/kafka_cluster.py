@@ -61,10 +61,13 @@ class KafkaCluster(Construct):
         self.log_groups = log_groups
         policy = removal_policy(config)
         # The one place the version warning is shown: `cdk synth` prints it once per
-        # environment with the id that acknowledges it (see the README).
+        # environment with its id; `acknowledged_warnings` in cdk.json silences it, with a reason.
         warning = config.kafka_version_warning
         if warning:
             Annotations.of(self).add_warning_v2(warning.ack_id, warning.message)
+            reason = config.acknowledged_warnings.get(warning.ack_id)
+            if reason is not None:
+                Annotations.of(self).acknowledge_warning(warning.ack_id, reason)
 
         self.security_group = ec2.SecurityGroup(
             self,

@@ -89,6 +89,7 @@ class VersionWarning:
 
 END_OF_SUPPORT_ACK = "document-exceptions:kafka-end-of-support"
 UNKNOWN_VERSION_ACK = "document-exceptions:kafka-version-unknown"
+WARNING_IDS = (END_OF_SUPPORT_ACK, UNKNOWN_VERSION_ACK)
 
 
 def version_warning(environment: str, version: str) -> VersionWarning | None:

@@ -736,3 +736,16 @@ def test_every_mistake_in_a_whole_context_names_its_environment():
     with pytest.raises(ConfigError) as caught:
         load_environments({"dev": CREATED, "staging": changed(IMPORTED, "volume_gib", 20000)})
     assert str(caught.value) == "environment 'staging': volume_gib: 20000 is outside 1..16384 GiB"
+
+
+def test_acknowledged_warnings_name_a_known_warning_and_a_reason():
+    raw = changed(CREATED, "acknowledged_warnings", {"document-exceptions:typo": "because"})
+    with pytest.raises(
+        ConfigError, match=r"acknowledged_warnings\.document-exceptions:typo: not a"
+    ):
+        load_environment("dev", raw)
+    raw = changed(
+        CREATED, "acknowledged_warnings", {"document-exceptions:kafka-end-of-support": " "}
+    )
+    with pytest.raises(ConfigError, match="say why the warning is acknowledged"):
+        load_environment("dev", raw)

@@ -394,3 +394,12 @@ def test_admitting_clients_never_changes_a_replacement_property(env, environment
     assert len(after.find_resources("AWS::EC2::SecurityGroupIngress")) == 2 + len(
         before.find_resources("AWS::EC2::SecurityGroupIngress")
     )
+
+
+def test_an_acknowledged_version_warning_is_not_shown(env, environment_configs):
+    config = dataclasses.replace(
+        environment_configs[env],
+        acknowledged_warnings={"document-exceptions:kafka-end-of-support": "existing cluster"},
+    )
+    stack = probe_stack(config)
+    assert Annotations.from_stack(stack).find_warning("*", Match.any_value()) == []
