@@ -1,18 +1,17 @@
 """`make broker` (python -m demo.playground) started as a user starts it, for end-to-end tests.
 
-The playground runs in its own process on a free port; the test reads the export lines it
-writes, as a user would `source` them, and stops it with Ctrl-C (SIGINT).
+The playground runs in its own process on a free port; a thread reads what it prints. The test
+reads the export lines it writes, as a user would `source` them, and stops it with Ctrl-C.
 """
 
 from __future__ import annotations
 
 import os
-import selectors
 import shlex
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,16 +44,19 @@ class Playground:
     output: list[str]
     exports: dict[str, str]
 
+    reader: threading.Thread | None = None
+
     def stop(self) -> int:
-        """Ctrl-C, as a user stops it; the exit status."""
+        """Ctrl-C, as a user stops it; the exit status (output read to its end)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         try:
-            rest, _ = self.process.communicate(timeout=15)
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            rest, _ = self.process.communicate()
-        self.output.extend(rest.splitlines())
+            self.process.wait()
+        if self.reader is not None:
+            self.reader.join(5)
         return self.process.returncode
 
 
@@ -71,19 +73,21 @@ def running_playground(work: Path, timeout: float = 30) -> Iterator[Playground]:
     )
     output: list[str] = []
     playground = Playground(process, env_file, output, {})
-    try:
+    ready = threading.Event()
+
+    def read_output() -> None:
         assert process.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while READY not in output:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError("the playground did not start:\n" + "\n".join(output))
-            if selector.select(timeout=0.5):
-                line = process.stdout.readline()
-                if line:
-                    output.append(line.rstrip("\n"))
-        selector.close()
+        for line in process.stdout:
+            output.append(line.rstrip("\n"))
+            if line.startswith(READY):
+                ready.set()
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
+    playground.reader = reader
+    try:
+        if not ready.wait(timeout):
+            raise AssertionError("the playground did not start:\n" + "\n".join(output))
         playground.exports = read_exports(env_file)
         yield playground
     finally:
