@@ -4,7 +4,7 @@ The app is built by `app.build` (the same code `cdk synth` runs) with the contex
 would give it (cdk.json, then cdk.context.json) plus two entries of its own: Lambda bundling
 skipped (`aws:cdk:bundling-stacks: []`, the summary needs no assets) and path metadata on
 (the CLI's default), which names the resources. The summary is read from the synthesized
-template dicts; the Kafka end-of-support warning is the one the app attaches at synth.
+template dicts; the Kafka version warnings are the ones the app attaches at synth.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from demo.console import INDENT, WIDTH, Console, StepFailedError
 SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
 PATH_METADATA = {"aws:cdk:enable-path-metadata": True}
 END_OF_SUPPORT = "end of support"
+NOT_OFFERED = "does not offer Kafka"
 LABEL_WIDTH = 9
 SUMMARY_WIDTH = WIDTH - len(INDENT)
 ACKNOWLEDGE_SUFFIX = re.compile(r"\s*\[ack: [^\]]*\]$")
@@ -226,12 +227,17 @@ def summarize(environments: list[SynthesizedEnvironment]) -> list[str]:
 
 
 def run(console: Console) -> list[SynthesizedEnvironment]:
-    with console.quiet():  # app.build prints the version warning itself; jsii may print banners
+    with console.quiet():  # jsii may print banners
         environments = synthesize()
     for line in summarize(environments):
         console.detail(line)
     warnings = sorted(
-        {w.split(": ", 1)[-1] for e in environments for w in e.warnings if END_OF_SUPPORT in w}
+        {
+            w.split(": ", 1)[-1]
+            for e in environments
+            for w in e.warnings
+            if END_OF_SUPPORT in w or NOT_OFFERED in w
+        }
     )
     for warning in warnings:
         console.detail(f"WARNING: {warning}")
