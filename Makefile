@@ -44,7 +44,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt lambda_src/requirement
 
 node_modules/.installed: package.json package-lock.json
 	@echo "Installing the AWS CDK CLI from npm (about 10 s, once)"
-	@npm ci --no-audit --no-fund --loglevel=error
+	@npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
 # Wheels for the Lambda runtime (Python $(LAMBDA_PYTHON), x86_64), so synth bundles with no network.
@@ -112,7 +112,7 @@ deploy-ci: setup  ## With administrator credentials: the GitHub Actions OIDC rol
 	$(CDK) deploy -c env=$(ENV) --require-approval broadening 'DocumentExceptions-CI-*'
 
 demo: setup  ## Run the whole system locally: synth summary, local SASL_SSL broker, topic bootstrap, publishing, read-back
-	$(PY) -m demo
+	@$(PY) -m demo
 
 PORT ?=
 broker: setup  ## A local broker to play with (SASL_SSL on 9096, PLAINTEXT=1 for 9092) with the topic; prints the KAFKA_* exports; Ctrl-C stops it
