@@ -227,13 +227,10 @@ class Demo:
                 f"demo FAILED: {names}; details in {display_path(self.console.log_path)}"
             )
             return exit_code or 1
+        # One line, pointing at the playground (README "Try it locally"): the output fits a screen.
+        log = display_path(self.console.log_path)
         self.console.line(
-            f"demo: every step passed in {wall:.1f} s (log: {display_path(self.console.log_path)})"
-        )
-        self.console.line(
-            "next: `make broker` keeps a broker like this one running, with the topic, to try\n"
-            "      document-exceptions send|tail|doctor and the Django example "
-            "(README: Try it locally)"
+            f"demo: every step passed in {wall:.1f} s (log: {log}); next: make broker"
         )
         return exit_code
 

@@ -87,6 +87,13 @@ def test_demo_runs_every_step_reads_back_what_it_sent_and_fits_one_screen():
     lines = output.splitlines()
     assert len(lines) <= SCREEN_LINES, "the output no longer fits one screen"
     assert max(len(line) for line in lines) <= WIDTH
+    assert lines[-1].endswith("; next: make broker")  # the playground, README "Try it locally"
+    log = (REPO_ROOT / ".demo" / "demo.log").read_text(encoding="utf-8").splitlines()
+    refused = [
+        line for line in log if "SaslAuthentication" in line and "EXPECTED FAILURES" not in line
+    ]
+    assert refused, "the wrong-password check logged nothing"
+    assert all(line.startswith("EXPECTED ") for line in refused), refused
 
 
 @pytest.mark.timeout(120)
