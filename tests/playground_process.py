@@ -61,10 +61,20 @@ class Playground:
 
 
 @contextmanager
-def running_playground(work: Path, timeout: float = 30) -> Iterator[Playground]:
+def running_playground(work: Path, *options: str, timeout: float = 30) -> Iterator[Playground]:
+    """`python -m demo.playground --port 0 [options]`, ready; stopped with Ctrl-C after."""
     env_file = work / "broker.env"
     process = subprocess.Popen(
-        [sys.executable, "-m", "demo.playground", "--port", "0", "--env-file", str(env_file)],
+        [
+            sys.executable,
+            "-m",
+            "demo.playground",
+            "--port",
+            "0",
+            "--env-file",
+            str(env_file),
+            *options,
+        ],
         cwd=REPO_ROOT,
         env=clean_environment(),
         stdout=subprocess.PIPE,

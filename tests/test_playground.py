@@ -43,18 +43,26 @@ def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
     )
 
 
-def test_the_readme_commands_work_against_make_broker_and_read_the_message_back(tmp_path):
+@pytest.mark.parametrize(
+    ("options", "protocol"), [((), "SASL_SSL"), (("--plaintext",), "PLAINTEXT")]
+)
+def test_the_readme_commands_work_against_make_broker_and_read_the_message_back(
+    tmp_path, options, protocol
+):
     commands = readme_commands()
     assert [command[1] for command in commands] == ["doctor", "send", "tail"]
 
-    with running_playground(tmp_path) as playground:
+    with running_playground(tmp_path, *options) as playground:
         assert stat.S_IMODE(os.stat(playground.env_file).st_mode) == 0o600
         exports = playground.exports
-        assert exports["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
-        assert exports["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert exports["KAFKA_SECURITY_PROTOCOL"] == protocol
         assert exports["KAFKA_TOPIC"] == "DocumentExceptions"
         printed = "\n".join(playground.output)
-        assert f"export KAFKA_SASL_PASSWORD={exports['KAFKA_SASL_PASSWORD']}" in printed
+        if protocol == "SASL_SSL":
+            assert exports["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+            assert f"export KAFKA_SASL_PASSWORD={exports['KAFKA_SASL_PASSWORD']}" in printed
+        else:
+            assert "KAFKA_SASL_PASSWORD" not in exports
         assert "Topic DocumentExceptions (3 partitions" in printed
         env = {**clean_environment(), **exports}
 
