@@ -183,10 +183,10 @@ def test_when_sending_raises_the_original_exception_still_propagates(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken_send(**fields: Any) -> None:
+    def broken_sender() -> None:
         raise RuntimeError("sender exploded")
 
-    monkeypatch.setattr(api, "send_document_access_exception", broken_send)
+    monkeypatch.setattr(api, "get_sender", broken_sender)  # what send and report go through
     with (
         caplog.at_level(logging.ERROR, logger="document_exceptions"),
         pytest.raises(DocumentError) as raised,
@@ -200,14 +200,22 @@ def test_when_sending_raises_the_original_exception_still_propagates(
 
 
 @pytest.mark.timeout(30)
-def test_arguments_the_contract_refuses_do_not_replace_the_exception(
+def test_arguments_the_contract_refuses_do_not_replace_the_exception_and_are_parked(
     kafka_broker: Any, topic: str
 ) -> None:
-    with pytest.raises(DocumentError):
+    with pytest.raises(DocumentError) as raised:
         download_document("SB9", "", user_id=None, size=-1)  # type: ignore[arg-type]
     stats = api.stats()
-    assert stats["report_failures"] == 1
-    assert stats["validation_errors"] == 1
+    assert (stats["report_failures"], stats["validation_errors"], stats["parked_reports"]) == (
+        0,
+        1,
+        1,
+    )
+    [parked] = api.parked_reports()
+    assert [reason["field"] for reason in parked.reasons] == ["s3_key"]
+    assert parked.fields is not None
+    assert parked.fields["user_id"] == "anonymous"  # normalized; only the s3_key is wrong
+    assert getattr(raised.value, REPORTED_MARKER) is True  # kept: not reported twice
 
 
 @pytest.mark.timeout(30)

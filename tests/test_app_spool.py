@@ -11,17 +11,13 @@ from pathlib import Path
 import pytest
 
 from document_exceptions.app.spool import Spool, WireRecord
+from document_exceptions.contract import ContractSettings, prepare_record
+from tests.ops_helpers import message_fields
 
 
 def records(count: int, prefix: str = "m") -> list[WireRecord]:
-    return [
-        WireRecord(
-            key=b"DocumentAccessLog",
-            value=f'{{"n":"{prefix}{i}"}}'.encode(),
-            headers=[("exception_type", b"access_denied"), ("binary", bytes(range(256)))],
-        )
-        for i in range(count)
-    ]
+    """Records as the contract makes them (the spool checks each again on replay)."""
+    return [prepare_record(message_fields(prefix, i)).record for i in range(count)]
 
 
 def test_records_come_back_byte_for_byte_in_order(tmp_path: Path) -> None:
@@ -35,10 +31,13 @@ def test_records_come_back_byte_for_byte_in_order(tmp_path: Path) -> None:
     assert all(c.attempts == 1 for c in claimed)
 
 
-def test_a_record_without_key_or_headers_round_trips(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
-    spool.put([WireRecord(None, b"{}", [])])
-    assert spool.claim(1)[0].record == WireRecord(None, b"{}", [])
+def test_a_record_keyed_by_order_round_trips_under_that_contract(tmp_path: Path) -> None:
+    contract = ContractSettings(key_by="order_req_id")
+    record = prepare_record(message_fields("k", 1), contract).record
+    spool = Spool(tmp_path, contract=contract)
+    spool.put([record])
+    assert spool.claim(1)[0].record == record
+    assert record.key == b"k-1"
 
 
 def test_spooled_records_survive_a_new_spool_instance(tmp_path: Path) -> None:
@@ -84,12 +83,13 @@ def test_deleted_rows_are_gone_and_delete_is_idempotent(tmp_path: Path) -> None:
 
 def test_rejected_rows_are_kept_aside_with_their_reason(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
-    row_id = spool.put(records(1))[0]
+    written = records(1)
+    row_id = spool.put(written)[0]
     spool.reject(row_id, "MessageSizeTooLargeError: too big")
     assert spool.count() == 0
     assert spool.claim(10) == []
     [(record, reason)] = spool.rejected()
-    assert record == records(1)[0]
+    assert record == written[0]
     assert reason == "MessageSizeTooLargeError: too big"
 
 

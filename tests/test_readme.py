@@ -236,10 +236,10 @@ def test_the_readmes_decorated_function_re_raises_the_original_after_reporting(
 def test_a_failure_to_report_is_counted_and_never_raised(monkeypatch: pytest.MonkeyPatch):
     assert '`stats()["report_failures"]`' in section(DECORATOR_SECTION)
 
-    def broken_send(**fields: Any) -> None:
+    def broken_sender() -> None:
         raise RuntimeError("reporting failed")
 
-    monkeypatch.setattr(api, "send_document_access_exception", broken_send)
+    monkeypatch.setattr(api, "get_sender", broken_sender)  # what send and report go through
     before = api.stats().get("report_failures", 0)
     failure = FileNotFoundError("documents/file.pdf")
     with pytest.raises(FileNotFoundError) as caught:
