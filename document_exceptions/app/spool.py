@@ -234,16 +234,14 @@ def _json_safe(value: Any) -> Any:
         text = repr(value)
     except Exception:  # a repr that fails is still described, by its type
         text = "<repr failed>"
-    return {"unserializable": type(value).__qualname__, "repr": text[:200]}
+    return {"unserializable": type(value).__name__, "repr": text[:200]}
 
 
 def _encode_fields(fields: Mapping[str, Any]) -> str:
     try:
         return json.dumps(_json_safe(fields), allow_nan=False)
     except (ValueError, RecursionError):  # NaN, or nested beyond what JSON encodes
-        return json.dumps(
-            {str(k): {"unserializable": type(v).__qualname__} for k, v in fields.items()}
-        )
+        return json.dumps({str(k): {"unserializable": type(v).__name__} for k, v in fields.items()})
 
 
 class Spool:
