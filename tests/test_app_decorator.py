@@ -219,6 +219,34 @@ def test_arguments_the_contract_refuses_do_not_replace_the_exception_and_are_par
 
 
 @pytest.mark.timeout(30)
+def test_an_anonymous_view_call_is_normalized_as_the_model_mixin_normalizes(
+    kafka_broker: Any, topic: str
+) -> None:
+    """The decorator and handle_document_access_exception share report_fields' normalizer."""
+
+    class AnonymousUser:
+        pk = None
+        is_authenticated = False
+
+    class Request:
+        user = AnonymousUser()
+        META = {"REMOTE_ADDR": ""}  # gunicorn on a unix socket
+
+    @kafka_exception_handler("session_expired")
+    def view(request: Any, order_req_id: str, s3_key: str) -> None:
+        raise PermissionError
+
+    with pytest.raises(PermissionError):
+        view(Request(), "SB13", "documents/e.pdf")
+    [message] = reported(kafka_broker, topic, 1)
+    assert (message["user_id"], message["ip_address"], message["error_message"]) == (
+        "anonymous",
+        None,
+        "PermissionError",
+    )
+
+
+@pytest.mark.timeout(30)
 def test_an_exception_whose_str_fails_is_re_raised_and_reported_by_class_name(
     kafka_broker: Any, topic: str
 ) -> None:

@@ -258,6 +258,20 @@ def test_a_directory_owned_by_another_user_is_refused(
     assert "owned by uid 65534" in caplog.text
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_database_file_owned_by_another_user_is_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    Spool(tmp_path).put(records(1))
+    os.chown(tmp_path / SPOOL_FILE, 65534, 65534)
+    spool = Spool(tmp_path)
+    assert spool.path is None
+    assert spool.count() == 0
+    assert spool.put(records(1))
+    assert (tmp_path / SPOOL_FILE).stat().st_uid == 65534  # left where it is, untouched
+    assert "cannot be used" in caplog.text
+
+
 def test_without_a_home_directory_the_spool_is_in_memory_never_in_tmp(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
