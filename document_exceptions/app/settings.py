@@ -171,7 +171,8 @@ class AppSettings:
         )
         return (
             f"transport={self.transport} topic={self.contract.topic} {target} "
-            f"buffer={self.buffer_size} policy={self.full_buffer_policy} spool={self.spool_dir}"
+            f"buffer={self.buffer_size} policy={self.full_buffer_policy} "
+            f"spool={self.spool_dir or 'memory'}"
         )
 
 
