@@ -9,17 +9,15 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from document_exceptions.app import ValidationError, api, kafka_exception_handler
 from document_exceptions.app.decorator import REPORTED_MARKER, exception_fields
-from document_exceptions.app.settings import AppSettings
-from tests.app_helpers import configure_app, messages
+from tests.app_helpers import configure_app, configured_topic, messages
 
-__all__ = ["configure_app"]  # a fixture
+__all__ = ["configure_app", "configured_topic"]  # fixtures
 
 
 class DocumentError(Exception):
@@ -34,12 +32,8 @@ def download_document(order_req_id: str, s3_key: str, user_id: str, *, size: int
 
 
 @pytest.fixture
-def topic(
-    kafka_broker: Any, fresh_topic: Callable[..., str], configure_app: Callable[..., AppSettings]
-) -> str:
-    name = kafka_broker.create_topic(fresh_topic())
-    configure_app(kafka_broker.bootstrap, name)
-    return name
+def topic(configured_topic: str) -> str:
+    return configured_topic
 
 
 def reported(kafka_broker: Any, topic: str, expected: int) -> list[dict[str, Any]]:

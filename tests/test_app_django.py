@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from document_exceptions.app import DocumentAccessExceptionMixin, api
 from document_exceptions.app.decorator import REPORTED_MARKER
-from document_exceptions.app.settings import AppSettings
-from tests.app_helpers import configure_app
+from tests.app_helpers import configure_app, configured_topic
 
-__all__ = ["configure_app"]  # a fixture
+__all__ = ["configure_app", "configured_topic"]  # fixtures
 
 S3_KEY = "documents/user123/file.pdf"
 
@@ -35,12 +33,8 @@ class OrderRequest(DocumentAccessExceptionMixin):
 
 
 @pytest.fixture
-def topic(
-    kafka_broker: Any, fresh_topic: Callable[..., str], configure_app: Callable[..., AppSettings]
-) -> str:
-    name = kafka_broker.create_topic(fresh_topic())
-    configure_app(kafka_broker.bootstrap, name)
-    return name
+def topic(configured_topic: str) -> str:
+    return configured_topic
 
 
 def upload_as_the_seed_does(order: OrderRequest, error: Exception, **request: Any) -> None:

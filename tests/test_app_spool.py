@@ -214,6 +214,14 @@ def test_files_an_earlier_version_left_readable_are_made_private(tmp_path: Path)
     assert {mode(path) for path in tmp_path.iterdir()} == {0o600}
 
 
+def assert_spooled_in_memory_only(refused: Path) -> None:
+    """The sender's spool never raises over a refused directory: memory, nothing written."""
+    spool = Spool(refused)
+    assert spool.put(records(1))
+    assert spool.path is None
+    assert list(refused.iterdir()) == []
+
+
 @pytest.mark.parametrize("permissions", [0o770, 0o703, 0o777])
 def test_a_directory_writable_by_group_or_others_is_refused(
     tmp_path: Path, permissions: int, caplog: pytest.LogCaptureFixture
@@ -234,11 +242,7 @@ def test_a_directory_writable_by_group_or_others_is_refused(
         )
     assert refused.value.variable == "DOCUMENT_EXCEPTIONS_SPOOL_DIR"
     assert "writable by group or others" in str(refused.value)
-    # The sender itself never raises: memory, with a warning.
-    spool = Spool(shared)
-    assert spool.put(records(1))
-    assert spool.path is None
-    assert list(shared.iterdir()) == []
+    assert_spooled_in_memory_only(shared)
     assert "spool directory refused" in caplog.text
 
 
@@ -251,10 +255,7 @@ def test_a_directory_owned_by_another_user_is_refused(
     os.chown(theirs, 65534, 65534)
     with pytest.raises(SpoolDirectoryError, match="owned by uid 65534"):
         check_directory(theirs)
-    spool = Spool(theirs)
-    assert spool.put(records(1))
-    assert spool.path is None
-    assert list(theirs.iterdir()) == []
+    assert_spooled_in_memory_only(theirs)
     assert "owned by uid 65534" in caplog.text
 
 
@@ -428,14 +429,18 @@ def test_sending_goes_on_to_the_broker_over_a_corrupt_or_foreign_spool_file(
     assert "moved aside" in caplog.text
 
 
-def spool_then_start_the_app(
-    spool_dir: Path, stored: list[WireRecord], tamper: Callable[[list[int]], None]
-) -> None:
-    """Rows left by an earlier process, changed on disk; a new process replays at start."""
-    spool = Spool(spool_dir)
-    ids = spool.put(stored)
-    spool.close()
-    tamper(ids)
+def topic_with_records(
+    kafka_broker: Any, fresh_topic: Callable[..., str], count: int
+) -> tuple[str, str, list[WireRecord]]:
+    """A new topic, a run id, and ``count`` records the contract made for that topic."""
+    topic = kafka_broker.create_topic(fresh_topic())
+    run = uuid.uuid4().hex[:8]
+    contract = ContractSettings(topic=topic)
+    return (
+        topic,
+        run,
+        [prepare_record(message_fields(run, i), contract).record for i in range(count)],
+    )
 
 
 @pytest.mark.timeout(60)
@@ -446,17 +451,11 @@ def test_a_row_with_undecodable_headers_never_blocks_the_three_behind_it(
     tmp_path: Path,
 ) -> None:
     """Before: the JSON error on row 1 stopped every replay: 0 of 4 delivered, for good."""
-    topic = kafka_broker.create_topic(fresh_topic())
-    run = uuid.uuid4().hex[:8]
-    stored = [
-        prepare_record(message_fields(run, i), ContractSettings(topic=topic)).record
-        for i in range(4)
-    ]
-    spool_dir = tmp_path / "spool"
-    spool_then_start_the_app(
-        spool_dir, stored, lambda ids: rewrite_row(spool_dir, ids[0], headers="{broken")
-    )
-    configure_app(kafka_broker.bootstrap, topic)
+    topic, run, stored = topic_with_records(kafka_broker, fresh_topic, 4)
+    spool_dir = tmp_path / "spool"  # left by an earlier process, changed on disk
+    first = Spool(spool_dir).put(stored)[0]
+    rewrite_row(spool_dir, first, headers="{broken")
+    configure_app(kafka_broker.bootstrap, topic)  # replays the spool at start
     assert api.drain_spool(30)
     found = Counter(m["order_req_id"] for m in messages(kafka_broker.read_all(topic, expected=3)))
     assert found == Counter(f"{run}-{i}" for i in (1, 2, 3))
@@ -472,10 +471,7 @@ def test_a_crafted_row_is_never_published_and_the_genuine_rows_are(
     tmp_path: Path,
 ) -> None:
     """Before: a row with an arbitrary key and headers went to the topic as stored."""
-    topic = kafka_broker.create_topic(fresh_topic())
-    run = uuid.uuid4().hex[:8]
-    contract = ContractSettings(topic=topic)
-    genuine = [prepare_record(message_fields(run, i), contract).record for i in range(2)]
+    topic, _, genuine = topic_with_records(kafka_broker, fresh_topic, 2)
     forged_value = json.dumps({"order_req_id": "forged", "anything": "goes"}).encode()
     crafted = [
         WireRecord(b"attacker", genuine[0].value, [("x-role", b"admin")]),
