@@ -131,15 +131,22 @@ DJANGO_DEBUG_PROBE = textwrap.dedent(
     django.setup()
     from document_exceptions.app import ValidationError, api
     api.configure(json.loads(sys.argv[1]), environ={})
-    outcome = {}
-    for debug in (True, False):
-        settings.DEBUG = debug
+    from django.test.utils import setup_test_environment
+
+    def attempt():
         try:
             api.send_document_access_exception(order_req_id="SB1", s3_key="", user_id="u",
                                                exception_type="access_denied", error_message="m")
-            outcome[str(debug)] = "parked"
+            return "parked"
         except ValidationError as exc:
-            outcome[str(debug)] = "raised " + ",".join(exc.fields)
+            return "raised " + ",".join(exc.fields)
+
+    outcome = {}
+    for debug in (True, False):
+        settings.DEBUG = debug
+        outcome[str(debug)] = attempt()
+    setup_test_environment()  # Django's test runner (it sets DEBUG False itself)
+    outcome["test runner"] = attempt()
     outcome["parked"] = len(api.parked_reports())
     print(json.dumps(outcome))
     """
@@ -147,7 +154,9 @@ DJANGO_DEBUG_PROBE = textwrap.dedent(
 
 
 @pytest.mark.timeout(60)
-def test_auto_is_strict_under_django_debug_only(kafka_broker: Any, tmp_path: Path) -> None:
+def test_auto_is_strict_under_django_debug_and_its_test_runner(
+    kafka_broker: Any, tmp_path: Path
+) -> None:
     """A real Django (settings.configure in a child process, outside pytest's variable)."""
     overrides = {
         "KAFKA_BOOTSTRAP_SERVERS": json.dumps([kafka_broker.bootstrap]),
@@ -166,7 +175,12 @@ def test_auto_is_strict_under_django_debug_only(kafka_broker: Any, tmp_path: Pat
     )
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    assert outcome == {"True": "raised s3_key", "False": "parked", "parked": 1}
+    assert outcome == {
+        "True": "raised s3_key",
+        "False": "parked",
+        "test runner": "raised s3_key",
+        "parked": 1,
+    }
 
 
 @pytest.mark.parametrize(

@@ -206,12 +206,29 @@ def test_the_directory_is_0700_and_the_database_wal_and_shm_files_0600(tmp_path:
     assert {name: mode(directory / name) for name in files} == dict.fromkeys(files, 0o600)
 
 
-def test_files_an_earlier_version_left_readable_are_made_private(tmp_path: Path) -> None:
-    Spool(tmp_path).put(records(2))
-    for path in tmp_path.iterdir():
+def test_a_directory_and_files_an_earlier_version_left_readable_are_made_private(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "spool"
+    Spool(directory).put(records(2))
+    directory.chmod(0o755)
+    for path in directory.iterdir():
         path.chmod(0o644)
-    assert Spool(tmp_path).count() == 2
-    assert {mode(path) for path in tmp_path.iterdir()} == {0o600}
+    assert Spool(directory).count() == 2
+    assert mode(directory) == 0o700
+    assert {mode(path) for path in directory.iterdir()} == {0o600}
+
+
+def test_a_readable_directory_holding_more_than_the_spool_is_left_as_it_is(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    (home / ".profile").write_text("# the user's own file\n")
+    Spool(home).put(records(1))
+    assert mode(home) == 0o755
+    assert mode(home / SPOOL_FILE) == 0o600
 
 
 def assert_spooled_in_memory_only(refused: Path) -> None:

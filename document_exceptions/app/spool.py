@@ -164,7 +164,10 @@ def check_directory(path: Path) -> None:
     """Create ``path`` (0700) if needed; refuse one that is not private enough.
 
     Raises :class:`SpoolDirectoryError` for a directory owned by another user or writable by
-    group or others, and for anything that is not a directory.
+    group or others, and for anything that is not a directory. A directory of this user's
+    that group or others can only read or enter, and that holds nothing but the spool (an
+    earlier version created it 0755), is made 0700; any other (a home directory given as the
+    spool directory) is left as it is: the spool's own files are 0600 in any case.
     """
     try:
         path.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
@@ -182,6 +185,18 @@ def check_directory(path: Path) -> None:
             f"{path} is writable by group or others (mode {stat.S_IMODE(info.st_mode):o}); "
             f"chmod 700 it"
         )
+    if stat.S_IMODE(info.st_mode) & 0o077 and _holds_only_the_spool(path):
+        try:
+            path.chmod(DIRECTORY_MODE)
+        except OSError as exc:
+            raise SpoolDirectoryError(f"{path} cannot be made private ({exc})") from None
+
+
+def _holds_only_the_spool(path: Path) -> bool:
+    try:
+        return all(name.startswith(SPOOL_FILE) for name in os.listdir(path))
+    except OSError:
+        return False
 
 
 def _encode_headers(headers: Iterable[tuple[str, bytes]]) -> str:
