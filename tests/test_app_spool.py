@@ -29,7 +29,7 @@ from document_exceptions.app.spool import (
     check_directory,
 )
 from document_exceptions.connection import ConfigurationError
-from document_exceptions.contract import ContractSettings, prepare_record
+from document_exceptions.contract import ContractSettings, FieldError, prepare_record
 from tests.app_helpers import configure_app, message_fields, messages
 
 __all__ = ["configure_app"]  # a fixture
@@ -504,3 +504,32 @@ def test_a_crafted_row_is_never_published_and_the_genuine_rows_are(
     assert {r.key for r in records} == {b"DocumentAccessLog"}
     assert all(("x-role", b"admin") not in list(r.headers or []) for r in records)
     assert [len(p.reasons) > 0 for p in api.parked_reports()] == [True, True]
+
+
+def test_a_report_holding_anything_is_parked_with_its_reasons(tmp_path: Path) -> None:
+    """Whatever a caller passed, the report is kept: what JSON cannot hold is described."""
+    deep: dict[str, Any] = {}
+    level = deep
+    for _ in range(5_000):
+        level["x"] = level = {}
+    fields = {
+        "user_id": object(),
+        "http_status_code": float("nan"),
+        "additional_context": deep,
+        "order_req_id": "SB1",
+    }
+    reasons = [FieldError("user_id", "expected a string, got object")]
+    spool = Spool(tmp_path)
+    row_id = spool.park_report(fields, reasons)
+    [parked] = spool.parked()
+    assert (parked.row_id, parked.origin, parked.reasons) == (
+        row_id,
+        "report",
+        [r.to_dict() for r in reasons],
+    )
+    assert parked.fields == {
+        "user_id": {"unserializable": "object", "repr": parked.fields["user_id"]["repr"]},
+        "http_status_code": {"unserializable": "float", "repr": "nan"},
+        "additional_context": {"unserializable": "dict"},
+        "order_req_id": "SB1",
+    }

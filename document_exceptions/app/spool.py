@@ -46,6 +46,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import os
 import sqlite3
 import stat
@@ -239,10 +240,12 @@ def _json_safe(value: Any) -> Any:
     """``value`` as JSON can hold it: what JSON cannot is kept as a description of it."""
     if isinstance(value, str):
         return truncate(value, PARKED_TEXT_CHARS) if len(value) > PARKED_TEXT_CHARS else value
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
         return value
     if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {_json_key(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_safe(item) for item in value]
     try:
@@ -252,11 +255,20 @@ def _json_safe(value: Any) -> Any:
     return {"unserializable": type(value).__name__, "repr": text[:200]}
 
 
+def _json_key(key: Any) -> str:
+    return key if isinstance(key, str) else f"<{type(key).__name__}>"
+
+
 def _encode_fields(fields: Mapping[str, Any]) -> str:
-    try:
-        return json.dumps(_json_safe(fields), allow_nan=False)
-    except (ValueError, RecursionError):  # NaN, or nested beyond what JSON encodes
-        return json.dumps({str(k): {"unserializable": type(v).__name__} for k, v in fields.items()})
+    """The fields as JSON, whatever they hold (the reasons say what was wrong with them)."""
+    members = []
+    for key, value in fields.items():
+        try:
+            text = json.dumps(_json_safe(value), allow_nan=False)
+        except Exception:  # e.g. nested too deep to walk or encode: keep its type
+            text = json.dumps({"unserializable": type(value).__name__})
+        members.append(f"{json.dumps(_json_key(key))}: {text}")
+    return "{" + ", ".join(members) + "}"
 
 
 class Spool:
