@@ -806,6 +806,31 @@ def prepare_json(
     return _prepare(parse_message(body), settings, now, plain_json=orjson is not None)
 
 
+def record_problems(
+    record: Record, settings: ContractSettings = DEFAULT_SETTINGS
+) -> list[FieldError]:
+    """Why `record` is not exactly the record the contract makes of its value ([] when it is).
+
+    For records read back from storage (the app's spool): the value must be a valid message
+    and the key and headers those the contract gives it, so a stored row cannot carry a key
+    or headers of its own choosing.
+    """
+    try:
+        expected = prepare_json(record.value, settings).record
+    except ValidationError as exc:
+        return list(exc.errors)
+    problems = []
+    if record.key != expected.key:
+        problems.append(FieldError("key", "is not the record key the contract gives this message"))
+    if list(record.headers) != expected.headers:
+        problems.append(
+            FieldError("headers", "are not the headers the contract gives this message")
+        )
+    if record.value != expected.value:
+        problems.append(FieldError("value", "is not the contract's serialization of its message"))
+    return problems
+
+
 def _prepare(
     fields: Mapping[str, Any], settings: ContractSettings, now: datetime | None, *, plain_json: bool
 ) -> PreparedRecord:

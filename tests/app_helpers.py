@@ -14,7 +14,15 @@ from document_exceptions.app import api
 from document_exceptions.app.settings import AppSettings
 from tests.ops_helpers import message_fields
 
-__all__ = ["FAST", "app_overrides", "configure_app", "message_fields", "messages", "order_ids"]
+__all__ = [
+    "FAST",
+    "app_overrides",
+    "configure_app",
+    "configured_topic",
+    "message_fields",
+    "messages",
+    "order_ids",
+]
 
 # Short producer timeouts so that outages resolve within a test's budget.
 FAST = {
@@ -55,3 +63,13 @@ def configure_app(tmp_path: Path) -> Iterator[Callable[..., AppSettings]]:
 
     yield configure
     api.shutdown(timeout=2)
+
+
+@pytest.fixture
+def configured_topic(
+    kafka_broker: Any, fresh_topic: Callable[..., str], configure_app: Callable[..., AppSettings]
+) -> str:
+    """A new topic on the local broker, with the process-wide API configured to send to it."""
+    name = kafka_broker.create_topic(fresh_topic())
+    configure_app(kafka_broker.bootstrap, name)
+    return name

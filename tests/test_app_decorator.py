@@ -9,17 +9,15 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from document_exceptions.app import ValidationError, api, kafka_exception_handler
 from document_exceptions.app.decorator import REPORTED_MARKER, exception_fields
-from document_exceptions.app.settings import AppSettings
-from tests.app_helpers import configure_app, messages
+from tests.app_helpers import configure_app, configured_topic, messages
 
-__all__ = ["configure_app"]  # a fixture
+__all__ = ["configure_app", "configured_topic"]  # fixtures
 
 
 class DocumentError(Exception):
@@ -34,12 +32,8 @@ def download_document(order_req_id: str, s3_key: str, user_id: str, *, size: int
 
 
 @pytest.fixture
-def topic(
-    kafka_broker: Any, fresh_topic: Callable[..., str], configure_app: Callable[..., AppSettings]
-) -> str:
-    name = kafka_broker.create_topic(fresh_topic())
-    configure_app(kafka_broker.bootstrap, name)
-    return name
+def topic(configured_topic: str) -> str:
+    return configured_topic
 
 
 def reported(kafka_broker: Any, topic: str, expected: int) -> list[dict[str, Any]]:
@@ -183,10 +177,10 @@ def test_when_sending_raises_the_original_exception_still_propagates(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken_send(**fields: Any) -> None:
+    def broken_sender() -> None:
         raise RuntimeError("sender exploded")
 
-    monkeypatch.setattr(api, "send_document_access_exception", broken_send)
+    monkeypatch.setattr(api, "get_sender", broken_sender)  # what send and report go through
     with (
         caplog.at_level(logging.ERROR, logger="document_exceptions"),
         pytest.raises(DocumentError) as raised,
@@ -200,14 +194,50 @@ def test_when_sending_raises_the_original_exception_still_propagates(
 
 
 @pytest.mark.timeout(30)
-def test_arguments_the_contract_refuses_do_not_replace_the_exception(
+def test_arguments_the_contract_refuses_do_not_replace_the_exception_and_are_parked(
     kafka_broker: Any, topic: str
 ) -> None:
-    with pytest.raises(DocumentError):
+    with pytest.raises(DocumentError) as raised:
         download_document("SB9", "", user_id=None, size=-1)  # type: ignore[arg-type]
     stats = api.stats()
-    assert stats["report_failures"] == 1
-    assert stats["validation_errors"] == 1
+    assert (stats["report_failures"], stats["validation_errors"], stats["parked_reports"]) == (
+        0,
+        1,
+        1,
+    )
+    [parked] = api.parked_reports()
+    assert [reason["field"] for reason in parked.reasons] == ["s3_key"]
+    assert parked.fields is not None
+    assert parked.fields["user_id"] == "anonymous"  # normalized; only the s3_key is wrong
+    assert getattr(raised.value, REPORTED_MARKER) is True  # kept: not reported twice
+
+
+@pytest.mark.timeout(30)
+def test_an_anonymous_view_call_is_normalized_as_the_model_mixin_normalizes(
+    kafka_broker: Any, topic: str
+) -> None:
+    """The decorator and handle_document_access_exception share report_fields' normalizer."""
+
+    class AnonymousUser:
+        pk = None
+        is_authenticated = False
+
+    class Request:
+        user = AnonymousUser()
+        META = {"REMOTE_ADDR": ""}  # gunicorn on a unix socket
+
+    @kafka_exception_handler("session_expired")
+    def view(request: Any, order_req_id: str, s3_key: str) -> None:
+        raise PermissionError
+
+    with pytest.raises(PermissionError):
+        view(Request(), "SB13", "documents/e.pdf")
+    [message] = reported(kafka_broker, topic, 1)
+    assert (message["user_id"], message["ip_address"], message["error_message"]) == (
+        "anonymous",
+        None,
+        "PermissionError",
+    )
 
 
 @pytest.mark.timeout(30)

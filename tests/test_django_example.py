@@ -307,7 +307,7 @@ def test_the_model_mixin_never_raises_and_marks_the_handled_exception(
 ) -> None:
     from document_exceptions.app.decorator import already_reported  # noqa: PLC0415
 
-    before = api.stats().get("report_failures", 0)
+    before = api.stats().get("parked_reports", 0)
     handled = PermissionError("not yours")
     try:
         raise handled
@@ -323,7 +323,7 @@ def test_the_model_mixin_never_raises_and_marks_the_handled_exception(
         )
     assert already_reported(handled)
     assert (refused, accepted) == (False, True)
-    assert api.stats()["report_failures"] == before + 1
+    assert api.stats()["parked_reports"] == before + 1  # refused: parked, not lost
     assert "s3_key: must not be empty" in caplog.text
     [message] = example.reported(order.order_req_id)
     assert message["s3_key"] == "documents/m.pdf"

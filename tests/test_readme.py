@@ -236,10 +236,10 @@ def test_the_readmes_decorated_function_re_raises_the_original_after_reporting(
 def test_a_failure_to_report_is_counted_and_never_raised(monkeypatch: pytest.MonkeyPatch):
     assert '`stats()["report_failures"]`' in section(DECORATOR_SECTION)
 
-    def broken_send(**fields: Any) -> None:
+    def broken_sender() -> None:
         raise RuntimeError("reporting failed")
 
-    monkeypatch.setattr(api, "send_document_access_exception", broken_send)
+    monkeypatch.setattr(api, "get_sender", broken_sender)  # what send and report go through
     before = api.stats().get("report_failures", 0)
     failure = FileNotFoundError("documents/file.pdf")
     with pytest.raises(FileNotFoundError) as caught:
@@ -293,3 +293,23 @@ def test_the_readme_names_the_broker_security_group_setting_as_config_spells_it(
     field = next(f for f in dataclasses.fields(NetworkSettings) if f.name == setting.group(1))
     assert field.default == ()
     assert "The cluster's security groups are fixed at creation" in text
+
+
+# --- invalid reports and the local spool ------------------------------------------------
+
+INVALID_REPORTS_SECTION = "Invalid reports and the local spool"
+
+
+def test_the_strict_setting_and_the_parked_functions_are_named_as_the_code_names_them():
+    from document_exceptions.app import settings as app_settings  # noqa: PLC0415
+
+    text = " ".join(section(INVALID_REPORTS_SECTION).split())
+    assert f"`{app_settings.STRICT}` (`auto`, `true`, `false`; default `auto`)" in text
+    assert tuple(app_settings.STRICT_CHOICES) == ("auto", "true", "false")
+    [example] = python_blocks(INVALID_REPORTS_SECTION)
+    namespace: dict[str, Any] = {}
+    first_line = example.splitlines()[0]
+    exec(first_line, namespace)  # noqa: S102 - the README's import line
+    assert namespace["parked_reports"] is api.parked_reports
+    assert namespace["replay_parked"] is api.replay_parked
+    compile(example, "README.md", "exec")

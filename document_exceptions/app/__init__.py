@@ -6,7 +6,9 @@
 
 Messages are validated and serialized by the shared contract (``document_exceptions.contract``)
 in the calling thread, then delivered in the background (Kafka with kafka-python, or the
-producer Lambda); what cannot be delivered is spooled locally and replayed. See ``sender.py``
+producer Lambda); what cannot be delivered is spooled locally and replayed. Fields the
+contract refuses raise ``ValidationError`` in strict mode (tests, Django ``DEBUG``) and are
+parked otherwise (``parked_reports``, ``replay_parked``). See ``sender.py``
 for the delivery guarantees, ``settings.py`` for the configuration.
 
 Django is optional: add ``"document_exceptions.app"`` to ``INSTALLED_APPS`` to validate the
@@ -18,6 +20,8 @@ from document_exceptions.app.api import (
     current_settings,
     drain_spool,
     flush,
+    parked_reports,
+    replay_parked,
     send_document_access_exception,
     shutdown,
     stats,
@@ -52,6 +56,8 @@ __all__ = [
     "drain_spool",
     "flush",
     "kafka_exception_handler",
+    "parked_reports",
+    "replay_parked",
     "send_document_access_exception",
     "shutdown",
     "stats",

@@ -13,8 +13,10 @@ records buffered in the parent stay the parent's.
 from __future__ import annotations
 
 import os
+import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from document_exceptions.app.document_orders_service import document_orders_service
@@ -25,8 +27,9 @@ from document_exceptions.app.sender import (
     TransportFactory,
     default_transport_factory,
 )
-from document_exceptions.app.settings import AppSettings, load_settings
-from document_exceptions.contract import ValidationError, prepare_record
+from document_exceptions.app.settings import AppSettings, django_debug, load_settings
+from document_exceptions.app.spool import ORIGIN_REPORT, ParkedEntry
+from document_exceptions.contract import FieldError, ValidationError, parse_message, prepare_record
 
 
 class _ProcessState:
@@ -109,16 +112,52 @@ def send_document_access_exception(**fields: Any) -> None:
     ``session_id``, ``user_agent``, ``access_type``, ``file_name``, ``http_status_code``,
     ``stack_trace``, ``additional_context``... are optional).
 
-    Raises ``ValidationError`` (naming each bad field) synchronously: invalid fields are the
-    caller's bug, found here in microseconds rather than lost later. Never raises because of
-    the broker: delivery happens in the background, failures are spooled and replayed.
+    Fields the contract refuses are the caller's bug, but the seed calls this from its own
+    ``except`` blocks, where raising would replace the exception being handled. So in
+    production the report is *parked* (logged, counted as ``parked_reports``, kept in the
+    spool with the contract's reasons; see :func:`parked_reports` and :func:`replay_parked`)
+    and the call returns; in strict mode (``DOCUMENT_EXCEPTIONS_STRICT``, by default on under
+    tests and Django ``DEBUG``: :func:`strict_mode`) it raises ``ValidationError`` naming
+    each bad field. Never raises because of the broker or the spool: delivery happens in the
+    background, failures are spooled and replayed.
     """
+    _submit(fields, strict=None)
+
+
+def report(fields: Mapping[str, Any]) -> bool:
+    """The decorator's and model mixin's way in: queue, or park what the contract refuses.
+
+    True when queued, False when parked; never raises ``ValidationError``.
+    """
+    return _submit(fields, strict=False)
+
+
+def strict_mode(settings: AppSettings) -> bool:
+    """Whether refused fields raise: the setting, or (auto) under tests and Django DEBUG.
+
+    Tests: pytest's ``PYTEST_CURRENT_TEST`` variable, or Django's test runner (which gives
+    ``django.core.mail`` its ``outbox``). Looked up only when a report is refused.
+    """
+    if settings.strict is not None:
+        return settings.strict
+    if os.environ.get("PYTEST_CURRENT_TEST"):
+        return True
+    mail = sys.modules.get("django.core.mail")
+    if mail is not None and hasattr(mail, "outbox"):
+        return True
+    return django_debug()
+
+
+def _submit(fields: Mapping[str, Any], *, strict: bool | None) -> bool:
     sender = get_sender()
     try:
         prepared = prepare_record(fields, sender.settings.contract)
-    except ValidationError:
+    except ValidationError as exc:
         sender.count("validation_errors")
-        raise
+        if strict if strict is not None else strict_mode(sender.settings):
+            raise
+        sender.park_report(fields, exc)
+        return False
     # Only the record is kept: the message dict would be garbage-collector work for as long
     # as the record waits (measured: it lengthens the tail of send latency).
     record = prepared.record
@@ -126,6 +165,73 @@ def send_document_access_exception(**fields: Any) -> None:
         sender.submit(record)
     except SenderClosedError:  # reconfigured concurrently: the new sender takes it
         get_sender().submit(record)
+    return True
+
+
+def parked_reports() -> list[ParkedEntry]:
+    """What is parked in this process's spool, oldest first, with the reasons.
+
+    Reports the contract refused outside strict mode (``origin="report"``, the fields as
+    given) and spool rows that failed the check on replay (``origin="spool"``, the row).
+    """
+    return get_sender().spool.parked()
+
+
+@dataclass(frozen=True)
+class ParkedReplay:
+    """The outcome of :func:`replay_parked`: ids queued again, and ids still refused (why)."""
+
+    replayed: list[int]
+    still_parked: dict[int, list[str]]
+    flushed: FlushResult | None = None
+
+
+def replay_parked(
+    transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    *,
+    row_ids: Iterable[int] | None = None,
+    timeout: float = 10.0,
+) -> ParkedReplay:
+    """Check parked entries against the contract again and send those that pass.
+
+    An operator's command (``python manage.py shell -c "from document_exceptions.app import
+    replay_parked; print(replay_parked())"``). Each entry's fields (a parked spool row: its
+    message) go through ``transform`` first, if given (to repair a field, e.g.
+    ``lambda f: {**f, "user_id": f["user_id"] or "anonymous"}``), then through the contract,
+    which makes the record's key and headers afresh. What passes is queued and removed from
+    the parked table; what does not stays, with the new reasons. Then flushes (``timeout``).
+    """
+    sender = get_sender()
+    wanted = set(row_ids) if row_ids is not None else None
+    replayed: list[int] = []
+    still: dict[int, list[str]] = {}
+    for entry in sender.spool.parked():
+        if wanted is not None and entry.row_id not in wanted:
+            continue
+        try:
+            fields = _parked_fields(entry)
+            if transform is not None:
+                fields = transform(dict(fields))
+            prepared = prepare_record(fields, sender.settings.contract)
+        except ValidationError as exc:
+            sender.spool.unpark(entry.row_id, exc.errors)
+            still[entry.row_id] = [str(error) for error in exc.errors]
+            continue
+        sender.submit(prepared.record)
+        sender.spool.unpark(entry.row_id)
+        replayed.append(entry.row_id)
+    flushed = sender.flush(timeout) if replayed else None
+    return ParkedReplay(replayed, still, flushed)
+
+
+def _parked_fields(entry: ParkedEntry) -> dict[str, Any]:
+    if entry.origin == ORIGIN_REPORT and entry.fields is not None:
+        return entry.fields
+    value = entry.record[1] if entry.record is not None else None
+    message = parse_message(value) if isinstance(value, bytes) else None
+    if not isinstance(message, dict):
+        raise ValidationError([FieldError("message", "the parked row holds no JSON object")])
+    return message
 
 
 def flush(timeout: float = 10.0) -> FlushResult:

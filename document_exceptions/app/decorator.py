@@ -8,6 +8,8 @@ What the message carries:
 
 - ``exception_type``: the decorator's argument; ``error_message``: ``str(exc)`` (the class
   name when that is empty or fails); ``stack_trace``: the formatted traceback;
+- the fields pass through ``report_fields.normalize_report_fields``, as the model mixin's do:
+  an unusable IP is dropped, no user is reported as ``"anonymous"``;
 - ``order_req_id``, ``s3_key``, ``user_id``, ``file_name``, ``session_id``, ``access_type``,
   ``ip_address``, ``user_agent``: the call's arguments of those names, where present;
 - for Django views (an argument named ``request``, or ``self.request`` in a class-based view):
@@ -35,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import ipaddress
 import logging
 import re
 import traceback
@@ -44,6 +45,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from document_exceptions.app import api
+from document_exceptions.app.report_fields import error_message, normalize_report_fields
+from document_exceptions.app.report_fields import user_id as reported_user_id
 from document_exceptions.contract import (
     EXCEPTION_TYPE_MAX_CHARS,
     EXCEPTION_TYPE_PATTERN,
@@ -67,7 +70,6 @@ ARGUMENT_FIELDS = (
     "ip_address",
     "user_agent",
 )
-ANONYMOUS_USER_ID = "anonymous"
 MAX_CHAIN = 20  # exceptions followed through __cause__ / __context__
 REPORTED_MARKER = "_document_exceptions_reported"
 DJANGO_STATUS_BY_EXCEPTION = {
@@ -94,8 +96,8 @@ def kafka_exception_handler(exception_type: str, **fixed_fields: Any) -> Callabl
                 fields = exception_fields(signature, args, kwargs, exc, function)
                 fields.update(fixed_fields)
                 fields["exception_type"] = exception_type
-                api.send_document_access_exception(**fields)
-                mark_reported(exc)
+                api.report(normalize_report_fields(fields, exc))
+                mark_reported(exc)  # queued or parked
             except Exception:
                 api.count("report_failures")
                 logger.exception(
@@ -237,8 +239,6 @@ def exception_fields(
         value = arguments.get(name)
         if value is not None:
             fields[name] = value
-    if fields.get("ip_address") is not None and not _is_ip(fields["ip_address"]):
-        del fields["ip_address"]
     fields["error_message"] = error_message(exc)
     fields["stack_trace"] = "".join(traceback.format_exception(exc))
     status = http_status_for(exc)
@@ -256,15 +256,10 @@ def request_fields(request: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     user = getattr(request, "user", None)
     if user is not None:
-        fields["user_id"] = (
-            user.pk
-            if getattr(user, "is_authenticated", False) and user.pk is not None
-            else ANONYMOUS_USER_ID
-        )
+        fields["user_id"] = reported_user_id(user)
     meta = getattr(request, "META", {}) or {}
-    address = meta.get("REMOTE_ADDR")
-    if address and _is_ip(address):
-        fields["ip_address"] = address
+    if meta.get("REMOTE_ADDR"):
+        fields["ip_address"] = meta["REMOTE_ADDR"]  # normalize_report_fields drops a non-IP
     if meta.get("HTTP_USER_AGENT"):
         fields["user_agent"] = meta["HTTP_USER_AGENT"]
     session = getattr(request, "session", None)
@@ -272,15 +267,6 @@ def request_fields(request: Any) -> dict[str, Any]:
     if session_key:
         fields["session_id"] = session_key
     return fields
-
-
-def error_message(exc: BaseException) -> str:
-    """``str(exc)``; the class name when that is empty or fails."""
-    try:
-        text = str(exc)
-    except Exception:
-        text = ""
-    return text or type(exc).__name__
 
 
 def http_status_for(exc: BaseException) -> int | None:
@@ -308,16 +294,6 @@ def _arguments(
         if parameter.kind is inspect.Parameter.VAR_KEYWORD:
             arguments.update(arguments.pop(parameter.name, {}) or {})
     return arguments
-
-
-def _is_ip(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _qualified_name(cls: type) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from document_exceptions.app import api
 from document_exceptions.app.decorator import mark_reported
+from document_exceptions.app.report_fields import normalize_report_fields
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +24,14 @@ class DocumentAccessExceptionMixin:
 
     ``order_req_id`` comes from the model's field named by ``document_exception_order_field``
     (default ``order_req_id``). Meant to be called in an ``except`` block right before
-    ``raise``, so it never raises itself: a report that cannot be queued (invalid fields, a
-    broken configuration) is logged and counted (``stats()["report_failures"]``) and the
-    method returns False. The traceback of the exception being handled is added as
+    ``raise``, so it never raises itself. The fields pass through
+    ``report_fields.normalize_report_fields``, as the decorator's do, so what a request gives
+    is reported: ``ip_address=''`` is dropped, ``user_id=None`` (an anonymous user) is
+    reported as ``"anonymous"``, ``error_message=''`` (``str(PermissionError())``) becomes
+    the handled exception's class name. A report the contract still refuses is parked in the
+    spool with its reasons (``stats()["parked_reports"]``); one that cannot be queued at all
+    (a broken configuration) is logged and counted (``stats()["report_failures"]``). Either
+    way the method returns False. The traceback of the exception being handled is added as
     ``stack_trace`` unless one is given, and that exception is marked as reported, so a
     ``@kafka_exception_handler`` around the view does not report it (or an exception raised
     from it) a second time.
@@ -55,7 +61,7 @@ class DocumentAccessExceptionMixin:
         try:
             if "stack_trace" not in fields and handled is not None:
                 fields["stack_trace"] = "".join(traceback.format_exception(handled))
-            api.send_document_access_exception(
+            fields.update(
                 order_req_id=getattr(self, self.document_exception_order_field),
                 s3_key=s3_key,
                 user_id=user_id,
@@ -64,8 +70,8 @@ class DocumentAccessExceptionMixin:
                 ip_address=ip_address,
                 user_agent=user_agent,
                 access_type=access_type,
-                **fields,
             )
+            queued = api.report(normalize_report_fields(fields, handled))
         except Exception:
             api.count("report_failures")
             logger.exception(
@@ -75,6 +81,8 @@ class DocumentAccessExceptionMixin:
                 getattr(self, self.document_exception_order_field, None),
             )
             return False
-        if handled is not None:
-            mark_reported(handled)  # so @kafka_exception_handler does not report it again
-        return True
+        if (
+            handled is not None
+        ):  # queued or parked: @kafka_exception_handler must not report it again
+            mark_reported(handled)
+        return queued

@@ -40,13 +40,14 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from document_exceptions.app.settings import AppSettings
 from document_exceptions.app.spool import Spool
 from document_exceptions.app.transport import Outcome, Transport, is_permanent
+from document_exceptions.contract import ValidationError
 from document_exceptions.record import Record
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ COUNTERS = (
     "rejected",  # set aside as undeliverable (too large): kept in the spool's rejected table
     "transport_errors",  # failures to create the producer / client
     "validation_errors",  # send_document_access_exception calls refused by the contract
+    "parked_reports",  # refused reports kept in the spool's parked table (not strict mode)
     "report_failures",  # decorator / mixin reports that could not be queued (logged)
 )
 
@@ -171,7 +173,9 @@ class BackgroundSender:
         self._last_warning = 0.0
         self._flush_mark = (0, 0)  # (delivered, spooled) at the end of the previous flush
         self.spool = Spool(
-            settings.spool_dir, lease_seconds=settings.delivery_timeout * 2 + LEASE_MARGIN_SECONDS
+            settings.spool_dir,
+            lease_seconds=settings.delivery_timeout * 2 + LEASE_MARGIN_SECONDS,
+            contract=settings.contract,
         )
         _live_senders.add(self)
 
@@ -287,11 +291,32 @@ class BackgroundSender:
                 transport=self.settings.transport,
             )
         snapshot["spool_size"] = self.spool.count()
+        snapshot["parked_size"] = self.spool.parked_count()
         return snapshot
 
     def count(self, counter: str) -> None:
         with self._lock:
             self._counters[counter] += 1
+
+    def park_report(self, fields: Mapping[str, Any], error: ValidationError) -> int | None:
+        """Keep a report the contract refused, with its reasons, for an operator to replay.
+
+        Logs it and counts it; never raises (returns None when even parking failed).
+        """
+        try:
+            row_id = self.spool.park_report(fields, error.errors)
+        except Exception:
+            logger.exception("could not park an invalid document-exception report")
+            return None
+        self.count("parked_reports")
+        logger.warning(
+            "invalid document-exception report parked as #%d in %s (list and replay: "
+            "document_exceptions.app.parked_reports / replay_parked): %s",
+            row_id,
+            self.spool.location,
+            "; ".join(str(problem) for problem in error.errors),
+        )
+        return row_id
 
     # --- bookkeeping (lock held where noted) ------------------------------------------------
 
@@ -442,7 +467,7 @@ class BackgroundSender:
         logger.error(
             "a document-exception record can never be delivered (%s); kept as rejected in %s",
             error,
-            self.spool.path,
+            self.spool.location,
         )
 
     def _degrade(self, error: BaseException) -> None:
@@ -454,7 +479,7 @@ class BackgroundSender:
                 "document-exceptions delivery failing (%s: %s); spooling to %s, retrying every %ss",
                 type(error).__name__,
                 error,
-                self.spool.path,
+                self.spool.location,
                 self.settings.replay_interval,
             )
 

@@ -28,7 +28,13 @@ deployment fails when it starts, never at the first send.
 ``DOCUMENT_EXCEPTIONS_LAMBDA_REGION``       its region (default: boto3's own resolution)
 ``DOCUMENT_EXCEPTIONS_BUFFER_SIZE``         in-process buffer, messages (default 10000)
 ``DOCUMENT_EXCEPTIONS_FULL_BUFFER_POLICY``  ``spool`` (default), ``drop_oldest``, ``drop_newest``
-``DOCUMENT_EXCEPTIONS_SPOOL_DIR``           spool directory (default: a per-user state dir)
+``DOCUMENT_EXCEPTIONS_SPOOL_DIR``           spool directory (default: a per-user state dir;
+                                            in memory, with a warning, without a home)
+``DOCUMENT_EXCEPTIONS_STRICT``              ``auto`` (default), ``true``, ``false``: whether
+                                            ``send_document_access_exception`` raises
+                                            ``ValidationError`` (true) or parks the report
+                                            (false); auto: strict under tests and Django
+                                            ``DEBUG``
 ``DOCUMENT_EXCEPTIONS_REPLAY_INTERVAL``     seconds between spool replays / broker probes
 ``DOCUMENT_EXCEPTIONS_EXIT_TIMEOUT``        seconds the exit hook waits for delivery
 ``DOCUMENT_EXCEPTIONS_CONFIG_FILE``         path of the seed's ``config.json``
@@ -55,6 +61,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from document_exceptions.app.spool import check_directory
 from document_exceptions.connection import (
     CAFILE_VARIABLE,
     SEED_VARIABLES,
@@ -79,6 +86,8 @@ LAMBDA_REGION = "DOCUMENT_EXCEPTIONS_LAMBDA_REGION"
 BUFFER_SIZE = "DOCUMENT_EXCEPTIONS_BUFFER_SIZE"
 FULL_BUFFER_POLICY = "DOCUMENT_EXCEPTIONS_FULL_BUFFER_POLICY"
 SPOOL_DIR = "DOCUMENT_EXCEPTIONS_SPOOL_DIR"
+STRICT = "DOCUMENT_EXCEPTIONS_STRICT"
+STRICT_CHOICES = {"auto": None, "true": True, "false": False}
 REPLAY_INTERVAL = "DOCUMENT_EXCEPTIONS_REPLAY_INTERVAL"
 EXIT_TIMEOUT = "DOCUMENT_EXCEPTIONS_EXIT_TIMEOUT"
 CONFIG_FILE = "DOCUMENT_EXCEPTIONS_CONFIG_FILE"
@@ -98,6 +107,7 @@ VARIABLES = (
     BUFFER_SIZE,
     FULL_BUFFER_POLICY,
     SPOOL_DIR,
+    STRICT,
     REPLAY_INTERVAL,
     EXIT_TIMEOUT,
     ORDERS_API_URL,
@@ -106,13 +116,17 @@ VARIABLES = (
 )
 
 
-def default_spool_dir() -> Path:
-    """A per-user directory that survives restarts (unlike the temp dir, which may not)."""
+def default_spool_dir() -> Path | None:
+    """A per-user directory that survives restarts; None without a home directory.
+
+    Never a shared directory such as /tmp: the spool holds user ids, IPs and stack traces.
+    Without one the spool is kept in memory, with a warning (``spool.Spool``).
+    """
     state_home = os.environ.get("XDG_STATE_HOME") or os.path.join(
         os.path.expanduser("~"), ".local", "state"
     )
-    if state_home.startswith("~"):  # no usable home directory
-        state_home = tempfile.gettempdir()
+    if not os.path.isabs(state_home):  # "~" unexpanded: no usable home directory
+        return None
     return Path(state_home) / "document-exceptions" / "spool"
 
 
@@ -137,7 +151,8 @@ class AppSettings:
     lambda_region: str | None = None
     buffer_size: int = 10_000
     full_buffer_policy: str = "spool"
-    spool_dir: Path = field(default_factory=default_spool_dir)
+    spool_dir: Path | None = field(default_factory=default_spool_dir)
+    strict: bool | None = None  # None: strict under tests and Django DEBUG (api.strict_mode)
     replay_interval: float = 15.0
     exit_timeout: float = 10.0
     orders_api: OrdersApiSettings = field(default_factory=OrdersApiSettings)
@@ -156,7 +171,8 @@ class AppSettings:
         )
         return (
             f"transport={self.transport} topic={self.contract.topic} {target} "
-            f"buffer={self.buffer_size} policy={self.full_buffer_policy} spool={self.spool_dir}"
+            f"buffer={self.buffer_size} policy={self.full_buffer_policy} "
+            f"spool={self.spool_dir or 'memory'}"
         )
 
 
@@ -182,6 +198,21 @@ def django_settings() -> dict[str, Any]:
         }
     except ImproperlyConfigured:
         return {}
+
+
+def django_debug() -> bool:
+    """Django's ``DEBUG``, when the application uses Django (never imported here)."""
+    if "django.conf" not in sys.modules:
+        return False
+    from django.conf import settings  # noqa: PLC0415 - optional, already imported
+    from django.core.exceptions import ImproperlyConfigured  # noqa: PLC0415
+
+    try:
+        if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
+            return False
+        return bool(getattr(settings, "DEBUG", False))
+    except ImproperlyConfigured:
+        return False
 
 
 def merged_settings(
@@ -243,8 +274,9 @@ def load_settings(
         )
     except ContractError as exc:
         raise ConfigurationError(exc.setting, exc.problem) from None
-    spool_dir = Path(_text(values, SPOOL_DIR) or default_spool_dir()).expanduser()
-    if check_spool_dir:
+    given_spool_dir = _text(values, SPOOL_DIR)
+    spool_dir = Path(given_spool_dir).expanduser() if given_spool_dir else default_spool_dir()
+    if check_spool_dir and spool_dir is not None:
         _ensure_writable_dir(spool_dir)
     try:
         producer = ProducerSettings.from_environment(
@@ -267,6 +299,7 @@ def load_settings(
         buffer_size=int(_number(values, BUFFER_SIZE, 10_000, minimum=1, integer=True)),
         full_buffer_policy=_choice(values, FULL_BUFFER_POLICY, FULL_BUFFER_POLICIES, "spool"),
         spool_dir=spool_dir,
+        strict=_strict(values),
         producer=producer,
         replay_interval=_number(values, REPLAY_INTERVAL, 15.0, minimum=0.05, maximum=3600.0),
         exit_timeout=_number(values, EXIT_TIMEOUT, 10.0, minimum=0.0, maximum=900.0),
@@ -333,10 +366,17 @@ def _number(
     return number
 
 
+def _strict(values: Mapping[str, Any]) -> bool | None:
+    raw = values.get(STRICT)
+    if isinstance(raw, bool):  # a Django setting or an override
+        return raw
+    return STRICT_CHOICES[_choice(values, STRICT, tuple(STRICT_CHOICES), "auto")]
+
+
 def _ensure_writable_dir(path: Path) -> None:
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        check_directory(path)
         probe = tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-")  # noqa: SIM115
         probe.close()
     except OSError as exc:
-        raise ConfigurationError(SPOOL_DIR, f"{path} is not a writable directory ({exc})") from None
+        raise ConfigurationError(SPOOL_DIR, f"{path} is not a usable directory ({exc})") from None
