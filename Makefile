@@ -48,11 +48,12 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 # Wheels for the Lambda runtime (Python $(LAMBDA_PYTHON), x86_64), so synth bundles with no network.
-.wheelhouse/.complete: lambda_src/requirements.txt $(VENV)/.installed
+LAMBDA_REQUIREMENTS := lambda_src/requirements.txt topic_bootstrap/requirements.txt
+.wheelhouse/.complete: $(LAMBDA_REQUIREMENTS) $(VENV)/.installed
 	@echo "Downloading the Lambda runtime's wheels into .wheelhouse/ (about 10 s, once)"
 	@$(PY) -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
 		--platform $(LAMBDA_PLATFORM) --python-version $(LAMBDA_PYTHON) --implementation cp \
-		-d .wheelhouse -r lambda_src/requirements.txt
+		-d .wheelhouse $(addprefix -r ,$(LAMBDA_REQUIREMENTS))
 	@touch $@
 
 wheelhouse: .wheelhouse/.complete  ## Download the Lambda runtime wheels

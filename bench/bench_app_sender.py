@@ -8,7 +8,7 @@
    p50/p99 over `--calls` calls made back to back (the worst case: the delivery thread
    competes for the GIL all the time), and again paced at `--paced-rate` calls/s;
 2. the naive way: `prepare_record`, then `producer.send(...)` and `producer.flush()` per
-   call with the same producer settings, the seed's synchronous style;
+   call with the same producer settings, the guide's synchronous style;
 3. the background sender's throughput: `--throughput-count` messages from the first call
    until `flush()` has every acknowledgement.
 
@@ -122,7 +122,7 @@ def library_latency(
 
 
 def naive_latency(bootstrap: str, messages: Sequence[dict[str, Any]]) -> list[float]:
-    """The seed's synchronous style: validate, serialize, send, flush, per call."""
+    """The guide's synchronous style: validate, serialize, send, flush, per call."""
     topic = f"bench-naive-{uuid.uuid4().hex[:8]}"
     create_topic(bootstrap, topic)
     contract = ContractSettings(topic=topic)

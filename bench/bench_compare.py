@@ -1,7 +1,7 @@
 """`make bench`: the product's publishing paths against the baselines, one broker, one run.
 
 One local Tansu broker (the test harness's `TansuBroker`), the same realistic messages
-(`seed_shaped_messages`: the seed's example shapes with varied fields, 700-1,024 bytes of
+(`guide_shaped_messages`: the guide's example shapes with varied fields, 700-1,024 bytes of
 JSON each) through every path, printing msg/s and the ratios the issue sets as targets:
 
 1. the Lambda handler's SQS batch path (`handler.handler`, SQS events of the deployed batch
@@ -10,7 +10,7 @@ JSON each) through every path, printing msg/s and the ratios the issue sets as t
    message, then `flush()`),
 3. a bare kafka-python producer with its default settings (acks='all'), `json.dumps` per
    message: the naive baseline,
-4. send + flush per message (the seed's synchronous style), on a subset,
+4. send + flush per message (the guide's synchronous style), on a subset,
 5. confluent-kafka (librdkafka) with the same acks and linger: the fastest peer,
 
 plus four reference rows: A, kafka-python's ceiling (a bare loop with the product's
@@ -39,6 +39,7 @@ import contextlib
 import cProfile
 import gc
 import importlib
+import importlib.metadata
 import io
 import json
 import os
@@ -80,7 +81,7 @@ from bench.bench_producer import (
     handler_path_rate,
     sqs_events,
 )
-from bench.messages import seed_shaped_messages
+from bench.messages import guide_shaped_messages
 from bench.report import print_results, write_results
 from document_exceptions.contract import (
     ContractSettings,
@@ -93,6 +94,7 @@ from document_exceptions.publisher import (
     ProducerSettings,
     environment_variable,
 )
+from stacks.assets import PRODUCER_ASSET
 from stacks.config import ProducerFunctionSettings
 from tests.harness.broker import TansuBroker
 from tests.harness.relay import RelayedBroker
@@ -158,7 +160,7 @@ RATIOS = (
     Ratio("row 1 / row 3: handler vs naive kafka-python", "handler_sqs", "kafka_defaults", 10.0),
     Ratio("row 1 / row 5: handler vs confluent-kafka", "handler_sqs", "confluent", 0.4, 0.6),
     Ratio("row 2 / row 5: app sender vs confluent-kafka", "app_sender", "confluent", 0.4, 0.6),
-    Ratio("row 1 / row A: handler vs bare, same settings (issue 3)", "handler_sqs", "bare", 0.8),
+    Ratio("row 1 / row A: handler vs bare, same settings (issue 11)", "handler_sqs", "bare", 0.9),
     Ratio(
         "row 1 / row C: handler vs kafka-python without crc32c", "handler_sqs", "no_crc32c", None
     ),
@@ -174,7 +176,20 @@ THROUGHPUT_RATIOS = ("handler_sqs",)
 # Records per SQS event (the event source mapping's batch size) tried besides config.sqs_batch.
 SQS_BATCH_VARIANTS = (10, 100, 1_000)
 TARGET_SEND_P99_MS = 1.0
-SEED_KEY = b"DocumentAccessLog"
+# `import handler` in a fresh interpreter against a bare `import kafka` (issue 11).
+TARGET_IMPORT_RATIO = 1.5
+# The producer asset's zip is fetched on every cold start (issue 11).
+PRODUCER_ASSET_BUDGET_ZIPPED_BYTES = 5 * 1024 * 1024
+# Where each codec kafka-python can use comes from: a module to import, the distribution that
+# ships it (None: the standard library, nothing to bundle).
+CODEC_LIBRARIES = {
+    "none": (None, None),
+    "gzip": ("gzip", None),
+    "lz4": ("lz4.frame", "lz4"),
+    "zstd": ("zstandard", "zstandard"),
+    "snappy": ("snappy", "python-snappy"),
+}
+GUIDE_KEY = b"DocumentAccessLog"
 
 
 @contextlib.contextmanager
@@ -210,10 +225,10 @@ def kafka_python_json_rate(
     """kafka-python as a naive user writes it: `json.dumps` per message, one flush."""
     producer = KafkaProducer(bootstrap_servers=[bootstrap], **kwargs)
     try:
-        producer.send(topic, key=SEED_KEY, value=json.dumps(messages[0]).encode()).get(30)
+        producer.send(topic, key=GUIDE_KEY, value=json.dumps(messages[0]).encode()).get(30)
         started, cpu = time.perf_counter(), time.process_time()
         futures = [
-            producer.send(topic, key=SEED_KEY, value=json.dumps(message).encode())
+            producer.send(topic, key=GUIDE_KEY, value=json.dumps(message).encode())
             for message in messages
         ]
         producer.flush()
@@ -241,13 +256,13 @@ def confluent_json_rate(
         else:
             errors.append(error)
 
-    producer.produce(topic, key=SEED_KEY, value=json.dumps(messages[0]).encode())
+    producer.produce(topic, key=GUIDE_KEY, value=json.dumps(messages[0]).encode())
     if producer.flush(30):
         raise RuntimeError("confluent-kafka: warm-up message not delivered")
     produce = producer.produce
     started, cpu = time.perf_counter(), time.process_time()
     for message in messages:
-        produce(topic, key=SEED_KEY, value=json.dumps(message).encode(), on_delivery=on_delivery)
+        produce(topic, key=GUIDE_KEY, value=json.dumps(message).encode(), on_delivery=on_delivery)
     remaining = producer.flush(120)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if remaining or errors or delivered != len(messages):
@@ -312,7 +327,7 @@ def confluent_handler_work_rate(
         else:
             errors.append(error)
 
-    producer.produce(topic, key=SEED_KEY, value=b"{}")
+    producer.produce(topic, key=GUIDE_KEY, value=b"{}")
     if producer.flush(30):
         raise RuntimeError("confluent-kafka: warm-up message not delivered")
     started, cpu = time.perf_counter(), time.process_time()
@@ -385,7 +400,7 @@ def throughput_rows(
         "sync_send_flush": Row(
             "sync_send_flush",
             "4",
-            f"send + flush per message, seed's synchronous style "
+            f"send + flush per message, the guide's synchronous style "
             f"(subset: {min(config.sync_count, count):,} of the {count:,} messages)",
             min(config.sync_count, count),
         ),
@@ -547,6 +562,11 @@ def cold_starts(bootstrap: str, message: dict[str, Any], runs: int) -> dict[str,
             for compiled in (Path(importlib.import_module("kafka").__file__).parents[1], ROOT):
                 shutil.rmtree(Path(prefix + str(compiled)), ignore_errors=True)
             out["asset"] = cold_start(bootstrap, topic, message, runs=runs)
+    out["import_ratio"] = {
+        mode: out[mode]["import handler, CPU"] / out[mode]["import kafka, CPU"]
+        for mode in ("cached", "asset")
+    }
+    out["import_ratio_target"] = TARGET_IMPORT_RATIO
     return out
 
 
@@ -569,28 +589,56 @@ def lambda_asset(cdk_out: Path = ROOT / "cdk.out") -> dict[str, Any]:
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for path in files:
                     archive.write(path, path.relative_to(directory))
-            top_level = sorted(
-                path.name for path in directory.iterdir() if not path.name.endswith(".dist-info")
-            )
-            sources = [ROOT / "lambda_src" / "requirements.txt"]
-            sources += (ROOT / "lambda_src").rglob("*.py")
-            sources += (ROOT / "document_exceptions").rglob("*.py")
+            top_level = sorted(path.name for path in directory.iterdir())
+            sources = [PRODUCER_ASSET.requirements, *(file for _, file in PRODUCER_ASSET.files())]
             newest_source = max(path.stat().st_mtime for path in sources)
             return {
                 "asset": f"cdk.out/{asset_path}",
                 "template": template.name,
                 "unpacked_bytes": sum(path.stat().st_size for path in files),
                 "zipped_bytes": buffer.tell(),
+                "budget_zipped_bytes": PRODUCER_ASSET_BUDGET_ZIPPED_BYTES,
                 "files": len(files),
                 "pyc_files": sum(1 for path in files if path.suffix == ".pyc"),
                 "top_level": top_level,
-                "has_zstandard": "zstandard" in top_level,
-                "older_than_lambda_src": template.stat().st_mtime < newest_source,
+                "older_than_sources": template.stat().st_mtime < newest_source,
             }
     return {"skipped": "no cdk.out with the producer function's asset: run `make synth` first"}
 
 
 # --- compression --------------------------------------------------------------------------
+
+
+def codec_costs(runs: int) -> dict[str, dict[str, Any]]:
+    """What each codec adds to the Lambda asset and to a cold start.
+
+    Bytes: the codec's distribution as installed in this interpreter (the Lambda's cp314
+    build differs a little; gzip and none come with Python). Import: median CPU seconds of
+    importing the codec's module in a fresh interpreter.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for codec, (module, distribution) in CODEC_LIBRARIES.items():
+        if codec != "none" and not COMPRESSION_CODECS[codec]():
+            continue
+        installed = 0
+        if distribution is not None:
+            files = importlib.metadata.distribution(distribution).files or []
+            installed = sum(file.size or 0 for file in files)
+        import_s = None
+        if module is not None:
+            script = f"import time; t = time.process_time(); import {module}; "
+            script += "print(time.process_time() - t)"
+            import_s = statistics.median(
+                float(
+                    subprocess.run(
+                        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+                    ).stdout
+                )
+                for _ in range(runs)
+            )
+        out[codec] = {"library": distribution or "standard library", "asset_bytes": installed}
+        out[codec]["import_s"] = import_s
+    return out
 
 
 def codecs() -> list[str | None]:
@@ -871,9 +919,9 @@ def run(
 ) -> dict[str, Any]:
     """Measure everything against the broker at `bootstrap`; bytes through `wire.relay`."""
     started = time.perf_counter()
-    progress(f"generating {config.count:,} messages from the seed's example shapes")
+    progress(f"generating {config.count:,} messages from the guide's example shapes")
     # The latency runs may take more messages than the throughput runs: same generator.
-    generated = seed_shaped_messages(
+    generated = guide_shaped_messages(
         max(config.count, config.library_calls, config.latency_invokes), config.seed
     )
     all_records = [prepare_record(message, ContractSettings()) for message in generated]
@@ -889,6 +937,7 @@ def run(
             "value_bytes_max": max(sizes),
         },
         "producer_settings": settings.kafka_kwargs(),
+        "chosen_compression": settings.compression_type or "none",
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as work_dir:
         spool_dir = str(Path(work_dir) / "spool")
@@ -918,6 +967,7 @@ def run(
         results["latency"] = latencies(bootstrap, config, generated, all_records, spool_dir)
         progress(f"cold start: fresh interpreters, median of {config.cold_start_runs}")
         results["cold_start"] = cold_starts(bootstrap, messages[0], config.cold_start_runs)
+        results["codec_costs"] = codec_costs(config.cold_start_runs)
         progress("handler variants: per codec and per SQS batch size; bytes via a FaultyRelay")
         results.update(
             handler_variant_rows(

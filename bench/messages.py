@@ -1,4 +1,4 @@
-"""Realistic messages for the benchmarks: the seed's example shapes, fields varied, sized."""
+"""Realistic messages for the benchmarks: the guide's example shapes, fields varied, sized."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 from document_exceptions.contract import COMMON_EXCEPTION_TYPES, prepare_record
-from document_exceptions.seed_examples import SEED_EXAMPLES
+from tests.guide_examples import GUIDE_EXAMPLES
 
 MIN_MESSAGE_BYTES = 700
 MAX_MESSAGE_BYTES = 1_024
@@ -59,21 +59,21 @@ _WORDS = tuple(_DETAIL_TEXT.split())
 _DETAIL_OVERHEAD = ',"detail":""'
 
 
-def seed_shaped_messages(
+def guide_shaped_messages(
     count: int,
     seed: int = 20251021,
     low: int = MIN_MESSAGE_BYTES,
     high: int = MAX_MESSAGE_BYTES,
 ) -> list[dict[str, Any]]:
-    """`count` messages in the seed's example shapes (`SEED_EXAMPLES`), fields varied.
+    """`count` messages in the guide's example shapes (`GUIDE_EXAMPLES`), fields varied.
 
-    Each is what a caller passes (the seed's keyword arguments; `topic`, `key` and the other
+    Each is what a caller passes (the guide's keyword arguments; `topic`, `key` and the other
     defaults are filled in by the contract) and serializes, complete, to between `low` and
     `high` bytes of JSON: a target size is drawn per message and reached with a free-text
     `additional_context.detail`, as the apps add request details.
     """
     rng = random.Random(seed)
-    shapes = sorted(SEED_EXAMPLES.items())
+    shapes = sorted(GUIDE_EXAMPLES.items())
     types = list(COMMON_EXCEPTION_TYPES)
     messages = []
     for index in range(count):

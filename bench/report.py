@@ -15,7 +15,7 @@ from document_exceptions.publisher import COMPRESSION_CODECS
 def print_results(results: dict[str, Any]) -> None:
     info = results["messages"]
     print(
-        f"\n{info['count']:,} messages from the seed's example shapes, "
+        f"\n{info['count']:,} messages from the guide's example shapes, "
         f"{info['value_bytes_min']:,}-{info['value_bytes_max']:,} bytes of JSON "
         f"(mean {info['value_bytes_mean']:,.0f}); one Tansu broker on 127.0.0.1; "
         "producer settings: "
@@ -69,19 +69,44 @@ def print_results(results: dict[str, Any]) -> None:
         [
             (step, f"{cold['cached'][step] * 1000:,.0f}", f"{cold['asset'][step] * 1000:,.0f}")
             for step in cold["cached"]
+        ]
+        + [
+            (
+                f"import handler / import kafka, CPU (target <= {cold['import_ratio_target']:g}x)",
+                *(
+                    f"{cold['import_ratio'][mode]:.2f}x "
+                    + ("met" if cold["import_ratio"][mode] <= cold["import_ratio_target"] else "NO")
+                    for mode in ("cached", "asset")
+                ),
+            )
         ],
     )
+    costs = results.get("codec_costs", {})
     print_table(
         f"compression: the handler SQS batch path per codec (msg/s: median of {rounds}; bytes: "
-        "client -> broker through a FaultyRelay, every request included)",
-        ("compression", "msg/s", "CPU us/msg", "bytes/msg to broker", "JSON / wire", "runs msg/s"),
+        "client -> broker through a FaultyRelay, every request included; library: what the "
+        "codec adds to the Lambda asset, as installed here, and its import CPU in a fresh "
+        "interpreter)",
+        (
+            "compression",
+            "msg/s",
+            "CPU us/msg",
+            "bytes/msg to broker",
+            "JSON / wire",
+            "library",
+            "asset MB",
+            "import ms",
+            "runs msg/s",
+        ),
         [
             (
-                item["compression"],
+                item["compression"]
+                + (" (chosen)" if item["compression"] == results["chosen_compression"] else ""),
                 f"{item['msg_per_s']:,.0f}",
                 f"{item['cpu_us_per_msg']:,.1f}",
                 f"{item['bytes_to_broker_per_msg']:,.0f}",
                 f"{item['json_over_wire']:.1f}x",
+                *_codec_cost_cells(costs.get(item["compression"])),
                 " / ".join(f"{run:,.0f}" for run in item["runs_msg_per_s"]),
             )
             for item in results["compression"]
@@ -107,21 +132,26 @@ def print_results(results: dict[str, Any]) -> None:
     if "skipped" in asset:
         print(f"\nLambda asset: skipped, {asset['skipped']}")
     else:
+        within = asset["zipped_bytes"] <= asset["budget_zipped_bytes"]
         print(
-            f"\nLambda asset {asset['asset']}: {asset['unpacked_bytes'] / 1e6:.1f} MB unpacked, "
-            f"{asset['zipped_bytes'] / 1e6:.1f} MB zipped, {asset['files']:,} files "
-            f"({asset['pyc_files']} .pyc); zstandard bundled: {asset['has_zstandard']}"
-            + (
-                ""
-                if asset["has_zstandard"]
-                else " (so in Lambda ProducerSettings' default compression is gzip, not zstd)"
-            )
+            f"\nproducer Lambda asset {asset['asset']}: {asset['unpacked_bytes'] / 1e6:.1f} MB "
+            f"unpacked, {asset['zipped_bytes'] / 1e6:.2f} MB zipped (budget "
+            f"{asset['budget_zipped_bytes'] / 2**20:g} MiB: {'met' if within else 'NO'}), "
+            f"{asset['files']:,} files ({asset['pyc_files']} .pyc)\n  top level: "
+            + ", ".join(asset["top_level"])
         )
-        if asset["older_than_lambda_src"]:
-            print("  (cdk.out is older than lambda_src/: run `make synth` for the current asset)")
+        if asset["older_than_sources"]:
+            print("  (cdk.out is older than the asset's sources: run `make synth`)")
     if results.get("profile"):
         print(profile_text(results["profile"]), end="")
     print(f"\nbench took {results['elapsed_s']:.0f} s")
+
+
+def _codec_cost_cells(cost: dict[str, Any] | None) -> tuple[str, str, str]:
+    if cost is None:
+        return "-", "-", "-"
+    import_ms = "-" if cost["import_s"] is None else f"{cost['import_s'] * 1000:,.1f}"
+    return cost["library"], f"{cost['asset_bytes'] / 1e6:.1f}", import_ms
 
 
 def _target_cells(ratio: dict[str, Any]) -> tuple[str, str]:

@@ -6,7 +6,7 @@ Six steps, each printed as it runs (`python -m demo --help` for the options):
    skipped) and summarize each template;
 2. start Tansu behind the test harness's SASL_SSL + SCRAM-SHA-512 front-end, as MSK speaks;
 3. run the topic-bootstrap custom resource handler with CloudFormation Create events;
-4. publish the seed's example messages through every entry point of the producer Lambda
+4. publish the guide's example messages through every entry point of the producer Lambda
    handler and of the app-side library, plus one invalid event;
 5. read the topic back with an independent consumer (confluent-kafka) and check it;
 6. stop everything started, also on Ctrl-C; exit non-zero if any step failed.

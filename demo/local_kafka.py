@@ -2,7 +2,7 @@
 
 The broker classes are the test harness's own (`tests.harness`): Tansu in memory, and in
 front of it a TLS terminator with a throwaway private CA that performs the SCRAM-SHA-512
-login itself. Clients get the seed's `KAFKA_*` variables plus `KAFKA_SSL_CAFILE`; the
+login itself. Clients get the guide's `KAFKA_*` variables plus `KAFKA_SSL_CAFILE`; the
 demo puts them in its own environment, where every piece of code under demo reads them.
 """
 

@@ -1,10 +1,10 @@
-"""The seed's example messages, and which entry point the demo sends each one through.
+"""The guide's example messages, and which entry point the demo sends each one through.
 
-`SEED_MESSAGE` is the seed's "Message Format" example, all 17 fields exactly as written
-there; `SEED_MANUAL_SEND` is its "Manual Exception Sending" example (both from
-`document_exceptions.seed_examples`); the decorator and the model mixin examples are the
-seed's "Using Decorator" and "In Views/Services" code, run in `demo.publishing`. The other
-messages give every one of the seed's ten common exception types one appearance.
+`GUIDE_MESSAGE` is the guide's "Message Format" example, all 17 fields exactly as written
+there; `GUIDE_MANUAL_SEND` is its "Manual Exception Sending" example (both from
+`tests.guide_examples`); the decorator and the model mixin examples are the
+guide's "Using Decorator" and "In Views/Services" code, run in `demo.publishing`. The other
+messages give every one of the guide's ten common exception types one appearance.
 `INVALID_EVENT` breaks the contract three ways.
 
 `EXPECTED` lists every message that must end up on the topic: (entry point, order_req_id,
@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from document_exceptions.seed_examples import SEED_MANUAL_SEND, SEED_MESSAGE
+from tests.guide_examples import GUIDE_MANUAL_SEND, GUIDE_MESSAGE
 
 
 def _message(order: str, exception_type: str, error: str, **extra: Any) -> dict[str, Any]:
-    """A message in the seed's shape: the required fields plus typical optional ones."""
+    """A message in the guide's shape: the required fields plus typical optional ones."""
     return {
         "order_req_id": order,
         "s3_key": f"documents/user123/{order.lower()}.pdf",
@@ -67,11 +67,11 @@ INVALID_EVENT: dict[str, Any] = {
 }
 
 EXPECTED: tuple[tuple[str, str, str], ...] = (
-    ("direct", SEED_MESSAGE["order_req_id"], SEED_MESSAGE["exception_type"]),
+    ("direct", GUIDE_MESSAGE["order_req_id"], GUIDE_MESSAGE["exception_type"]),
     *(("direct-batch", m["order_req_id"], m["exception_type"]) for m in DIRECT_BATCH),
     *(("sqs", m["order_req_id"], m["exception_type"]) for m in SQS_MESSAGES),
     *(("eventbridge", m["order_req_id"], m["exception_type"]) for m in EVENTBRIDGE_MESSAGES),
-    ("library", SEED_MANUAL_SEND["order_req_id"], SEED_MANUAL_SEND["exception_type"]),
+    ("library", GUIDE_MANUAL_SEND["order_req_id"], GUIDE_MANUAL_SEND["exception_type"]),
     ("decorator", DECORATOR_CALL["order_req_id"], DECORATOR_EXCEPTION_TYPE),
     ("mixin", MIXIN_ORDER, MIXIN_EXCEPTION_TYPE),
 )

@@ -174,8 +174,8 @@ class Publishing:
     # --- the entry points ----------------------------------------------------------------
 
     def direct(self) -> None:
-        answer = self.invoke(dict(plan.SEED_MESSAGE))
-        self.expect_published("direct: the seed's example", answer, 1)
+        answer = self.invoke(dict(plan.GUIDE_MESSAGE))
+        self.expect_published("direct: the guide's example", answer, 1)
         answer = self.invoke({"messages": [dict(m) for m in plan.DIRECT_BATCH]})
         self.expect_published('direct: {"messages": [3]}', answer, len(plan.DIRECT_BATCH))
         answer = self.invoke(dict(plan.INVALID_EVENT))
@@ -237,7 +237,7 @@ class Publishing:
         library.configure()
         self.cleanup.add("library sender", self._stop_library, library)
 
-        library.send_document_access_exception(**plan.SEED_MANUAL_SEND)
+        library.send_document_access_exception(**plan.GUIDE_MANUAL_SEND)
 
         timeout = TimeoutError(f"S3 GetObject {plan.DECORATOR_CALL['s3_key']} timed out")
 
@@ -254,7 +254,7 @@ class Publishing:
             raise StepFailedError("the decorator swallowed the function's exception")
 
         class OrderRequest(library.DocumentAccessExceptionMixin):
-            """Stands in for the seed's Django model (the mixin itself imports no Django)."""
+            """Stands in for the guide's Django model (the mixin itself imports no Django)."""
 
             def __init__(self, order_req_id: str) -> None:
                 self.order_req_id = order_req_id
@@ -265,7 +265,7 @@ class Publishing:
         except PermissionError as exc:
             accepted = order.handle_document_access_exception(
                 s3_key="documents/user123/file.pdf",
-                user_id=42,  # the seed passes request.user.id
+                user_id=42,  # the guide passes request.user.id
                 exception_type=plan.MIXIN_EXCEPTION_TYPE,
                 error_message=str(exc),
                 ip_address="192.168.1.100",

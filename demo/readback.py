@@ -2,8 +2,8 @@
 
 The reader is confluent-kafka (librdkafka), unrelated to the kafka-python code that wrote
 the records: `tests.harness.read_all` assigns every partition from offset 0 and reads to the
-end of each. Every record must be valid against the shipped JSON Schema, carry the seed's
-record key and an `exception_type` header, and the seed's own example must come back
+end of each. Every record must be valid against the shipped JSON Schema, carry the guide's
+record key and an `exception_type` header, and the guide's own example must come back
 byte-for-byte as the contract encodes it.
 """
 
@@ -17,7 +17,8 @@ import jsonschema
 
 from demo import messages as plan
 from demo.console import Console, StepFailedError, shorten, table
-from document_exceptions.contract import SCHEMA_PATH, ContractSettings, encode_json
+from document_exceptions.contract import ContractSettings, encode_json
+from document_exceptions.json_schema import SCHEMA_PATH
 from tests.harness import Record, read_all
 
 READ_TIMEOUT_S = 20.0
@@ -58,14 +59,14 @@ def check(records: list[Record], contract: ContractSettings) -> list[dict[str, A
         raise StepFailedError(
             f"topic differs from what was sent: missing {dict(missing)}, extra {dict(extra)}"
         )
-    seed_key = (plan.SEED_MESSAGE["order_req_id"], plan.SEED_MESSAGE["exception_type"])
-    seed = [
+    example_key = (plan.GUIDE_MESSAGE["order_req_id"], plan.GUIDE_MESSAGE["exception_type"])
+    example = [
         r
         for r, m in zip(records, decoded, strict=True)
-        if (m["order_req_id"], m["exception_type"]) == seed_key
+        if (m["order_req_id"], m["exception_type"]) == example_key
     ]
-    if [r.value for r in seed] != [encode_json(plan.SEED_MESSAGE)]:
-        raise StepFailedError("the seed's example did not come back byte-for-byte")
+    if [r.value for r in example] != [encode_json(plan.GUIDE_MESSAGE)]:
+        raise StepFailedError("the guide's example did not come back byte-for-byte")
     return decoded
 
 
@@ -105,5 +106,5 @@ def run(console: Console, confluent_config: dict[str, Any], topic: str) -> None:
     print_counts(console, decoded)
     console.detail(
         f"{len(records)} records = {len(plan.EXPECTED)} sent: none missing, no duplicates, all "
-        "schema-valid, seed byte-for-byte"
+        "schema-valid, the example byte-for-byte"
     )

@@ -3,7 +3,7 @@
 `handler.on_event` is loaded from `topic_bootstrap/` the way Lambda runs it (its modules under
 their own names, see `tests/topic_bootstrap_asset.py`). The event is what the CDK Provider
 framework hands the on-event function: CloudFormation's request with `ResponseURL` replaced,
-and the `KafkaTopic` construct's properties, every scalar a string. The seed's `KAFKA_*`
+and the `KafkaTopic` construct's properties, every scalar a string. The guide's `KAFKA_*`
 variables replace the secret and broker lookups, so the properties carry no cluster ARN.
 """
 

@@ -4,7 +4,7 @@
     .venv/bin/python docs/message_format.py --check   # exit 1 if the file is stale
 
 Every table, limit, default and example below is computed from the contract module (the
-examples by running `build_message` / `prepare_record` on the seed's messages), and the
+examples by running `build_message` / `prepare_record` on the guide's messages), and the
 compression codecs from the publisher's constants, so the document cannot drift from the
 code; tests/test_docs.py runs the check, and runs the consumer snippet against a broker.
 """
@@ -25,14 +25,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT)]
 
 from demo.messages import INVALID_EVENT  # noqa: E402
-from document_exceptions import contract, names  # noqa: E402
+from document_exceptions import contract, json_schema, names  # noqa: E402
 from document_exceptions.publisher import (  # noqa: E402
     COMPRESSION_CODECS,
     DEFAULT_COMPRESSION,
-    FALLBACK_COMPRESSION,
     environment_variable,
 )
-from document_exceptions.seed_examples import SEED_MANUAL_SEND, SEED_MESSAGE  # noqa: E402
+from tests.guide_examples import GUIDE_MANUAL_SEND, GUIDE_MESSAGE  # noqa: E402
 
 OUTPUT = REPO_ROOT / "docs" / "message-format.md"
 EXAMPLE_TIME = datetime(2025, 10, 21, 10, 30, tzinfo=UTC)
@@ -90,7 +89,7 @@ def _json_block(value: Any) -> list[str]:
 
 def filled_in_fields() -> set[str]:
     """Optional fields the contract fills in: those not null when only the required are given."""
-    minimal = {name: SEED_MESSAGE[name] for name in contract.REQUIRED_FIELDS}
+    minimal = {name: GUIDE_MESSAGE[name] for name in contract.REQUIRED_FIELDS}
     message = contract.build_message(minimal, now=EXAMPLE_TIME)
     return {name for name, value in message.items() if value is not None} - set(minimal)
 
@@ -168,9 +167,8 @@ def kafka_python_support(codec: str) -> str:
 
 
 def codec_support() -> list[str]:
-    codecs = (DEFAULT_COMPRESSION, FALLBACK_COMPRESSION)
     return [
-        f"- kafka-python: {'; '.join(kafka_python_support(codec) for codec in codecs)}.",
+        f"- kafka-python: {kafka_python_support(DEFAULT_COMPRESSION)}.",
         "- librdkafka-based clients (confluent-kafka, ...): the confluent-kafka wheels have every",
         "  codec built in; a librdkafka built from source has a codec only if it was built with",
         "  its library (libzstd for `zstd`, zlib for `gzip`).",
@@ -178,12 +176,19 @@ def codec_support() -> list[str]:
     ]
 
 
-def headers_table(seed: contract.PreparedRecord) -> list[str]:
+def headers_table(example: contract.PreparedRecord) -> list[str]:
     rows = [
         [_code(name), _code(value.decode()), HEADER_MEANINGS[name]]
-        for name, value in seed.record.headers
+        for name, value in example.record.headers
     ]
-    return _table(["header", "value (seed message)", "meaning"], rows)
+    return _table(["header", "value (the guide's message)", "meaning"], rows)
+
+
+def consumer_install() -> str:
+    """The pip command a kafka-python consumer needs for the default codec."""
+    if DEFAULT_COMPRESSION == "gzip":
+        return "pip install kafka-python (gzip is built in)"
+    return f'pip install "kafka-python[{DEFAULT_COMPRESSION}]"'
 
 
 def consumer_snippet() -> str:
@@ -194,7 +199,7 @@ def consumer_snippet() -> str:
 import json
 import os
 
-from kafka import KafkaConsumer  # pip install "kafka-python[{DEFAULT_COMPRESSION}]"
+from kafka import KafkaConsumer  # {consumer_install()}
 
 consumer = KafkaConsumer(
     os.environ.get("{topic_variable}", "{settings.topic}"),
@@ -229,10 +234,12 @@ def validation_example() -> list[str]:
 
 def render() -> str:
     settings = contract.DEFAULT_SETTINGS
-    seed = contract.prepare_record(SEED_MESSAGE)
-    filled = contract.build_message(SEED_MANUAL_SEND, now=EXAMPLE_TIME)
-    headers = ", ".join(f"`{name}`" for name, _ in seed.record.headers)
-    header_values = ", ".join(f"`{name}: {value.decode()}`" for name, value in seed.record.headers)
+    example = contract.prepare_record(GUIDE_MESSAGE)
+    filled = contract.build_message(GUIDE_MANUAL_SEND, now=EXAMPLE_TIME)
+    headers = ", ".join(f"`{name}`" for name, _ in example.record.headers)
+    header_values = ", ".join(
+        f"`{name}: {value.decode()}`" for name, value in example.record.headers
+    )
     lines = [
         "# Message format",
         "",
@@ -256,7 +263,7 @@ def render() -> str:
                 ],
                 [
                     "key",
-                    f"{_code(settings.record_key)} for every record (the seed's way: every "
+                    f"{_code(settings.record_key)} for every record (the guide's way: every "
                     "message lands on ONE partition, in order); with `key_by=order_req_id` "
                     "(variable `" + contract.ENVIRONMENT_VARIABLES["key_by"] + "`) the key is "
                     "the message's `order_req_id`, which spreads orders over the partitions "
@@ -281,7 +288,7 @@ def render() -> str:
                     "schema",
                     "JSON Schema 2020-12 at "
                     "`document_exceptions/schema/document-exception.schema.json` "
-                    f"(`$id` {_code(contract.SCHEMA_ID)}, schema version "
+                    f"(`$id` {_code(json_schema.SCHEMA_ID)}, schema version "
                     f"{_code(contract.SCHEMA_VERSION)}); consumers can validate with it",
                 ],
             ],
@@ -290,8 +297,7 @@ def render() -> str:
         "## Reading the records",
         "",
         f"Records are compressed with {_code(DEFAULT_COMPRESSION)} (`DEFAULT_COMPRESSION` in",
-        "`document_exceptions/publisher.py`). A producer without that codec's library sends",
-        f"{_code(FALLBACK_COMPRESSION)} instead, and the producer variable "
+        "`document_exceptions/publisher.py`); the producer variable "
         f"`{environment_variable('compression_type')}`",
         f"can choose {', '.join(map(_code, COMPRESSION_CODECS))} or `none`. The codec is set per",
         "batch; consumers decompress transparently, but only with the codec's library:",
@@ -302,9 +308,9 @@ def render() -> str:
         "gives `record.headers` as a list of `(name, bytes)` pairs, confluent-kafka",
         "`message.headers()`):",
         "",
-        *headers_table(seed),
+        *headers_table(example),
         "",
-        "A kafka-python consumer for MSK, configured by the seed's variables (the values are in",
+        "A kafka-python consumer for MSK, configured by the guide's variables (the values are in",
         "the stack outputs; the password in the secret of `KafkaSaslCredentials`).",
         "`tests/test_docs.py` runs it against a local SASL_SSL broker after publishing with",
         "this library's publisher:",
@@ -336,7 +342,7 @@ def render() -> str:
         "",
         f"`exception_type` is any lower snake_case identifier (pattern "
         f"`{contract.EXCEPTION_TYPE_PATTERN}`) of at most {contract.EXCEPTION_TYPE_MAX_CHARS} "
-        "characters. The seed's ten common types are listed here; the list is open.",
+        "characters. The guide's ten common types are listed here; the list is open.",
         "",
         *status_table(),
         "",
@@ -364,12 +370,12 @@ def render() -> str:
         "",
         "## Examples",
         "",
-        "The seed's message, as it is on the topic (the value's bytes are this object in compact",
+        "The guide's message, as it is on the topic (the value's bytes are this object in compact",
         "form):",
         "",
-        *_json_block(seed.message),
+        *_json_block(example.message),
         "",
-        "The seed's manual example (`send_document_access_exception(...)`) gives, sent at",
+        "The guide's manual example (`send_document_access_exception(...)`) gives, sent at",
         f"{contract.utc_timestamp(EXAMPLE_TIME)}:",
         "",
         *_json_block(filled),

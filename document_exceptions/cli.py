@@ -7,7 +7,7 @@
     document-exceptions replay  --stack S --region R [--dry-run | --status | --cancel] [--wait]
     document-exceptions doctor  --stack S --region R [--partitions N]
 
-Without ``--stack`` the Kafka commands use the seed's local settings (``KAFKA_BOOTSTRAP_SERVERS``
+Without ``--stack`` the Kafka commands use the guide's local settings (``KAFKA_BOOTSTRAP_SERVERS``
 and the other ``KAFKA_*`` variables, or ``--config config.json``). With ``--stack`` they read
 the deployed environment's CloudFormation outputs and its SCRAM secret (AWS credentials from
 the usual places: environment, profile, instance role). Exit status: 0 success, 1 failure
@@ -124,7 +124,7 @@ def _kafka_options() -> argparse.ArgumentParser:
         "--config",
         metavar="PATH",
         dest="config_file",
-        help="the seed's config.json with the KAFKA_* settings (environment variables win)",
+        help="the guide's config.json with the KAFKA_* settings (environment variables win)",
     )
     return parent
 

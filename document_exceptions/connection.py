@@ -3,21 +3,27 @@
 One resolution order for every client in this repository (producer Lambda, topic
 bootstrap, app-side library, operator commands):
 
-1. The seed's variables, when `KAFKA_BOOTSTRAP_SERVERS` is set: `KAFKA_BOOTSTRAP_SERVERS`
+1. The guide's variables, when `KAFKA_BOOTSTRAP_SERVERS` is set: `KAFKA_BOOTSTRAP_SERVERS`
    (a JSON list), `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_MECHANISM`,
    `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD`, plus `KAFKA_SSL_CAFILE` for a private CA.
-   Values missing from the environment are taken from the seed's `config.json` when one
-   is given; the environment wins.
+   Values missing from the environment are taken from the development `config.json` when
+   one is given; the environment wins. `KAFKA_SECURITY_PROTOCOL` defaults to PLAINTEXT
+   (the guide's development `config.json` leaves it empty); SASL `PLAIN` is refused
+   without TLS, because it sends the password as it is.
 2. In AWS: `KAFKA_SECRET_ARN` (the SCRAM secret: `{"username", "password"}`) and either
    `KAFKA_BOOTSTRAP_BROKERS` (the SASL/SCRAM broker string, filled in at deploy time) or
    `KAFKA_CLUSTER_ARN` (then `kafka:GetBootstrapBrokers` is called). The password never
    sits in an environment variable.
+
+Values are read through `document_exceptions.settings`; the rules here are the connection's.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +31,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from document_exceptions.aws_clients import aws_client
+from document_exceptions.settings import (
+    CONFIG_FILE_VARIABLE,
+    ConfigurationError,
+    Settings,
+    read_settings,
+)
+
+logger = logging.getLogger(__name__)
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 # What MSK's SASL/SCRAM listener (9096) speaks; the only way this project reaches MSK.
@@ -32,7 +46,7 @@ MSK_SECURITY_PROTOCOL = "SASL_SSL"
 MSK_SASL_MECHANISM = "SCRAM-SHA-512"
 SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
-SEED_VARIABLES = (
+CONNECTION_VARIABLES = (
     "KAFKA_BOOTSTRAP_SERVERS",
     "KAFKA_SECURITY_PROTOCOL",
     "KAFKA_SASL_MECHANISM",
@@ -40,17 +54,17 @@ SEED_VARIABLES = (
     "KAFKA_SASL_PASSWORD",
 )
 CAFILE_VARIABLE = "KAFKA_SSL_CAFILE"
+# MSK broker host names: b-1.<cluster>.<id>.c2.kafka.<region>.amazonaws.com. Port 9092 is their
+# plaintext listener, 9094 TLS, 9096 SASL/SCRAM over TLS.
+MSK_HOST = re.compile(r"\.kafka\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$", re.IGNORECASE)
+MSK_PLAINTEXT_PORT = "9092"
+MSK_SCRAM_PORT = "9096"
 SECRET_ARN_VARIABLE = "KAFKA_SECRET_ARN"  # noqa: S105 - the name of a variable holding an ARN
 CLUSTER_ARN_VARIABLE = "KAFKA_CLUSTER_ARN"
 BOOTSTRAP_BROKERS_VARIABLE = "KAFKA_BOOTSTRAP_BROKERS"
 
 
-class ConfigurationError(ValueError):
-    """A connection setting is missing or malformed; the message names the variable."""
-
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable}: {problem}")
-        self.variable = variable
+__all__ = ["CONFIG_FILE_VARIABLE", "ConfigurationError"]  # re-exported: errors of this module
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,7 @@ class KafkaConnection:
 
 
 def parse_bootstrap_servers(raw: Any, variable: str = "KAFKA_BOOTSTRAP_SERVERS") -> tuple[str, ...]:
-    """Accept the seed's JSON list (as text or already decoded) of `host:port` strings."""
+    """Accept a JSON list (as text or already decoded) of `host:port` strings."""
     value = raw
     if isinstance(raw, str):
         try:
@@ -120,46 +134,23 @@ def _is_host_port(text: str) -> bool:
     return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
 
 
-def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read the seed's development `config.json`."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(str(path), "config file not found") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(str(path), f"not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict):
-        raise ConfigurationError(str(path), "expected a JSON object")
-    return data
-
-
-def _text_setting(settings: Mapping[str, Any], variable: str, *, strip: bool = True) -> str | None:
-    """A string setting, None when empty; any other type is an error naming the variable."""
-    value = settings.get(variable)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ConfigurationError(variable, f"expected a string, got {type(value).__name__}")
-    return (value.strip() if strip else value) or None
-
-
-def from_seed_settings(settings: Mapping[str, Any]) -> KafkaConnection:
-    """Build a connection from the seed's variables (environment, config.json or Django)."""
-    servers = parse_bootstrap_servers(settings.get("KAFKA_BOOTSTRAP_SERVERS"))
-    protocol = (_text_setting(settings, "KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper()
-    if protocol not in SECURITY_PROTOCOLS:
-        raise ConfigurationError(
-            "KAFKA_SECURITY_PROTOCOL", f"{protocol!r} is not one of {', '.join(SECURITY_PROTOCOLS)}"
-        )
-    mechanism = (_text_setting(settings, "KAFKA_SASL_MECHANISM") or "").upper() or None
-    username = _text_setting(settings, "KAFKA_SASL_USERNAME", strip=False)
-    password = _text_setting(settings, "KAFKA_SASL_PASSWORD", strip=False)
+def from_kafka_settings(values: Mapping[str, Any] | Settings) -> KafkaConnection:
+    """Build a connection from the `KAFKA_*` settings (environment, config.json or Django)."""
+    settings = values if isinstance(values, Settings) else Settings(values)
+    servers = parse_bootstrap_servers(settings.raw("KAFKA_BOOTSTRAP_SERVERS"))
+    protocol = settings.choice(
+        "KAFKA_SECURITY_PROTOCOL", SECURITY_PROTOCOLS, "PLAINTEXT", normalize=str.upper
+    )
+    mechanism = settings.choice("KAFKA_SASL_MECHANISM", SASL_MECHANISMS, None, normalize=str.upper)
+    username = settings.text("KAFKA_SASL_USERNAME", strip=False)
+    password = settings.text("KAFKA_SASL_PASSWORD", strip=False)
     if protocol.startswith("SASL_"):
         if mechanism is None:
             raise ConfigurationError("KAFKA_SASL_MECHANISM", f"required with {protocol}")
-        if mechanism not in SASL_MECHANISMS:
+        if mechanism == "PLAIN" and protocol != "SASL_SSL":
             raise ConfigurationError(
-                "KAFKA_SASL_MECHANISM", f"{mechanism!r} is not one of {', '.join(SASL_MECHANISMS)}"
+                "KAFKA_SASL_MECHANISM",
+                f"PLAIN sends the password as it is; use it with SASL_SSL, not {protocol}",
             )
         if not username:
             raise ConfigurationError("KAFKA_SASL_USERNAME", f"required with {protocol}")
@@ -169,9 +160,11 @@ def from_seed_settings(settings: Mapping[str, Any]) -> KafkaConnection:
         raise ConfigurationError(
             "KAFKA_SASL_MECHANISM", f"set, but KAFKA_SECURITY_PROTOCOL is {protocol} (no SASL)"
         )
-    cafile = _text_setting(settings, CAFILE_VARIABLE)
+    cafile = settings.text(CAFILE_VARIABLE)
     if cafile and not Path(cafile).is_file():
         raise ConfigurationError(CAFILE_VARIABLE, f"{cafile} is not a readable file")
+    if protocol == "SASL_SSL":
+        _warn_of_msk_plaintext_port(servers)
     return KafkaConnection(
         bootstrap_servers=servers,
         security_protocol=protocol,
@@ -182,20 +175,36 @@ def from_seed_settings(settings: Mapping[str, Any]) -> KafkaConnection:
     )
 
 
+def _warn_of_msk_plaintext_port(servers: Sequence[str]) -> None:
+    """MSK brokers at 9092 with SASL_SSL: 9092 is MSK's plaintext listener, SCRAM is on 9096."""
+    wrong = [
+        server
+        for server in servers
+        if server.rpartition(":")[2] == MSK_PLAINTEXT_PORT
+        and MSK_HOST.search(server.rpartition(":")[0])
+    ]
+    if wrong:
+        logger.warning(
+            "KAFKA_BOOTSTRAP_SERVERS: %s %s MSK's plaintext port %s; with SASL_SSL (SASL/SCRAM) "
+            "MSK listens on %s: use host:%s",
+            ", ".join(wrong),
+            "is" if len(wrong) == 1 else "are on",
+            MSK_PLAINTEXT_PORT,
+            MSK_SCRAM_PORT,
+            MSK_SCRAM_PORT,
+        )
+
+
 def from_environment(
     environ: Mapping[str, str] | None = None, config_file: str | os.PathLike[str] | None = None
 ) -> KafkaConnection | None:
-    """The seed's way: environment variables, then `config.json`. None when neither is set."""
-    environ = os.environ if environ is None else environ
-    merged: dict[str, Any] = {}
-    if config_file is not None:
-        merged.update(load_config_file(config_file))
-    merged.update(
-        {name: environ[name] for name in (*SEED_VARIABLES, CAFILE_VARIABLE) if environ.get(name)}
+    """The `KAFKA_*` environment variables, then `config.json`. None when neither is set."""
+    settings = read_settings(
+        (*CONNECTION_VARIABLES, CAFILE_VARIABLE), environ=environ, config_file=config_file
     )
-    if not merged.get("KAFKA_BOOTSTRAP_SERVERS"):
+    if not settings.is_set("KAFKA_BOOTSTRAP_SERVERS"):
         return None
-    return from_seed_settings(merged)
+    return from_kafka_settings(settings)
 
 
 def read_scram_secret(secret_arn: str, secretsmanager_client: Any) -> tuple[str, str]:

@@ -24,15 +24,17 @@ on reconnect, which ends the wait for acknowledgements early.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
 import os
 import threading
 import time
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, NamedTuple
 
 import kafka.errors as kafka_errors
@@ -52,6 +54,7 @@ from document_exceptions.kafka_connect import (
 )
 from document_exceptions.names import PRODUCER_VARIABLE_PREFIX
 from document_exceptions.record import Record
+from document_exceptions.settings import ConfigurationError, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +77,12 @@ FLUSH_SLICE_S = 0.2
 CREDENTIAL_FAILURES = (FailureKind.AUTHENTICATION, FailureKind.TLS_TRUST, FailureKind.HOSTNAME)
 
 
-class ProducerSettingsError(ValueError):
+class ProducerSettingsError(ConfigurationError):
     """A producer setting is invalid; the message names the setting or its variable."""
 
     def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"{name}: {problem}")
+        super().__init__(name, problem)
         self.name = name
-        self.problem = problem
 
 
 class NotAcknowledgedError(Exception):
@@ -96,60 +98,43 @@ RECORD_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-# The codec records are compressed with (chosen by measurement: see `compression_type`), and
-# the one used where its library is not installed. Consumers must read both; the message
-# format document (docs/message-format.md) names them from here.
-DEFAULT_COMPRESSION = "zstd"
-FALLBACK_COMPRESSION = "gzip"
-
-
-def default_compression() -> str:
-    """DEFAULT_COMPRESSION where its library is installed, else FALLBACK_COMPRESSION."""
-    if COMPRESSION_CODECS[DEFAULT_COMPRESSION]():
-        return DEFAULT_COMPRESSION
-    return FALLBACK_COMPRESSION
+# The codec records are compressed with (chosen by measurement: see `compression_type`).
+# Consumers must read it; the message format document (docs/message-format.md) names it from
+# here.
+DEFAULT_COMPRESSION = "gzip"
 
 
 @dataclass(frozen=True)
 class ProducerSettings:
     """kafka-python producer settings, each chosen by measurement.
 
-    Figures from `python -m bench.bench_producer --sweep` (2026-11-27): one Tansu broker on
-    127.0.0.1, 2 shared cores, 10,000 realistic messages (~880 bytes of JSON, 30% with a
-    stack trace), crc32c installed, acks=all, idempotent, zstd unless said otherwise; a
-    bare send loop, one setting changed per row, median of 3 shuffled rounds. CPU us/msg
-    (process CPU, sender thread included) is the steadier figure on this noisy machine;
-    msg/s in brackets. kafka-python's own defaults: 102.4 us/msg (8,700 msg/s).
-    Settings that hide network latency (in-flight requests, linger) matter more on MSK,
-    where a round trip crosses availability zones, than on a loopback broker.
+    `python -m bench.bench_producer --sweep` measures one setting at a time against a local
+    broker and `make bench` measures the codecs; the figures are in their output and in the
+    README's Benchmarks section. Settings that hide network latency (in-flight requests,
+    linger) matter more on MSK, where a round trip crosses availability zones, than on a
+    loopback broker.
     """
 
     # Every in-sync replica has the record before it counts as published (RF 2 on MSK).
     acks: str = "all"
     # No duplicates or reordering from the producer's own retries; MSK 2.8.1 supports it.
     enable_idempotence: bool = True
-    # linger 0: 71.6 us/msg (15,700); 5: 70.3 (15,000); 20: 68.0 (16,700); 50: 65.1
-    # (17,000): flat within noise. Batches fill while the handler's send loop runs and
-    # flush() sends the rest at once, so linger costs a direct invoke nothing; 5 ms lets a
-    # burst from several threads (the app-side library) share a batch.
+    # Costs a direct invoke nothing (batches fill while the handler's send loop runs and
+    # flush() sends the rest at once) and lets a burst from several threads (the app-side
+    # library) share a batch.
     linger_ms: int = 5
-    # 16 KiB (kafka-python's default): 119.8 us/msg (7,800); 64 KiB: 81.5 (12,800); 256 KiB:
-    # 66.0 (16,800); 512 KiB: 48.5 (20,200); 1 MB: 48.3 (20,600). 512 KiB takes the gain,
-    # and even uncompressed (PRODUCER_COMPRESSION_TYPE=none) a batch stays below MSK's
-    # message.max.bytes (1,048,588).
+    # Larger batches cut kafka-python's per-message CPU until about 512 KiB; even uncompressed
+    # (PRODUCER_COMPRESSION_TYPE=none) such a batch stays below MSK's message.max.bytes.
     batch_size: int = 524_288
-    # 1: 62.9 us/msg (18,100); 5: 64.6 (17,100): no difference on a loopback broker. On MSK
-    # one request per cross-AZ round trip would bound throughput; 5 is the most idempotence
-    # allows with ordering kept.
+    # On MSK one request per cross-AZ round trip would bound throughput; 5 is the most
+    # idempotence allows with ordering kept.
     max_in_flight_requests_per_connection: int = 5
-    # Sweep (256 KiB batches): none 60.6 us/msg (17,600), 1,011 bytes/msg on the wire;
-    # zstd 70.0 (15,600), 103 bytes; lz4 72.4 (15,500), 181 bytes; gzip 85.2 (12,800), 94
-    # bytes. An interleaved A/B of none and zstd alone (20,000 messages, 5 rounds): 59.8
-    # against 64.0 us/msg. zstd sends ~10x fewer bytes (t3.small brokers: limited network,
-    # 100 GB disks) for 7-15% of producer CPU. It needs the `zstandard` wheel in the asset
-    # (22.6 MB unpacked for cp314) and consumers that read zstd (Kafka >= 2.1 clients;
-    # kafka-python with zstandard); without the wheel, gzip: as small, more CPU, any client.
-    compression_type: str | None = field(default_factory=default_compression)
+    # gzip: the fewest bytes on the wire and on the brokers' disks (t3.small brokers: limited
+    # network, 100 GB disks), readable by every Kafka client, and in the standard library, so
+    # the Lambda asset carries no codec wheel (zstd's outweighs the rest of the asset; lz4
+    # writes twice the bytes). It costs more producer CPU than zstd or lz4; `make bench`
+    # prints the four codecs side by side.
+    compression_type: str | None = DEFAULT_COMPRESSION
     # Largest request kafka-python will build; must hold max_record_bytes of the contract.
     max_request_size: int = 1_048_576
     # Per produce request; a broker that takes longer is retried within the delivery timeout.
@@ -174,12 +159,10 @@ class ProducerSettings:
             raise ProducerSettingsError(
                 "acks", f"{self.acks!r}: only 'all' (or '1') report an acknowledgement"
             )
-        for setting in fields(self):
-            value = getattr(self, setting.name)
-            if setting.type == "int" and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 0
-            ):
-                raise ProducerSettingsError(setting.name, f"{value!r} is not an integer >= 0")
+        for name, kind in _field_types().items():
+            value = getattr(self, name)
+            if kind is int and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise ProducerSettingsError(name, f"{value!r} is not an integer >= 0")
         if self.compression_type is not None:
             available = COMPRESSION_CODECS.get(self.compression_type)
             if available is None:
@@ -209,14 +192,30 @@ class ProducerSettings:
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ProducerSettings:
         """Defaults overridden by `PRODUCER_<SETTING>` variables (`PRODUCER_LINGER_MS=10`,
         `PRODUCER_COMPRESSION_TYPE=none`, ...); errors name the variable."""
-        environ = os.environ if environ is None else environ
+        return cls.from_settings(Settings(os.environ if environ is None else environ))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ProducerSettings:
+        """Defaults overridden by the `PRODUCER_<SETTING>` values of `settings`, each read as
+        its field's type; errors name the variable."""
         overrides: dict[str, Any] = {}
-        for setting in fields(cls):
-            variable = environment_variable(setting.name)
-            raw = environ.get(variable)
-            if raw is None or raw.strip() == "":
-                continue
-            overrides[setting.name] = _parse_setting(variable, setting.type, raw.strip())
+        try:
+            for name, kind in _field_types().items():
+                variable = environment_variable(name)
+                if not settings.is_set(variable):
+                    continue
+                if kind is bool:
+                    overrides[name] = settings.boolean(variable)
+                elif kind is int:
+                    overrides[name] = settings.integer(variable)
+                else:
+                    text = settings.text(variable) or ""
+                    if kind == _OPTIONAL_TEXT:  # compression_type: a codec's name, or none
+                        overrides[name] = None if text.lower() == "none" else text.lower()
+                    else:
+                        overrides[name] = text
+        except ConfigurationError as exc:
+            raise ProducerSettingsError(exc.variable, exc.problem) from None
         try:
             return cls(**overrides)
         except ProducerSettingsError as exc:
@@ -236,22 +235,14 @@ def environment_variable(setting: str) -> str:
     return ENVIRONMENT_PREFIX + setting.upper()
 
 
-def _parse_setting(variable: str, type_name: str, raw: str) -> Any:
-    if type_name == "int":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ProducerSettingsError(variable, f"{raw!r} is not an integer") from None
-    if type_name == "bool":
-        lowered = raw.lower()
-        if lowered in ("true", "1", "yes"):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
-        raise ProducerSettingsError(variable, f"{raw!r} is not true or false")
-    if type_name == "str | None":
-        return None if raw.lower() == "none" else raw.lower()
-    return raw
+_OPTIONAL_TEXT = str | None
+
+
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    """Each ProducerSettings field's type, as a type (the annotations are strings)."""
+    hints = typing.get_type_hints(ProducerSettings)
+    return {setting.name: hints[setting.name] for setting in fields(ProducerSettings)}
 
 
 def create_producer(

@@ -18,19 +18,14 @@ use and reused by later invocations of the same container.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 import publishing
 from document_exceptions import names
@@ -38,15 +33,31 @@ from document_exceptions.contract import FieldError, ValidationError
 from document_exceptions.publisher import Publisher
 from rejected_queue import RejectedQueue
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 GC_YOUNG_THRESHOLD = 10_000  # CPython's default is 700; see tune_garbage_collector
 
 logger = Logger(service=os.environ.get(names.SERVICE_NAME_VARIABLE, names.SERVICE_NAME))
 metrics = Metrics(
     namespace=os.environ.get(names.METRICS_NAMESPACE_VARIABLE, names.METRICS_NAMESPACE)
 )
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 EventShape = Literal["sqs", "eventbridge", "direct"]
+
+
+@functools.cache
+def sqs_processor() -> BatchProcessor:
+    """Powertools' SQS batch processor, made on the first SQS event.
+
+    Its module imports asyncio and every event data class, most of what `import handler`
+    would otherwise cost beyond kafka-python (`make bench`, cold start); direct and
+    EventBridge invocations never need it.
+    """
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType  # noqa: PLC0415
+
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class PublishFailedError(RuntimeError):
@@ -161,8 +172,10 @@ def handle_sqs(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if record.message_id in failures:
             raise RecordNotPublishedError(failures[record.message_id])
 
+    from aws_lambda_powertools.utilities.batch import process_partial_response  # noqa: PLC0415
+
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=sqs_processor(), context=context
     )
     extra = {"records": len(records), **batch.counts(), "reported_failed": len(failures)}
     logger.info("SQS batch", extra=extra)

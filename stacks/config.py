@@ -11,13 +11,13 @@ with one line naming the environment and the key path, e.g.
 Naming rule: an environment that shares its AWS account with another environment gets
 `-<env>` appended to the default cluster name and the default secret name (MSK cluster,
 configuration and secret names, and CloudWatch dashboard names, must be unique per account
-and region; dashboards per account). An environment alone in its account keeps the seed's
+and region; dashboards per account). An environment alone in its account keeps the guide's
 `document-exceptions-cluster`. An explicit `cluster_name` / `secret_name` is used as given.
 Because a cluster name change replaces the cluster, set the name explicitly before moving
 another environment into a production account.
 
 The committed cdk.json holds placeholders: accounts 111111111111 (dev and staging, one shared
-non-production account) and 222222222222 (prod), and the seed's `broker-info.json` ids
+non-production account) and 222222222222 (prod), and the guide's `broker-info.json` ids
 (vpc/subnet/rtb/sg-12345678...). Replace them with real ids before deploying; synth never
 checks them against AWS (`python -m tools.preflight --env <name>` does, and refuses them).
 
@@ -213,8 +213,8 @@ class ProducerFunctionSettings:
     """Its timeout (1..900 s)."""
     memory_mb: int = 512
     """Its memory (128..10240 MB)."""
-    # Records per invocation. `make bench` (handler SQS path, same run): 10 -> ~5.6k msg/s,
-    # 100 -> ~15k, 1,000 -> ~21k: each invocation pays one flush and its acknowledgements.
+    # Records per invocation: each invocation pays one flush and its acknowledgements, so
+    # larger batches publish faster (`make bench` prints the handler path per batch size).
     # 1,000 records of ~1 KB stay far below Lambda's 6 MB payload; the window bounds latency.
     sqs_batch_size: int = 1000
     """SQS records per invocation (1..10000; above 10 needs a batching window)."""

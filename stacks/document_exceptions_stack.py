@@ -11,11 +11,11 @@ from document_exceptions.connection import MSK_SASL_MECHANISM, MSK_SECURITY_PROT
 from stacks.config import EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
 from stacks.kafka_cluster import KafkaCluster, log_retention, removal_policy
+from stacks.kafka_topic import KafkaTopic, TopicBootstrapProvider
 from stacks.log_groups import EncryptedLogGroups
 from stacks.monitoring import ClusterMonitoring
 from stacks.network import Network
 from stacks.producer_function import ProducerFunction
-from stacks.topic_bootstrap import KafkaTopic, TopicBootstrapProvider
 
 
 class DocumentExceptionsStack(Stack):

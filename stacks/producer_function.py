@@ -50,25 +50,12 @@ from document_exceptions.names import (
     SERVICE_NAME,
     SERVICE_NAME_VARIABLE,
 )
-from stacks.bundling import (
-    LAMBDA_REQUIREMENTS,
-    LAMBDA_SRC,
-    LIBRARY,
-    NOT_IN_LAMBDA,
-    RUNTIME,
-    AssetSource,
-    python_asset_code,
-)
+from stacks.assets import PRODUCER_ASSET, RUNTIME
 from stacks.config import ProducerFunctionSettings
 from stacks.kafka_access import KafkaClientAccess
 from stacks.log_groups import EncryptedLogGroups
 from stacks.vpc_function import execution_role, kafka_client_security_group
 
-# The producer asset: lambda_src/ plus the library without what no Lambda imports.
-PRODUCER_SOURCES = (
-    AssetSource(LAMBDA_SRC, exclude=("requirements.txt",)),
-    AssetSource(LIBRARY, target="document_exceptions", exclude=NOT_IN_LAMBDA),
-)
 HANDLER = "handler.handler"
 
 EVENT_RULE_NAME = "document-access-exceptions"
@@ -81,11 +68,6 @@ PARKED_MESSAGE_RETENTION = Duration.days(14)
 # connect come from the secret and the cluster only, and a password never enters the environment.
 _OVERRIDE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _FORBIDDEN_OVERRIDE = re.compile(r"password|secret|sasl|ssl|security|bootstrap|credential")
-
-
-def producer_code() -> lambda_.Code:
-    """The producer's asset: lambda_src/ plus its pinned requirements."""
-    return python_asset_code(PRODUCER_SOURCES, LAMBDA_REQUIREMENTS)
 
 
 class ProducerFunction(Construct):
@@ -159,7 +141,7 @@ class ProducerFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             handler=HANDLER,
-            code=producer_code(),
+            code=PRODUCER_ASSET.code(),
             timeout=timeout,
             memory_size=settings.memory_mb,
             reserved_concurrent_executions=settings.reserved_concurrency,

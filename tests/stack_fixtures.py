@@ -20,8 +20,10 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
+from stacks.assets import LambdaAsset
 from stacks.config import EnvironmentConfig, load_environments
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +33,27 @@ SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
 CFN_LINT_IGNORED = {
     "W3005": "CDK adds DependsOn entries that a GetAtt already implies; harmless redundancy",
 }
+
+
+def asset_s3_key(asset: LambdaAsset) -> str:
+    """The S3 key CDK gives a function running `asset` (with bundling skipped: the same key as
+    a bundling synth, tests/test_assets.py checks)."""
+    stack = cdk.Stack(cdk.App(context=SKIP_BUNDLING), "AssetKey")
+    lambda_.Function(
+        stack, "F", runtime=lambda_.Runtime.PYTHON_3_14, handler="handler.h", code=asset.code()
+    )
+    return function_s3_key(stack)
+
+
+def function_s3_key(stack: cdk.Stack) -> str:
+    """The S3 key of the code of the one Lambda function in `stack`."""
+    template = stack.node.root.synth().get_stack_by_name(stack.stack_name).template
+    (function,) = [
+        resource
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+    ]
+    return function["Properties"]["Code"]["S3Key"]
 
 
 def cdk_context(**extra: Any) -> dict[str, Any]:

@@ -98,7 +98,7 @@ BAD_VALUES = [
     ({"KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "KAFKA_SSL_CAFILE", "not a readable file"),
     ({"KAFKA_TOPIC": "bad topic!"}, "KAFKA_TOPIC", "not a Kafka topic name"),
     ({"MESSAGE_KEY_BY": "random"}, "MESSAGE_KEY_BY", "not one of"),
-    ({"MESSAGE_MAX_RECORD_BYTES": "lots"}, "MESSAGE_MAX_RECORD_BYTES", "not an integer"),
+    ({"MESSAGE_MAX_RECORD_BYTES": "lots"}, "MESSAGE_MAX_RECORD_BYTES", "not a whole number"),
     ({"MESSAGE_MAX_RECORD_BYTES": "100"}, "MESSAGE_MAX_RECORD_BYTES", ">="),
     ({"DOCUMENT_EXCEPTIONS_TRANSPORT": "http"}, "DOCUMENT_EXCEPTIONS_TRANSPORT", "not one of"),
     (
@@ -114,7 +114,7 @@ BAD_VALUES = [
         "DOCUMENT_EXCEPTIONS_FULL_BUFFER_POLICY",
         "not one of",
     ),
-    ({"PRODUCER_DELIVERY_TIMEOUT_MS": "soon"}, "PRODUCER_DELIVERY_TIMEOUT_MS", "integer"),
+    ({"PRODUCER_DELIVERY_TIMEOUT_MS": "soon"}, "PRODUCER_DELIVERY_TIMEOUT_MS", "whole number"),
     (
         {"PRODUCER_DELIVERY_TIMEOUT_MS": "100"},
         "PRODUCER_DELIVERY_TIMEOUT_MS",
@@ -130,7 +130,7 @@ BAD_VALUES = [
     (
         {"DOCUMENT_EXCEPTIONS_REPLAY_INTERVAL": "nan"},
         "DOCUMENT_EXCEPTIONS_REPLAY_INTERVAL",
-        "out of range",
+        "not a finite number",
     ),
     ({"DOCUMENT_EXCEPTIONS_EXIT_TIMEOUT": "-1"}, "DOCUMENT_EXCEPTIONS_EXIT_TIMEOUT", "range"),
     ({"DOCUMENT_ORDERS_API_URL": "ftp://orders"}, "DOCUMENT_ORDERS_API_URL", "http(s) URL"),
@@ -192,6 +192,30 @@ def test_a_broken_config_file_is_an_error_naming_the_variable(
     path = tmp_path / "config.json"
     if content is not None:
         path.write_text(content)
+    with pytest.raises(ConfigurationError) as raised:
+        load({**base, "DOCUMENT_EXCEPTIONS_CONFIG_FILE": str(path)})
+    assert raised.value.variable == "DOCUMENT_EXCEPTIONS_CONFIG_FILE"
+    assert problem in str(raised.value)
+
+
+def not_a_small_json_file(kind: str, folder: Path) -> Path:
+    if kind == "directory":
+        return folder
+    if kind == "dev-zero":
+        return Path("/dev/zero")
+    latin1 = folder / "config.json"
+    latin1.write_bytes('{"KAFKA_TOPIC": "café"}'.encode("latin-1"))
+    return latin1
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [("directory", "is a directory"), ("dev-zero", "is a device"), ("latin-1", "not UTF-8")],
+)
+def test_a_config_file_that_is_not_a_small_json_file_names_the_variable(
+    base: dict[str, str], tmp_path: Path, kind: str, problem: str
+) -> None:
+    path = not_a_small_json_file(kind, tmp_path)
     with pytest.raises(ConfigurationError) as raised:
         load({**base, "DOCUMENT_EXCEPTIONS_CONFIG_FILE": str(path)})
     assert raised.value.variable == "DOCUMENT_EXCEPTIONS_CONFIG_FILE"
@@ -271,4 +295,4 @@ def test_empty_values_fall_through_to_the_next_source(tmp_path: Path) -> None:
         environ={"KAFKA_TOPIC": "", "KAFKA_BOOTSTRAP_SERVERS": '["a:1"]'},
         django={"KAFKA_TOPIC": "FromDjango"},
     )
-    assert values["KAFKA_TOPIC"] == "FromDjango"
+    assert values.raw("KAFKA_TOPIC") == "FromDjango"

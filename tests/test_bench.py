@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from bench.bench_compare import RATIOS, SQS_BATCH_VARIANTS, BenchConfig, codecs, run
-from bench.messages import MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, seed_shaped_messages
+from bench.messages import MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, guide_shaped_messages
 from bench.report import print_results, write_results
 from document_exceptions.contract import prepare_record
-from document_exceptions.seed_examples import SEED_EXAMPLES
+from tests.guide_examples import GUIDE_EXAMPLES
 from tests.harness.relay import RelayedBroker
 
 THROUGHPUT_ROWS = {
@@ -36,16 +36,16 @@ THROUGHPUT_ROWS = {
 }
 
 
-def test_seed_shaped_messages_are_valid_sized_and_repeatable() -> None:
-    messages = seed_shaped_messages(400, seed=7)
+def test_guide_shaped_messages_are_valid_sized_and_repeatable() -> None:
+    messages = guide_shaped_messages(400, seed=7)
     sizes = [len(prepare_record(message).record.value) for message in messages]  # valid: no error
     assert min(sizes) >= MIN_MESSAGE_BYTES
     assert max(sizes) <= MAX_MESSAGE_BYTES
-    assert seed_shaped_messages(400, seed=7) == messages
-    assert seed_shaped_messages(400, seed=8) != messages
+    assert guide_shaped_messages(400, seed=7) == messages
+    assert guide_shaped_messages(400, seed=8) != messages
     # The caller's fields of each seed example; the contract fills in the rest.
     filled = {"topic", "key", "http_status_code", "additional_context"}
-    expected = {frozenset(example) - filled for example in SEED_EXAMPLES.values()}
+    expected = {frozenset(example) - filled for example in GUIDE_EXAMPLES.values()}
     assert {frozenset(message) - filled for message in messages} == expected
     assert len({message["order_req_id"] for message in messages}) > 300  # varied fields
 
@@ -113,8 +113,27 @@ def test_latency_cold_start_variants_and_profile_are_filled(bench_run: Any) -> N
 
     for variant in ("cached", "asset"):
         steps = results["cold_start"][variant]
-        assert set(steps) == {"import kafka", "import handler", "first invocation"}
+        assert set(steps) == {
+            "import kafka",
+            "import handler",
+            "import kafka, CPU",
+            "import handler, CPU",
+            "first invocation",
+            "first SQS invocation",
+        }
         assert all(seconds > 0 for seconds in steps.values())
+        assert results["cold_start"]["import_ratio"][variant] == pytest.approx(
+            steps["import handler, CPU"] / steps["import kafka, CPU"]
+        )
+    assert results["cold_start"]["import_ratio_target"] == 1.5
+
+    costs = results["codec_costs"]
+    assert set(costs) == {codec or "none" for codec in codecs()}
+    assert costs["gzip"]["library"] == "standard library"
+    assert costs["gzip"]["asset_bytes"] == 0
+    assert costs["zstd"]["asset_bytes"] > 1_000_000  # why the asset carries no zstd
+    assert costs["gzip"]["import_s"] > 0
+    assert results["chosen_compression"] == "gzip"
 
     compression = {item["compression"]: item for item in results["compression"]}
     assert set(compression) == {codec or "none" for codec in codecs()}
@@ -156,6 +175,8 @@ def test_printed_and_written_results_match_the_measurements(
         line = re.escape(ratio["name"]) + r" *\| " + re.escape(f"{ratio['value']:.2f}x")
         assert re.search(line, printed), ratio["name"]
     assert "where the handler path's CPU goes" in printed
+    assert "gzip (chosen)" in printed
+    assert "import handler / import kafka, CPU (target <= 1.5x)" in printed
 
     written = write_results(results, tmp_path / "out" / "results.json")
     assert [path.name for path in written] == ["results.json", "profile-handler.txt"]

@@ -1,4 +1,4 @@
-"""Where the Kafka connection comes from: seed variables, config.json, Secrets Manager, MSK."""
+"""Where the Kafka connection comes from: KAFKA_* variables, config.json, Secrets Manager, MSK."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from document_exceptions.connection import (
     KafkaConnection,
     from_aws,
     from_environment,
-    from_seed_settings,
-    load_config_file,
+    from_kafka_settings,
     parse_bootstrap_servers,
     parse_broker_string,
 )
@@ -79,7 +78,7 @@ def test_plaintext_without_sasl_and_lower_case_values() -> None:
         {"KAFKA_BOOTSTRAP_SERVERS": '["localhost:9092"]', "KAFKA_SECURITY_PROTOCOL": ""}
     )
     assert connection == KafkaConnection(bootstrap_servers=("localhost:9092",))
-    lower = from_seed_settings(
+    lower = from_kafka_settings(
         {**SASL_ENV, "KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "KAFKA_SASL_MECHANISM": "scram-sha-512"}
     )
     assert (lower.security_protocol, lower.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
@@ -90,7 +89,7 @@ def test_nothing_configured_is_none() -> None:
 
 
 def test_the_password_never_shows_in_descriptions() -> None:
-    connection = from_seed_settings(SASL_ENV)
+    connection = from_kafka_settings(SASL_ENV)
     assert "your-password" not in connection.describe()
     assert "your-password" not in repr(connection)
     assert "your-username" in connection.describe()
@@ -197,15 +196,7 @@ def test_config_json_fills_what_the_environment_leaves_out(tmp_path: Path) -> No
     assert (connection.sasl_username, connection.sasl_password) == ("dev", "env-pw")
 
 
-def test_malformed_config_json_names_the_file(tmp_path: Path) -> None:
-    missing = tmp_path / "missing.json"
-    assert configuration_error(load_config_file, missing).variable == str(missing)
-    broken = tmp_path / "broken.json"
-    broken.write_text("{")
-    assert "not valid JSON" in str(configuration_error(load_config_file, broken))
-    listed = tmp_path / "list.json"
-    listed.write_text("[]")
-    assert "expected a JSON object" in str(configuration_error(load_config_file, listed))
+def test_malformed_values_in_config_json_name_the_variable(tmp_path: Path) -> None:
     bad_servers = write_config(tmp_path / "servers.json", KAFKA_BOOTSTRAP_SERVERS="localhost:9092")
     assert (
         configuration_error(from_environment, {}, bad_servers).variable == "KAFKA_BOOTSTRAP_SERVERS"
@@ -385,3 +376,75 @@ def test_non_string_value_in_config_json_names_the_variable(tmp_path, variable):
     config_file.write_text(json.dumps(settings))
     with pytest.raises(ConfigurationError, match=f"^{variable}: expected a string, got int"):
         from_environment({}, config_file)
+
+
+# --- the connection's own rules on security ------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "sasl_plaintext"])
+def test_sasl_plain_without_tls_is_refused(protocol: str) -> None:
+    error = configuration_error(
+        from_kafka_settings,
+        {**SASL_ENV, "KAFKA_SECURITY_PROTOCOL": protocol, "KAFKA_SASL_MECHANISM": "PLAIN"},
+    )
+    assert error.variable == "KAFKA_SASL_MECHANISM"
+    assert "PLAIN sends the password as it is; use it with SASL_SSL" in str(error)
+    assert "\n" not in str(error)
+
+
+def test_sasl_plain_over_tls_and_scram_without_tls_are_accepted() -> None:
+    over_tls = from_kafka_settings({**SASL_ENV, "KAFKA_SASL_MECHANISM": "PLAIN"})
+    assert (over_tls.security_protocol, over_tls.sasl_mechanism) == ("SASL_SSL", "PLAIN")
+    scram = from_kafka_settings({**SASL_ENV, "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"})
+    assert scram.sasl_mechanism == "SCRAM-SHA-512"
+
+
+def test_the_security_protocol_defaults_to_plaintext() -> None:
+    for unset in ({}, {"KAFKA_SECURITY_PROTOCOL": ""}, {"KAFKA_SECURITY_PROTOCOL": "  "}):
+        connection = from_kafka_settings({"KAFKA_BOOTSTRAP_SERVERS": '["h:9092"]', **unset})
+        assert connection.security_protocol == "PLAINTEXT"
+
+
+MSK_AT_9092 = json.dumps(
+    [
+        "b-1.dx.abc123.c2.kafka.eu-west-1.amazonaws.com:9092",
+        "b-2.dx.abc123.c2.kafka.eu-west-1.amazonaws.com:9092",
+    ]
+)
+
+
+def test_msk_brokers_at_9092_with_sasl_ssl_get_a_warning_naming_9096(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="document_exceptions.connection"):
+        connection = from_kafka_settings({**SASL_ENV, "KAFKA_BOOTSTRAP_SERVERS": MSK_AT_9092})
+    assert connection.bootstrap_servers[0].endswith(":9092")  # a warning, not a refusal
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    message = record.getMessage()
+    assert message.startswith("KAFKA_BOOTSTRAP_SERVERS: b-1.dx.abc123")
+    assert "9096" in message
+    assert "your-password" not in message
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": json.dumps([MSK_BROKERS.split(",", maxsplit=1)[0]])
+        },  # 9096: right
+        {"KAFKA_BOOTSTRAP_SERVERS": '["kafka.example.com:9092"]'},  # not an MSK host
+        {  # MSK at 9092 in plaintext: the port is right for that protocol
+            "KAFKA_BOOTSTRAP_SERVERS": MSK_AT_9092,
+            "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
+            "KAFKA_SASL_MECHANISM": "",
+        },
+    ],
+    ids=["msk-9096", "other-host-9092", "msk-9092-plaintext"],
+)
+def test_no_port_warning_where_the_port_fits(
+    overrides: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="document_exceptions.connection"):
+        from_kafka_settings({**SASL_ENV, **overrides})
+    assert not [record for record in caplog.records if "9096" in record.getMessage()]

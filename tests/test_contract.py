@@ -8,12 +8,11 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from document_exceptions import contract
+from document_exceptions import contract, encoding
 from document_exceptions.contract import (
     COMMON_EXCEPTION_TYPES,
     DEFAULT_HTTP_STATUS_CODE,
@@ -29,12 +28,11 @@ from document_exceptions.contract import (
     prepare_json,
     prepare_record,
 )
-from document_exceptions.seed_examples import (
-    SEED_DECORATOR,
-    SEED_EXAMPLES,
-    SEED_EXCEPTION_TYPES,
-    SEED_MANUAL_SEND,
-    SEED_MESSAGE,
+from tests.guide_examples import (
+    GUIDE_DECORATOR,
+    GUIDE_EXAMPLES,
+    GUIDE_MANUAL_SEND,
+    GUIDE_MESSAGE,
 )
 
 NOW = datetime(2025, 10, 21, 10, 30, 0, 123456, tzinfo=UTC)
@@ -59,11 +57,11 @@ def errors_of(
     return list(raised.value.errors)
 
 
-# --- the contract's constants match the seed -------------------------------------------
+# --- the contract's constants match the guide -------------------------------------------
 
 
 def test_fields_are_the_seeds_seventeen_in_the_seeds_order() -> None:
-    assert list(FIELDS) == list(SEED_MESSAGE)
+    assert list(FIELDS) == list(GUIDE_MESSAGE)
     assert len(FIELDS) == 17
 
 
@@ -77,8 +75,21 @@ def test_required_fields() -> None:
     )
 
 
-def test_common_exception_types_are_the_seeds_ten_with_descriptions() -> None:
-    assert dict(COMMON_EXCEPTION_TYPES) == SEED_EXCEPTION_TYPES
+def test_common_exception_types_are_the_guides_ten_with_descriptions() -> None:
+    assert list(COMMON_EXCEPTION_TYPES) == [
+        "access_denied",
+        "file_not_found",
+        "upload_failed",
+        "download_failed",
+        "invalid_file_type",
+        "file_too_large",
+        "quota_exceeded",
+        "authentication_failed",
+        "session_expired",
+        "rate_limit_exceeded",
+    ]
+    assert COMMON_EXCEPTION_TYPES["access_denied"] == "User doesn't have permission"
+    assert all(COMMON_EXCEPTION_TYPES.values())
 
 
 def test_http_status_table_covers_every_common_type() -> None:
@@ -99,14 +110,14 @@ def test_http_status_table_covers_every_common_type() -> None:
 
 
 def test_the_seeds_full_message_is_kept_exactly() -> None:
-    record = prepare_record(SEED_MESSAGE)
-    assert record.message == SEED_MESSAGE
-    assert record.record.value == compact_json(SEED_MESSAGE)
+    record = prepare_record(GUIDE_MESSAGE)
+    assert record.message == GUIDE_MESSAGE
+    assert record.record.value == compact_json(GUIDE_MESSAGE)
     assert record.record.key == b"DocumentAccessLog"
 
 
 def test_defaults_are_filled_in() -> None:
-    message = build_message(SEED_MANUAL_SEND, now=NOW)
+    message = build_message(GUIDE_MANUAL_SEND, now=NOW)
     assert message == {
         "timestamp": "2025-10-21T10:30:00.123Z",
         "topic": "DocumentExceptions",
@@ -161,7 +172,7 @@ def test_http_status_code_comes_from_the_exception_type(exception_type: str, sta
 
 
 def test_unlisted_exception_types_are_accepted_with_the_default_status() -> None:
-    message = build_message(SEED_DECORATOR)
+    message = build_message(GUIDE_DECORATOR)
     assert message["exception_type"] == "document_download_error"
     assert message["http_status_code"] == DEFAULT_HTTP_STATUS_CODE == 500
 
@@ -185,8 +196,8 @@ def test_integer_ids_are_carried_as_strings() -> None:
 
 
 def test_field_order_is_the_contracts_whatever_the_input_order() -> None:
-    shuffled = dict(reversed(list(SEED_MESSAGE.items())))
-    assert prepare_record(shuffled).record.value == compact_json(SEED_MESSAGE)
+    shuffled = dict(reversed(list(GUIDE_MESSAGE.items())))
+    assert prepare_record(shuffled).record.value == compact_json(GUIDE_MESSAGE)
 
 
 def test_null_optional_fields_are_fine() -> None:
@@ -476,7 +487,7 @@ def test_a_record_over_max_record_bytes_is_rejected_naming_the_largest_field() -
 
 
 def test_max_record_bytes_is_a_setting_and_counts_key_value_and_headers() -> None:
-    message = {**SEED_MESSAGE, "additional_context": {"blob": "b" * 20_000}}
+    message = {**GUIDE_MESSAGE, "additional_context": {"blob": "b" * 20_000}}
     record = prepare_record(message)
     assert record.size == contract.record_size(
         record.record.key, record.record.value, record.record.headers
@@ -499,7 +510,7 @@ def test_truncated_worst_case_still_fits_the_default_record_size() -> None:
 
 
 def test_headers_let_consumers_route_without_parsing() -> None:
-    record = prepare_record(SEED_MESSAGE)
+    record = prepare_record(GUIDE_MESSAGE)
     assert record.record.headers == [
         ("exception_type", b"access_denied"),
         ("source", b"django_s3_app"),
@@ -509,27 +520,27 @@ def test_headers_let_consumers_route_without_parsing() -> None:
 
 
 def test_key_by_order_req_id_changes_the_record_key_not_the_message() -> None:
-    constant = prepare_record(SEED_MESSAGE)
-    by_order = prepare_record(SEED_MESSAGE, ContractSettings(key_by="order_req_id"))
+    constant = prepare_record(GUIDE_MESSAGE)
+    by_order = prepare_record(GUIDE_MESSAGE, ContractSettings(key_by="order_req_id"))
     assert constant.record.key == b"DocumentAccessLog"
     assert by_order.record.key == b"SB1029435"
     assert by_order.record.value == constant.record.value
 
 
-@pytest.mark.parametrize("example", sorted(SEED_EXAMPLES))
+@pytest.mark.parametrize("example", sorted(GUIDE_EXAMPLES))
 def test_seed_examples_serialize_exactly_as_json_would(example: str) -> None:
-    record = prepare_record(SEED_EXAMPLES[example], now=NOW)
+    record = prepare_record(GUIDE_EXAMPLES[example], now=NOW)
     assert record.record.value == compact_json(record.message)
     assert json.loads(record.record.value) == record.message
     assert (
-        prepare_json(json.dumps(SEED_EXAMPLES[example]), now=NOW).record.value
+        prepare_json(json.dumps(GUIDE_EXAMPLES[example]), now=NOW).record.value
         == record.record.value
     )
 
 
 def test_both_encoders_are_available_and_agree_on_the_seed_message() -> None:
-    message = build_message(SEED_MESSAGE)
-    assert contract._encode_with_orjson(message) == contract._encode_with_json(message)
+    message = build_message(GUIDE_MESSAGE)
+    assert encoding._encode_with_orjson(message) == encoding._encode_with_json(message)
     assert contract.JSON_ENCODER == "orjson"
 
 
@@ -568,10 +579,10 @@ def test_orjson_bytes_are_json_bytes_and_mean_the_same(
         "stack_trace": stack_trace,
     }
     no_floats = build_message({**fields, "additional_context": context_text}, now=NOW)
-    assert contract._encode_with_orjson(no_floats) == contract._encode_with_json(no_floats)
+    assert encoding._encode_with_orjson(no_floats) == encoding._encode_with_json(no_floats)
     with_floats = build_message({**fields, "additional_context": context_any}, now=NOW)
-    assert json.loads(contract._encode_with_orjson(with_floats)) == json.loads(
-        contract._encode_with_json(with_floats)
+    assert json.loads(encoding._encode_with_orjson(with_floats)) == json.loads(
+        encoding._encode_with_json(with_floats)
     )
 
 
@@ -625,55 +636,3 @@ def test_contract_settings_from_environment() -> None:
 def test_contract_settings_errors_name_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ContractError, match=f"^{variable}: "):
         ContractSettings.from_environment({variable: value})
-
-
-# --- JSON Schema --------------------------------------------------------------------------
-
-
-def test_the_schema_file_is_generated_from_the_contract() -> None:
-    assert contract.SCHEMA_PATH.read_text(encoding="utf-8") == contract.schema_text(), (
-        "run: python -m document_exceptions.contract --write-schema"
-    )
-    assert contract.main(["--check-schema"]) == 0
-
-
-def test_the_schema_command_writes_the_same_file(tmp_path: Any) -> None:
-    target = tmp_path / "schema.json"
-    assert contract.main(["--check-schema", "--path", str(target)]) == 1
-    assert contract.main(["--write-schema", "--path", str(target)]) == 0
-    assert target.read_text(encoding="utf-8") == contract.schema_text()
-
-
-def schema_validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(contract.SCHEMA_PATH.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
-
-
-@pytest.mark.parametrize("example", sorted(SEED_EXAMPLES))
-def test_published_messages_satisfy_the_schema(example: str) -> None:
-    message = json.loads(prepare_record(SEED_EXAMPLES[example]).record.value)
-    assert list(schema_validator().iter_errors(message)) == []
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"exception_type": "Not Snake"},
-        {"http_status_code": 700},
-        {"additional_context": []},
-        {"user_id": ""},
-        {"surprise": 1},
-    ],
-)
-def test_the_schema_rejects_what_the_contract_rejects(change: dict[str, Any]) -> None:
-    message = {**SEED_MESSAGE, **change}
-    assert list(schema_validator().iter_errors(message)) != []
-    with pytest.raises(ValidationError):
-        prepare_record(message)
-
-
-def test_the_schema_requires_every_field() -> None:
-    message = dict(SEED_MESSAGE)
-    del message["stack_trace"]
-    assert [e.validator for e in schema_validator().iter_errors(message)] == ["required"]

@@ -20,7 +20,7 @@ import handler
 from document_exceptions import aws_clients
 from document_exceptions.contract import build_message
 from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
-from document_exceptions.seed_examples import SEED_EXAMPLES, SEED_MESSAGE
+from tests.guide_examples import GUIDE_EXAMPLES, GUIDE_MESSAGE
 from tests.harness.relay import RelayedBroker
 from tests.harness.sasl_front_end import SaslSslBroker
 from tests.ops_helpers import LambdaContext, sqs_event, throwaway_aws_credentials
@@ -161,12 +161,12 @@ def test_every_seed_example_round_trips_byte_for_byte(
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", json.dumps([seed_broker.bootstrap]))
     monkeypatch.delenv("KAFKA_TOPIC", raising=False)
     results = {}
-    for name, example in SEED_EXAMPLES.items():
+    for name, example in GUIDE_EXAMPLES.items():
         response = handler.handler(example, LambdaContext())
         assert response["published"] == 1, response
         results[name] = response["results"][0]
     stored = {(r.partition, r.offset): r for r in seed_broker.read_all("DocumentExceptions")}
-    for name, example in SEED_EXAMPLES.items():
+    for name, example in GUIDE_EXAMPLES.items():
         record = stored[(results[name]["partition"], results[name]["offset"])]
         sent = json.loads(record.value or b"")
         expected = build_message({**example, "timestamp": sent["timestamp"]})
@@ -179,7 +179,7 @@ def test_every_seed_example_round_trips_byte_for_byte(
             ("content-type", b"application/json"),
         ]
     full = stored[(results["message_format"]["partition"], results["message_format"]["offset"])]
-    assert full.value == json.dumps(SEED_MESSAGE, separators=(",", ":")).encode()
+    assert full.value == json.dumps(GUIDE_MESSAGE, separators=(",", ":")).encode()
 
 
 @pytest.mark.timeout(60)
@@ -188,11 +188,11 @@ def test_seed_examples_through_the_sqs_path_arrive_unchanged(
 ) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", json.dumps([seed_broker.bootstrap]))
     before = len(seed_broker.read_all("DocumentExceptions"))
-    body = json.dumps(SEED_MESSAGE, indent=4)  # as the seed prints it
+    body = json.dumps(GUIDE_MESSAGE, indent=4)  # as the seed prints it
     assert handler.handler(sqs_event([body]), LambdaContext()) == {"batchItemFailures": []}
     values = values_on(seed_broker, "DocumentExceptions")
     assert len(values) == before + 1
-    assert json.dumps(SEED_MESSAGE, separators=(",", ":")).encode() in values
+    assert json.dumps(GUIDE_MESSAGE, separators=(",", ":")).encode() in values
 
 
 # --- direct invocation --------------------------------------------------------------------

@@ -30,7 +30,7 @@ from kafka.net.manager import KafkaConnectionManager
 from kafka.net.selector import NetworkSelector
 
 from document_exceptions import cli, kafka_connect
-from document_exceptions.connection import KafkaConnection, from_seed_settings
+from document_exceptions.connection import KafkaConnection, from_kafka_settings
 from document_exceptions.kafka_connect import (
     ConnectionWatch,
     Diagnosis,
@@ -70,7 +70,7 @@ def opened(
 
 @pytest.fixture
 def secure(secure_kafka_broker: SaslSslBroker) -> KafkaConnection:
-    return from_seed_settings(secure_kafka_broker.client_env())
+    return from_kafka_settings(secure_kafka_broker.client_env())
 
 
 # --- classification (table) -----------------------------------------------------------------

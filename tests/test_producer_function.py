@@ -26,12 +26,11 @@ from document_exceptions.connection import (
 )
 from document_exceptions.contract import ContractSettings
 from document_exceptions.publisher import ProducerSettings
-from stacks.bundling import REPO_ROOT, asset_files
+from stacks.assets import PRODUCER_ASSET
 from stacks.config import ProducerFunctionSettings
 from stacks.producer_function import (
     HANDLER,
     MAX_RECEIVE_COUNT,
-    PRODUCER_SOURCES,
     ProducerFunction,
 )
 from tests.client_access_stack import (
@@ -51,6 +50,7 @@ from tests.client_access_stack import (
     ref,
     security_group_egress,
 )
+from tests.stack_fixtures import asset_s3_key
 
 SETTINGS = ProducerFunctionSettings(
     reserved_concurrency=3,
@@ -183,18 +183,8 @@ def test_function_runs_handler_handler_on_python_3_14_x86_64(built: Built) -> No
     assert properties["Architectures"] == ["x86_64"]
 
 
-def test_asset_is_lambda_src_plus_the_library_without_django_tests_or_bytecode() -> None:
-    handler_folder, library = PRODUCER_SOURCES
-    assert (handler_folder.path, handler_folder.target) == (REPO_ROOT / "lambda_src", "")
-    assert (library.path, library.target) == (
-        REPO_ROOT / "document_exceptions",
-        "document_exceptions",
-    )
-    names = [str(target) for target, _ in asset_files(PRODUCER_SOURCES)]
-    assert "document_exceptions/connection.py" in names
-    assert not [name for name in names if name.startswith("document_exceptions/app/")]
-    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
-    assert not [name for name in names if "egg-info" in name or name.startswith("tests/")]
+def test_function_runs_the_producer_asset(built: Built) -> None:
+    assert function_properties(built)["Code"]["S3Key"] == asset_s3_key(PRODUCER_ASSET)
 
 
 def test_timeout_memory_and_reserved_concurrency_come_from_settings(built: Built) -> None:

@@ -14,7 +14,7 @@ import time
 import pytest
 from kafka import KafkaAdminClient
 
-from document_exceptions.connection import KafkaConnection, from_seed_settings
+from document_exceptions.connection import KafkaConnection, from_kafka_settings
 from document_exceptions.kafka_connect import Diagnosis, FailureKind, connect_error
 from tests.harness.sasl_front_end import SaslSslBroker, ScramCredential
 from tests.topic_bootstrap_asset import load
@@ -105,7 +105,7 @@ def test_steps_after_the_deadline_end_in_out_of_time(kafka_broker, fresh_topic):
 
 def test_sasl_ssl_scram_sha_512_connects_for_real(secure_kafka_broker, fresh_topic):
     logins_before = secure_kafka_broker.front_end.logins
-    opened = connect(from_seed_settings(secure_kafka_broker.client_env()))
+    opened = connect(from_kafka_settings(secure_kafka_broker.client_env()))
     try:
         name = fresh_topic()
         opened.create_topic(TopicSpec(name, 2, 1))
@@ -173,7 +173,7 @@ def test_each_kind_of_connection_failure_has_its_cloudformation_reason(
 @pytest.mark.timeout(30)
 def test_an_unanswered_tls_handshake_fails_within_the_connect_window(secure_kafka_broker):
     """kafka-python alone would wait for the handshake's answer forever."""
-    connection = from_seed_settings(secure_kafka_broker.client_env())
+    connection = from_kafka_settings(secure_kafka_broker.client_env())
     window = topic_admin.Timeouts(connect_seconds=2.0, request_seconds=2.0)
     secure_kafka_broker.relay.blackhole()
     started = time.monotonic()
@@ -200,7 +200,7 @@ def test_a_connection_closed_during_the_tls_handshake_is_not_blamed_on_the_ca(
     secure_kafka_broker.relay.refuse()
 
     with pytest.raises(topic_admin.BrokersUnreachableError) as failed:
-        connect(from_seed_settings(secure_kafka_broker.client_env()))
+        connect(from_kafka_settings(secure_kafka_broker.client_env()))
 
     message = str(failed.value)
     assert message.startswith(
@@ -220,7 +220,7 @@ def test_a_refused_login_is_retried_with_backoff_then_fails_clearly(secure_kafka
     started = time.monotonic()
 
     with pytest.raises(topic_admin.AuthenticationFailedError) as failed:
-        connect(from_seed_settings(env), budget=budget, timeouts=topic_admin.Timeouts(2.0, 2.0))
+        connect(from_kafka_settings(env), budget=budget, timeouts=topic_admin.Timeouts(2.0, 2.0))
 
     elapsed = time.monotonic() - started
     message = str(failed.value)
@@ -243,7 +243,7 @@ def test_a_login_that_starts_working_while_retrying_connects():
         timer = threading.Timer(2.5, lambda: setattr(front_end, "credential", accepted))
         timer.start()
         try:
-            opened = connect(from_seed_settings(broker.client_env()), budget=20.0)
+            opened = connect(from_kafka_settings(broker.client_env()), budget=20.0)
             opened.close()
         finally:
             timer.cancel()

@@ -149,7 +149,7 @@ class TopicProperties:
 def parse_properties(raw: Any, *, local: bool) -> TopicProperties:
     """Validate ``ResourceProperties``.
 
-    ``local`` is True when the seed's KAFKA_* variables name the brokers: then ClusterArn
+    ``local`` is True when the guide's KAFKA_* variables name the brokers: then ClusterArn
     and SecretArn are optional (they are required for MSK).
     """
     if not isinstance(raw, Mapping):

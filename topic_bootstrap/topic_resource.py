@@ -84,7 +84,7 @@ class Runtime:
     clock: Callable[[], float] = time.monotonic
 
     def local_connection(self) -> KafkaConnection | None:
-        """The seed's KAFKA_* variables, which replace the secret and broker lookups."""
+        """The guide's KAFKA_* variables, which replace the secret and broker lookups."""
         return from_environment(self.environ)
 
     def open_admin(self, props: TopicProperties, local: KafkaConnection | None) -> TopicAdmin:

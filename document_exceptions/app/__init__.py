@@ -1,4 +1,4 @@
-"""The app-side library: the seed's Django API for reporting document-access exceptions.
+"""The app-side library: the guide's Django API for reporting document-access exceptions.
 
 ::
 

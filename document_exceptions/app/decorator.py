@@ -24,7 +24,7 @@ What the message carries:
 
 An exception is reported once: when nested decorated functions see it, by the innermost;
 and not at all when it was raised from (``raise ... from``, or while handling) an exception
-already reported by the decorator or the model mixin, as in the seed's
+already reported by the decorator or the model mixin, as in the guide's
 ``except PermissionError: order.handle_document_access_exception(...); raise``. Reported
 exceptions get a ``_document_exceptions_reported`` attribute.
 

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 class DocumentAccessExceptionMixin:
-    """Give a model ``handle_document_access_exception(...)``, the seed's way of reporting.
+    """Give a model ``handle_document_access_exception(...)``, the guide's way of reporting.
 
     ``order_req_id`` comes from the model's field named by ``document_exception_order_field``
     (default ``order_req_id``). Meant to be called in an ``except`` block right before

@@ -1,4 +1,4 @@
-"""Post successful document accesses to the document-orders API (the seed's service).
+"""Post successful document accesses to the document-orders API (the guide's service).
 
 ``POST {DOCUMENT_ORDERS_API_URL}`` with ``Content-Type: application/json`` and this body::
 
@@ -105,7 +105,7 @@ class DocumentOrdersService:
             self._settings = load_orders_api_settings(merged_settings())
         return self._settings
 
-    def post_single_document_order(  # noqa: PLR0917 - the seed's positional signature
+    def post_single_document_order(  # noqa: PLR0917 - the guide's positional signature
         self,
         order_req_id: str,
         s3_key: str,

@@ -1,13 +1,14 @@
 """The app-side library's configuration, read and validated once at start-up.
 
 Every setting has one name, used alike as an environment variable, a Django setting and a
-key of the seed's development ``config.json``. Where several give a value, the first of
-these wins:
+key of the development ``config.json``. Where several give a value, the first of these wins
+(``document_exceptions.settings`` reads them; the rules are this module's):
 
 1. ``overrides`` passed to :func:`document_exceptions.app.configure` (code, e.g. tests);
-2. environment variables (the seed's production way);
+2. environment variables (the guide's production way);
 3. Django settings (``settings.KAFKA_BOOTSTRAP_SERVERS = [...]``), when Django is configured;
-4. the ``config.json`` named by ``DOCUMENT_EXCEPTIONS_CONFIG_FILE`` (the seed's development way).
+4. the ``config.json`` named by ``DOCUMENT_EXCEPTIONS_CONFIG_FILE`` (the guide's development
+   way): a regular file of at most 64 KiB, private to its user when it holds a password.
 
 A missing or malformed value raises :class:`ConfigurationError` naming the variable, so a bad
 deployment fails when it starts, never at the first send.
@@ -37,7 +38,7 @@ deployment fails when it starts, never at the first send.
                                             ``DEBUG``
 ``DOCUMENT_EXCEPTIONS_REPLAY_INTERVAL``     seconds between spool replays / broker probes
 ``DOCUMENT_EXCEPTIONS_EXIT_TIMEOUT``        seconds the exit hook waits for delivery
-``DOCUMENT_EXCEPTIONS_CONFIG_FILE``         path of the seed's ``config.json``
+``DOCUMENT_EXCEPTIONS_CONFIG_FILE``         path of the development ``config.json``
 ``DOCUMENT_ORDERS_API_URL``                 document-orders endpoint (http or https)
 ``DOCUMENT_ORDERS_API_TIMEOUT``             seconds per attempt (default 5)
 ``DOCUMENT_ORDERS_API_MAX_ATTEMPTS``        attempts on 5xx / connection errors (default 3)
@@ -51,7 +52,6 @@ deployment fails when it starts, never at the first send.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import tempfile
@@ -64,18 +64,18 @@ from urllib.parse import urlsplit
 from document_exceptions.app.spool import check_directory
 from document_exceptions.connection import (
     CAFILE_VARIABLE,
-    SEED_VARIABLES,
-    ConfigurationError,
+    CONNECTION_VARIABLES,
     KafkaConnection,
-    from_seed_settings,
-    load_config_file,
+    from_kafka_settings,
 )
 from document_exceptions.contract import ENVIRONMENT_VARIABLES as CONTRACT_VARIABLES
-from document_exceptions.contract import ContractError, ContractSettings
-from document_exceptions.publisher import (
-    ProducerSettings,
-    ProducerSettingsError,
-    environment_variable,
+from document_exceptions.contract import ContractSettings
+from document_exceptions.publisher import ProducerSettings, environment_variable
+from document_exceptions.settings import (
+    CONFIG_FILE_VARIABLE,
+    ConfigurationError,
+    Settings,
+    read_settings,
 )
 
 TRANSPORTS = ("kafka", "lambda")
@@ -90,14 +90,14 @@ STRICT = "DOCUMENT_EXCEPTIONS_STRICT"
 STRICT_CHOICES = {"auto": None, "true": True, "false": False}
 REPLAY_INTERVAL = "DOCUMENT_EXCEPTIONS_REPLAY_INTERVAL"
 EXIT_TIMEOUT = "DOCUMENT_EXCEPTIONS_EXIT_TIMEOUT"
-CONFIG_FILE = "DOCUMENT_EXCEPTIONS_CONFIG_FILE"
+CONFIG_FILE = CONFIG_FILE_VARIABLE
 ORDERS_API_URL = "DOCUMENT_ORDERS_API_URL"
 ORDERS_API_TIMEOUT = "DOCUMENT_ORDERS_API_TIMEOUT"
 ORDERS_API_MAX_ATTEMPTS = "DOCUMENT_ORDERS_API_MAX_ATTEMPTS"
 
 PRODUCER_VARIABLES = tuple(environment_variable(f.name) for f in fields(ProducerSettings))
 VARIABLES = (
-    *SEED_VARIABLES,
+    *CONNECTION_VARIABLES,
     CAFILE_VARIABLE,
     *CONTRACT_VARIABLES.values(),
     *PRODUCER_VARIABLES,
@@ -220,30 +220,19 @@ def merged_settings(
     environ: Mapping[str, str] | None = None,
     django: Mapping[str, Any] | None = None,
     config_file: str | os.PathLike[str] | None = None,
-) -> dict[str, Any]:
+) -> Settings:
     """All sources merged per variable: overrides, then environment, Django, config.json."""
-    environ = os.environ if environ is None else environ
-    django = django_settings() if django is None else django
     overrides = overrides or {}
     unknown = sorted(set(overrides) - {*VARIABLES, CONFIG_FILE})
     if unknown:
         raise ConfigurationError(unknown[0], f"unknown setting; known: {', '.join(VARIABLES)}")
-    config_path = (
-        config_file
-        or overrides.get(CONFIG_FILE)
-        or environ.get(CONFIG_FILE)
-        or django.get(CONFIG_FILE)
+    return read_settings(
+        VARIABLES,
+        overrides=overrides,
+        environ=environ,
+        django=django_settings() if django is None else django,
+        config_file=config_file,
     )
-    merged: dict[str, Any] = {}
-    if config_path:
-        try:
-            merged.update(load_config_file(config_path))
-        except ConfigurationError as exc:
-            raise ConfigurationError(CONFIG_FILE, str(exc)) from None
-    for layer in (django, {name: environ[name] for name in VARIABLES if environ.get(name)}):
-        merged.update({name: value for name, value in layer.items() if name in VARIABLES})
-    merged.update(overrides)
-    return merged
 
 
 def load_settings(
@@ -256,34 +245,24 @@ def load_settings(
 ) -> AppSettings:
     """Read, merge and validate every setting; raises ConfigurationError naming the variable."""
     values = merged_settings(overrides, environ, django, config_file)
-    transport = _choice(values, TRANSPORT, TRANSPORTS, "kafka")
+    transport = values.choice(TRANSPORT, TRANSPORTS, "kafka")
     connection = None
-    lambda_function = _text(values, LAMBDA_FUNCTION)
+    lambda_function = values.text(LAMBDA_FUNCTION)
     if transport == "kafka":
-        if not values.get("KAFKA_BOOTSTRAP_SERVERS"):
+        if not values.is_set("KAFKA_BOOTSTRAP_SERVERS"):
             raise ConfigurationError(
                 "KAFKA_BOOTSTRAP_SERVERS",
                 f'required with {TRANSPORT}=kafka; a JSON list like ["host:9096"]',
             )
-        connection = from_seed_settings(values)
+        connection = from_kafka_settings(values)
     elif not lambda_function:
         raise ConfigurationError(LAMBDA_FUNCTION, f"required with {TRANSPORT}=lambda")
-    try:
-        contract = ContractSettings.from_environment(
-            {name: values[name] for name in CONTRACT_VARIABLES.values() if name in values}
-        )
-    except ContractError as exc:
-        raise ConfigurationError(exc.setting, exc.problem) from None
-    given_spool_dir = _text(values, SPOOL_DIR)
+    contract = ContractSettings.from_settings(values)
+    given_spool_dir = values.text(SPOOL_DIR)
     spool_dir = Path(given_spool_dir).expanduser() if given_spool_dir else default_spool_dir()
     if check_spool_dir and spool_dir is not None:
         _ensure_writable_dir(spool_dir)
-    try:
-        producer = ProducerSettings.from_environment(
-            {name: str(values[name]) for name in PRODUCER_VARIABLES if name in values}
-        )
-    except ProducerSettingsError as exc:
-        raise ConfigurationError(exc.name, exc.problem) from None
+    producer = ProducerSettings.from_settings(values)
     if producer.max_request_size < contract.max_record_bytes:
         raise ConfigurationError(
             environment_variable("max_request_size"),
@@ -295,82 +274,38 @@ def load_settings(
         connection=connection,
         contract=contract,
         lambda_function=lambda_function,
-        lambda_region=_text(values, LAMBDA_REGION),
-        buffer_size=int(_number(values, BUFFER_SIZE, 10_000, minimum=1, integer=True)),
-        full_buffer_policy=_choice(values, FULL_BUFFER_POLICY, FULL_BUFFER_POLICIES, "spool"),
+        lambda_region=values.text(LAMBDA_REGION),
+        buffer_size=values.integer(BUFFER_SIZE, 10_000, minimum=1),
+        full_buffer_policy=values.choice(FULL_BUFFER_POLICY, FULL_BUFFER_POLICIES, "spool"),
         spool_dir=spool_dir,
         strict=_strict(values),
         producer=producer,
-        replay_interval=_number(values, REPLAY_INTERVAL, 15.0, minimum=0.05, maximum=3600.0),
-        exit_timeout=_number(values, EXIT_TIMEOUT, 10.0, minimum=0.0, maximum=900.0),
+        replay_interval=values.number(REPLAY_INTERVAL, 15.0, minimum=0.05, maximum=3600.0),
+        exit_timeout=values.number(EXIT_TIMEOUT, 10.0, minimum=0.0, maximum=900.0),
         orders_api=load_orders_api_settings(values),
     )
 
 
-def load_orders_api_settings(values: Mapping[str, Any]) -> OrdersApiSettings:
+def load_orders_api_settings(values: Mapping[str, Any] | Settings) -> OrdersApiSettings:
     """The document-orders API part of the settings (URL optional until first use)."""
-    url = _text(values, ORDERS_API_URL)
+    values = values if isinstance(values, Settings) else Settings(values)
+    url = values.text(ORDERS_API_URL)
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(ORDERS_API_URL, f"{url!r} is not an http(s) URL")
     return OrdersApiSettings(
         url=url,
-        timeout=_number(values, ORDERS_API_TIMEOUT, 5.0, minimum=0.01, maximum=300.0),
-        max_attempts=int(
-            _number(values, ORDERS_API_MAX_ATTEMPTS, 3, minimum=1, maximum=10, integer=True)
-        ),
+        timeout=values.number(ORDERS_API_TIMEOUT, 5.0, minimum=0.01, maximum=300.0),
+        max_attempts=values.integer(ORDERS_API_MAX_ATTEMPTS, 3, minimum=1, maximum=10),
     )
 
 
-def _text(values: Mapping[str, Any], name: str) -> str | None:
-    value = values.get(name)
-    if value is None:
-        return None
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str):
-        raise ConfigurationError(name, f"expected text, got {type(value).__name__}")
-    return value.strip() or None
-
-
-def _choice(values: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
-    value = (_text(values, name) or default).lower()
-    if value not in choices:
-        raise ConfigurationError(name, f"{value!r} is not one of {', '.join(choices)}")
-    return value
-
-
-def _number(
-    values: Mapping[str, Any],
-    name: str,
-    default: float,
-    *,
-    minimum: float,
-    maximum: float | None = None,
-    integer: bool = False,
-) -> float:
-    raw = values.get(name)
-    if raw is None or raw == "":
-        return default
-    if isinstance(raw, bool):
-        raise ConfigurationError(name, f"expected a number, got {raw!r}")
-    try:
-        number = int(raw) if integer else float(raw)
-    except (TypeError, ValueError):
-        kind = "a whole number" if integer else "a number"
-        raise ConfigurationError(name, f"expected {kind}, got {raw!r}") from None
-    if math.isnan(number) or number < minimum or (maximum is not None and number > maximum):
-        bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise ConfigurationError(name, f"{raw!r} is out of range; expected {bounds}")
-    return number
-
-
-def _strict(values: Mapping[str, Any]) -> bool | None:
-    raw = values.get(STRICT)
+def _strict(values: Settings) -> bool | None:
+    raw = values.raw(STRICT)
     if isinstance(raw, bool):  # a Django setting or an override
         return raw
-    return STRICT_CHOICES[_choice(values, STRICT, tuple(STRICT_CHOICES), "auto")]
+    return STRICT_CHOICES[values.choice(STRICT, tuple(STRICT_CHOICES), "auto")]
 
 
 def _ensure_writable_dir(path: Path) -> None:

@@ -1,6 +1,6 @@
 """Which Kafka cluster and topic a command talks to: local settings or a deployed stack.
 
-- Local: the seed's ``KAFKA_*`` variables (or its ``config.json``), exactly as the app-side
+- Local: the guide's ``KAFKA_*`` variables (or its ``config.json``), exactly as the app-side
   library and the producer Lambda read them locally.
 - Deployed (``--stack``): the stack's outputs give the SASL/SCRAM broker string and the
   secret's ARN; the username and password are read from the secret when first needed, and
@@ -39,7 +39,7 @@ TOPIC_VARIABLE = "KAFKA_TOPIC"
 DEFAULT_PARTITIONS = 3
 NO_CONNECTION_HINT = (
     "set KAFKA_BOOTSTRAP_SERVERS (a JSON list) and the other KAFKA_* variables, pass "
-    "--config with the seed's config.json, or pass --stack (and --region) for a deployed "
+    "--config with the guide's config.json, or pass --stack (and --region) for a deployed "
     "environment"
 )
 

@@ -1,7 +1,7 @@
-"""Upload and download views written like the seed's, with the three reporting tools.
+"""Upload and download views written like the guide's, with the three reporting tools.
 
 - ``order.handle_document_access_exception(...)`` (the model mixin) reports the exceptions a
-  view handles itself (access denied, file not found), as in the seed's upload view;
+  view handles itself (access denied, file not found), as in the guide's upload view;
 - ``@kafka_exception_handler(...)`` on the download view reports everything else that
   escapes it (a storage failure, the document-orders API refusing the record) and re-raises
   it unchanged; ``order_req_id`` and ``s3_key`` come from the URL, ``user_id``, the client's

@@ -1,6 +1,6 @@
 """Settings of the example project: a Django service storing documents, reporting exceptions.
 
-Kafka is configured the seed's way: the development `config.json` next to `manage.py`
+Kafka is configured the guide's way: the development `config.json` next to `manage.py`
 (named by DOCUMENT_EXCEPTIONS_CONFIG_FILE below), overridden in production by the
 environment variables KAFKA_BOOTSTRAP_SERVERS (a JSON list), KAFKA_SECURITY_PROTOCOL,
 KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD. Environment variables
@@ -70,7 +70,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
 }
 
-# document-exceptions: development config.json (the seed's), env vars override.
+# document-exceptions: development config.json (the guide's), env vars override.
 DOCUMENT_EXCEPTIONS_CONFIG_FILE = str(BASE_DIR / "config.json")
 DOCUMENT_EXCEPTIONS_SPOOL_DIR = str(BASE_DIR / "var" / "document-exceptions-spool")
 MESSAGE_DEFAULT_SOURCE = "django_s3_app"

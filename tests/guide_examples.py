@@ -1,10 +1,10 @@
-"""The seed guide's examples: its example messages and exception types, one source for all.
+"""The guide's example messages (test data): one source for the tests, the demo and the benchmark.
 
-Source: the seed guide's "Message Format" (the full message), "Usage Examples" (the calls of
+From the guide's "Message Format" (the full message) and "Usage Examples" (the calls of
 `send_document_access_exception`, `order.handle_document_access_exception` and the
-`@kafka_exception_handler('document_download_error')` decorator, as the fields they send)
-and "Exception Types" sections. The producer's tests, the demo and the benchmarks use these
-constants; they are data only and import nothing from the package.
+`@kafka_exception_handler('document_download_error')` decorator, as the fields they send).
+Its "Exception Types" are `document_exceptions.fields.COMMON_EXCEPTION_TYPES`. Data only:
+this module imports nothing from the package.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 # "Message Format": messages sent to 'DocumentExceptions' with key 'DocumentAccessLog'.
-SEED_MESSAGE: dict[str, Any] = {
+GUIDE_MESSAGE: dict[str, Any] = {
     "timestamp": "2025-10-21T10:30:00Z",
     "topic": "DocumentExceptions",
     "key": "DocumentAccessLog",
@@ -33,7 +33,7 @@ SEED_MESSAGE: dict[str, Any] = {
 }
 
 # "Manual Exception Sending": send_document_access_exception(...).
-SEED_MANUAL_SEND: dict[str, Any] = {
+GUIDE_MANUAL_SEND: dict[str, Any] = {
     "order_req_id": "SB1029435",
     "s3_key": "documents/file.pdf",
     "user_id": "user123",
@@ -44,7 +44,7 @@ SEED_MANUAL_SEND: dict[str, Any] = {
 }
 
 # "In Views/Services": order.handle_document_access_exception(...), order_req_id from the model.
-SEED_VIEW_EXCEPTION: dict[str, Any] = {
+GUIDE_VIEW_EXCEPTION: dict[str, Any] = {
     "order_req_id": "SB1029435",
     "s3_key": "documents/user123/file.pdf",
     "user_id": "user123",
@@ -57,7 +57,7 @@ SEED_VIEW_EXCEPTION: dict[str, Any] = {
 
 # "Using Decorator": @kafka_exception_handler('document_download_error') on
 # download_document(order_req_id, s3_key, user_id).
-SEED_DECORATOR: dict[str, Any] = {
+GUIDE_DECORATOR: dict[str, Any] = {
     "order_req_id": "SB1029435",
     "s3_key": "documents/user123/contract.pdf",
     "user_id": "user123",
@@ -67,23 +67,9 @@ SEED_DECORATOR: dict[str, Any] = {
     "download_document\nbotocore.errorfactory.NoSuchKey: An error occurred (NoSuchKey)",
 }
 
-SEED_EXAMPLES: dict[str, dict[str, Any]] = {
-    "message_format": SEED_MESSAGE,
-    "manual_send": SEED_MANUAL_SEND,
-    "view_exception": SEED_VIEW_EXCEPTION,
-    "decorator": SEED_DECORATOR,
-}
-
-# "Exception Types": the ten common types and their descriptions.
-SEED_EXCEPTION_TYPES: dict[str, str] = {
-    "access_denied": "User doesn't have permission",
-    "file_not_found": "Document not found in S3",
-    "upload_failed": "File upload to S3 failed",
-    "download_failed": "File download from S3 failed",
-    "invalid_file_type": "Unsupported file type",
-    "file_too_large": "File exceeds size limit",
-    "quota_exceeded": "User/order quota exceeded",
-    "authentication_failed": "Invalid authentication",
-    "session_expired": "User session expired",
-    "rate_limit_exceeded": "Too many requests",
+GUIDE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "message_format": GUIDE_MESSAGE,
+    "manual_send": GUIDE_MANUAL_SEND,
+    "view_exception": GUIDE_VIEW_EXCEPTION,
+    "decorator": GUIDE_DECORATOR,
 }

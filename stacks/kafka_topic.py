@@ -1,9 +1,9 @@
 """Kafka topics as CloudFormation custom resources (MSK on Kafka 2.8.1 has no AWS::MSK::Topic).
 
-`TopicBootstrapProvider` is one per cluster: the on-event Lambda (`handler.on_event`, asset
-root `topic_bootstrap/` plus a copy of the `document_exceptions/` library for the shared
-connection code) runs in the VPC next to the brokers; the CDK Provider framework's function
-stays outside the VPC so it can always answer CloudFormation, also when the handler fails.
+`TopicBootstrapProvider` is one per cluster: the on-event Lambda (`handler.on_event`, the
+runtime in `topic_bootstrap/`, its asset `stacks.assets.TOPIC_ASSET`) runs in the VPC next
+to the brokers; the CDK Provider framework's function stays outside the VPC so it can always
+answer CloudFormation, also when the handler fails.
 
 `KafkaTopic` is one per topic. Its properties reach the handler as strings (CloudFormation
 turns every custom resource property value into a string, so the template spells them as
@@ -20,25 +20,12 @@ from aws_cdk import custom_resources as cr
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct, IDependable
 
-from stacks.bundling import (
-    LAMBDA_REQUIREMENTS,
-    LIBRARY,
-    NOT_IN_LAMBDA,
-    REPO_ROOT,
-    RUNTIME,
-    AssetSource,
-    python_asset_code,
-)
+from stacks.assets import RUNTIME, TOPIC_ASSET
 from stacks.config import TopicSettings
 from stacks.kafka_access import KafkaClientAccess
 from stacks.log_groups import EncryptedLogGroups
 from stacks.vpc_function import execution_role, kafka_client_security_group
 
-TOPIC_BOOTSTRAP_DIR = REPO_ROOT / "topic_bootstrap"
-TOPIC_BOOTSTRAP_SOURCES = (
-    AssetSource(TOPIC_BOOTSTRAP_DIR, exclude=("requirements.txt",)),
-    AssetSource(LIBRARY, target="document_exceptions", exclude=NOT_IN_LAMBDA),
-)
 HANDLER = "handler.on_event"
 RESOURCE_TYPE = "Custom::KafkaTopic"
 SERVICE_NAME = "document-exceptions-topic-bootstrap"
@@ -49,11 +36,6 @@ HANDLER_MEMORY_MB = 256
 DEFAULT_TOPIC_TIMEOUT = Duration.minutes(4)
 # How long CloudFormation waits for an answer: the handler's worst case plus the framework's.
 RESPONSE_MARGIN = Duration.minutes(2)
-
-
-def topic_bootstrap_code() -> lambda_.Code:
-    """The on-event handler's asset: topic_bootstrap/ + document_exceptions + requirements."""
-    return python_asset_code(TOPIC_BOOTSTRAP_SOURCES, LAMBDA_REQUIREMENTS)
 
 
 class TopicBootstrapProvider(Construct):
@@ -92,7 +74,7 @@ class TopicBootstrapProvider(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             handler=HANDLER,
-            code=topic_bootstrap_code(),
+            code=TOPIC_ASSET.code(),
             timeout=handler_timeout,
             memory_size=HANDLER_MEMORY_MB,
             vpc=access.vpc,

@@ -1,4 +1,4 @@
-"""CDK assertions for `stacks.topic_bootstrap` (provider + topics): one synth, bundling skipped."""
+"""CDK assertions for `stacks.kafka_topic` (provider + topics): one synth, bundling skipped."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ import pytest
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.bundling import REPO_ROOT, asset_files
+from stacks.assets import TOPIC_ASSET
 from stacks.config import TopicSettings
 from stacks.kafka_access import KafkaClientAccess
-from stacks.topic_bootstrap import (
+from stacks.kafka_topic import (
     HANDLER,
     RESOURCE_TYPE,
-    TOPIC_BOOTSTRAP_SOURCES,
     KafkaTopic,
     TopicBootstrapProvider,
 )
@@ -39,6 +38,7 @@ from tests.client_access_stack import (
     ref,
     security_group_egress,
 )
+from tests.stack_fixtures import asset_s3_key
 from tests.topic_bootstrap_asset import load
 
 AUDIT_TOPIC = TopicSettings(
@@ -113,21 +113,9 @@ def test_on_event_handler_runs_handler_on_event_on_python_3_14(built: Built) -> 
     assert properties["Timeout"] == 300
 
 
-def test_asset_is_topic_bootstrap_plus_the_shared_document_exceptions_package() -> None:
-    root, shared = TOPIC_BOOTSTRAP_SOURCES
-    assert (root.path, root.target) == (REPO_ROOT / "topic_bootstrap", "")
-    assert (shared.path, shared.target) == (
-        REPO_ROOT / "document_exceptions",
-        "document_exceptions",
-    )
-    names = [str(target) for target, _ in asset_files(TOPIC_BOOTSTRAP_SOURCES)]
-    assert "document_exceptions/connection.py" in names
-    assert not [name for name in names if name.startswith("document_exceptions/app/")]
-    assert not [name for name in names if "__pycache__" in name or name.startswith("tests/")]
-    on_disk = sorted(
-        path.relative_to(root.path).as_posix() for path in root.path.glob("*.py") if path.is_file()
-    )
-    assert [name for name in on_disk if name not in names] == []
+def test_on_event_handler_runs_the_topic_asset(built: Built) -> None:
+    properties = built.resource(built.provider.on_event_function)["Properties"]
+    assert properties["Code"]["S3Key"] == asset_s3_key(TOPIC_ASSET)
 
 
 def test_on_event_handler_runs_in_the_vpc_subnets_with_its_own_security_group(
