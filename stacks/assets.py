@@ -172,15 +172,19 @@ class LocalPythonBundling:
 PRODUCER_ASSET = LambdaAsset(
     name="producer",
     runtime_dir=REPO_ROOT / "lambda_src",
-    runtime_modules=("handler.py",),
+    runtime_modules=("handler.py", "publishing.py", "rejected_queue.py"),
     library_modules=(
         "__init__.py",
+        "aws_clients.py",
+        "chunking.py",
         "connection.py",
         "contract.py",
         "encoding.py",
         "fields.py",
         "kafka_connect.py",
+        "names.py",
         "publisher.py",
+        "record.py",
         "settings.py",
     ),
     requirements=REPO_ROOT / "lambda_src" / "requirements.txt",
@@ -200,6 +204,7 @@ TOPIC_ASSET = LambdaAsset(
     ),
     library_modules=(
         "__init__.py",
+        "aws_clients.py",
         "connection.py",
         "kafka_connect.py",
         "settings.py",

@@ -154,7 +154,7 @@ class NetworkSettings:
 
     `broker_security_group_ids` (`import` only): existing security groups of that VPC
     attached to the brokers in addition to the group this app creates, e.g. the
-    `SecurityGroups` of the seed's `broker-info.json`. Empty by default: the brokers are in
+    `SecurityGroups` of the guide's `broker-info.json`. Empty by default: the brokers are in
     the created group alone, which admits only 9096 from `client_access` and this app's
     functions. An attached group's own rules then apply to the brokers too (and, on
     ZooKeeper-based clusters such as 2.8.1, to the ZooKeeper nodes). The cluster's security

@@ -54,6 +54,8 @@ WHEELS_OF_BOTH = {
 TOP_LEVEL = {
     "producer": {
         "handler.py",
+        "publishing.py",
+        "rejected_queue.py",
         LIBRARY_PACKAGE,
         *WHEELS_OF_BOTH,
         "crc32c",

@@ -44,7 +44,7 @@ from stacks.msk_versions import RECOMMENDED_KAFKA_LINE
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ClientFactory = Callable[[str, str], Any]
 
-# The example ids the committed cdk.json carries: two accounts and the seed's broker-info.json.
+# The example ids the committed cdk.json carries: two accounts and the guide's broker-info.json.
 PLACEHOLDER_IDS = (
     "111111111111",
     "222222222222",

@@ -3,7 +3,7 @@ asset alone.
 
 The assets are built for the Lambda runtime (Python 3.14, manylinux x86_64); this machine's
 interpreter may be another version, which cannot load the asset's compiled extensions
-(orjson, zstandard, crc32c). `HostBuildFinder` loads the host's build of such a package
+(orjson, crc32c). `HostBuildFinder` loads the host's build of such a package
 instead, only when the host has the same distribution version, and lists each substitution.
 boto3 and botocore come with the Lambda runtime, not the asset, and are taken from the host.
 """

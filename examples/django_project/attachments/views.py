@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from attachments.models import OrderRequest
 
-# The seed's imports, changed as the README says ("Using it from a Django service"):
+# The guide's imports, changed as the README says ("Using it from a Django service"):
 # was: from attachments.document_orders_service import document_orders_service
 # was: from kafka.exceptions import kafka_exception_handler
 from document_exceptions.app import document_orders_service, kafka_exception_handler
