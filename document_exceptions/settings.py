@@ -50,7 +50,9 @@ class Settings:
     """Values by name, read through typed getters; an empty value counts as unset."""
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
-        self._values = dict(values or {})
+        # Not copied: each name is looked up when it is read (`os.environ` included), so only
+        # the variables a user asks for are ever read.
+        self._values: Mapping[str, Any] = {} if values is None else values
 
     def raw(self, name: str) -> Any:
         """The value as given (None when unset or empty)."""
