@@ -112,7 +112,7 @@ def send_document_access_exception(**fields: Any) -> None:
     ``session_id``, ``user_agent``, ``access_type``, ``file_name``, ``http_status_code``,
     ``stack_trace``, ``additional_context``... are optional).
 
-    Fields the contract refuses are the caller's bug, but the seed calls this from its own
+    Fields the contract refuses are the caller's bug, but the guide calls this from its own
     ``except`` blocks, where raising would replace the exception being handled. So in
     production the report is *parked* (logged, counted as ``parked_reports``, kept in the
     spool with the contract's reasons; see :func:`parked_reports` and :func:`replay_parked`)

@@ -1,4 +1,4 @@
-"""What the seed's helpers take from a request, made reportable: one normalizer for both.
+"""What the guide's helpers take from a request, made reportable: one normalizer for both.
 
 ``@kafka_exception_handler`` and ``order.handle_document_access_exception(...)`` are handed
 what a Django request and an exception give: ``REMOTE_ADDR`` (``''`` behind gunicorn on a
