@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
+from document_exceptions.echo import echo
 from document_exceptions.encoding import (
     DECODES_PLAIN_JSON,
     JSON_ENCODER,
@@ -309,7 +310,7 @@ def _check_complete(
 
 def _mismatch(name: str, given: Any, what: str, configured: str) -> FieldError:
     """`topic` and `key` are filled in when absent and must match the configuration."""
-    return FieldError(name, f"{given!r} is not the configured {what} {configured!r}")
+    return FieldError(name, f"{echo(given)} is not the configured {what} {configured!r}")
 
 
 def _fill_defaults(

@@ -8,10 +8,12 @@ times faster; json is the fallback where orjson is not installed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from document_exceptions.fields import FieldError, ValidationError
+from document_exceptions.echo import echo_name
+from document_exceptions.fields import MAX_JSON_TEXT_DEPTH, FieldError, ValidationError
 
 try:
     import orjson
@@ -37,11 +39,41 @@ JSON_ENCODER = "orjson" if orjson is not None else "json"
 
 
 def parse_message(body: str | bytes) -> Any:
-    """Decode a message body (SQS body, stored JSON); invalid JSON is a `ValidationError`."""
+    """Decode a message body (SQS body, stored JSON); invalid JSON is a `ValidationError`.
+
+    Text nested deeper than MAX_JSON_TEXT_DEPTH is refused unparsed (orjson stops at its own
+    limit; the stdlib parser would recurse until RecursionError).
+    """
     try:
-        return orjson.loads(body) if orjson is not None else json.loads(body)
+        if orjson is not None:
+            return orjson.loads(body)
+        text = body.decode(json.detect_encoding(body)) if isinstance(body, bytes) else body
+        if _nested_deeper_than(text, MAX_JSON_TEXT_DEPTH):
+            problem = f"nested deeper than {MAX_JSON_TEXT_DEPTH} levels"
+            raise ValidationError([FieldError("message", problem)])
+        return json.loads(text)
     except ValueError as exc:
-        raise ValidationError([FieldError("message", f"not valid JSON ({exc})")]) from None
+        if isinstance(exc, ValidationError):
+            raise
+        problem = f"not valid JSON ({echo_name(str(exc))})"
+        raise ValidationError([FieldError("message", problem)]) from None
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON `text` opens more than `limit` arrays or objects inside each other
+    (brackets inside strings do not count); counted without parsing or recursing."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def unencodable_fields(message: Mapping[str, Any]) -> list[FieldError]:

@@ -18,6 +18,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
+from document_exceptions.echo import echo, echo_name
+
 FIELDS: tuple[str, ...] = (
     "timestamp",
     "topic",
@@ -91,6 +93,10 @@ MAX_FIELD_CHARS: Mapping[str, int] = MappingProxyType(
 TRUNCATION_MARKER = "...[truncated: {original} characters in total]"
 
 MAX_CONTEXT_DEPTH = 32
+# Deeper JSON text is refused before it is parsed (the stdlib parser recurses once per
+# level); the same depth orjson's encoder allows. Anything past MAX_CONTEXT_DEPTH is
+# refused anyway, so this only bounds the work spent on finding out.
+MAX_JSON_TEXT_DEPTH = 254
 
 UNKNOWN_FIELD_PROBLEM = (
     "unknown field (the contract's fields are fixed; put extra data in additional_context)"
@@ -187,7 +193,7 @@ def _timestamp(value: Any) -> str:
     try:
         datetime.fromisoformat(value)
     except ValueError:
-        raise _Problem(f"{value!r} is not a valid date-time") from None
+        raise _Problem(f"{echo(value)} is not a valid date-time") from None
     return value
 
 
@@ -249,29 +255,62 @@ def _scalar_problem(value: Any) -> str | None:
     return f"a {type_name(value)} is not a JSON value"
 
 
-def _json_problems(value: Any, path: str, depth: int, errors: list[FieldError]) -> None:
+_CONTAINERS = (dict, list, tuple)
+
+
+def _json_problems(
+    value: Any, path: str, errors: list[FieldError], *, scalars: bool = True
+) -> None:
     """Append a FieldError for every part of `value` that is not plain, portable JSON.
 
     Portable: json and orjson encode it to the same value (no NaN, no non-string keys,
-    no integers beyond 64 bits, nothing but JSON types).
+    no integers beyond 64 bits, nothing but JSON types), nested at most MAX_CONTEXT_DEPTH
+    levels. `scalars=False` checks only the nesting (for what orjson decoded, which holds
+    nothing else). A loop, not recursion: a value nested any depth cannot exhaust the stack.
     """
-    if value is None or isinstance(value, str):
-        return
-    if isinstance(value, (dict, list, tuple)) and depth >= MAX_CONTEXT_DEPTH:
-        errors.append(FieldError(path, f"nested deeper than {MAX_CONTEXT_DEPTH} levels"))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str):
-                _json_problems(item, f"{path}.{key}", depth + 1, errors)
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, _CONTAINERS):
+            if depth >= MAX_CONTEXT_DEPTH:
+                problem = f"nested deeper than {MAX_CONTEXT_DEPTH} levels"
+                errors.append(FieldError(echo_name(path), problem))
+                continue
+            children: list[tuple[Any, str, int]] = []
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if isinstance(key, str):
+                        children.append((item, f"{path}.{echo_name(key)}", depth + 1))
+                    else:
+                        problem = f"key {echo(key)} is not a string"
+                        errors.append(FieldError(echo_name(path), problem))
             else:
-                errors.append(FieldError(path, f"key {key!r} is not a string"))
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            _json_problems(item, f"{path}[{index}]", depth + 1, errors)
-    else:
-        problem = _scalar_problem(value)
-        if problem is not None:
-            errors.append(FieldError(path, problem))
+                children = [(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+            if not scalars:
+                children = [child for child in children if isinstance(child[0], _CONTAINERS)]
+            stack.extend(reversed(children))
+        elif scalars and value is not None and not isinstance(value, str):
+            problem = _scalar_problem(value)
+            if problem is not None:
+                errors.append(FieldError(echo_name(path), problem))
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether decoded JSON `value` holds containers more than `limit` levels deep (level by
+    level, not recursion: safe on any depth; only containers are visited)."""
+    level = [value] if isinstance(value, _CONTAINERS) else []
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        inner = []
+        for container in level:
+            for item in container.values() if isinstance(container, dict) else container:
+                if isinstance(item, _CONTAINERS):
+                    inner.append(item)
+        level = inner
+        depth += 1
+    return False
 
 
 def _additional_context(value: Any) -> dict[str, Any]:
@@ -279,7 +318,7 @@ def _additional_context(value: Any) -> dict[str, Any]:
         raise _Problem(f"expected a JSON object, got {type_name(value)}")
     if value:
         errors: list[FieldError] = []
-        _json_problems(value, "additional_context", 0, errors)
+        _json_problems(value, "additional_context", errors)
         if errors:
             raise _Problem("not plain JSON", errors)
     return value
@@ -452,7 +491,8 @@ def check_fields(
     Returns the 17-field message (absent fields None, in the contract's order), the errors
     found and the free-text fields that were truncated. Only the fields given are looked at.
     `plain_json`: `fields` was decoded by orjson, so it holds nothing but portable JSON
-    (orjson refuses NaN, infinities and lone surrogates) and additional_context needs no walk.
+    (orjson refuses NaN, infinities and lone surrogates) and additional_context needs no
+    walk beyond its nesting, checked against the same limit as for objects.
     """
     if type(fields) is not dict and not isinstance(fields, Mapping):
         raise ValidationError(
@@ -464,7 +504,7 @@ def check_fields(
     for name, value in fields.items():
         spec = _CHECKS.get(name)
         if spec is None:
-            errors.append(FieldError(str(name), UNKNOWN_FIELD_PROBLEM))
+            errors.append(FieldError(echo_name(name), UNKNOWN_FIELD_PROBLEM))
             continue
         if value is None:
             continue
@@ -476,6 +516,8 @@ def check_fields(
         ):
             message[name] = value  # the common case: a plain string within its limit
         elif plain_json and type(value) is dict and name == "additional_context":
+            if value and nested_deeper_than(value, MAX_CONTEXT_DEPTH):  # as for objects
+                _json_problems(value, name, errors, scalars=False)
             message[name] = value
         else:
             try:

@@ -4,13 +4,17 @@ Event shapes, told apart by `event_shape`, each a plain function over `publishin
 flush per invocation) and `rejected_queue.py` (where invalid messages are parked):
 
 - SQS batches (`ReportBatchItemFailures`): a record not acknowledged, or invalid and not
-  parked, is a batch item failure; invalid records are parked with the reason.
+  parked, is a batch item failure; invalid records are parked with the reason. A record
+  whose envelope is malformed (not an object, no `messageId`, a `body` that is not a
+  string: only a direct invocation shaped like SQS sends those) is rejected on its own,
+  naming the field (`Records[2].body`), and parked whole.
 - EventBridge (detail-type `DocumentAccessException`, the message in `detail`): invalid
   ones are parked; a failure raises `PublishFailedError` for Lambda's retries.
 - Direct invocation (one message, a list, or `{"messages": [...]}`): one result per message
   (`published` with partition and offset, `rejected` with the field errors, `failed` with
-  the error), never a stack trace. Asynchronous callers add `"raise_on_failure": true`:
-  invalid messages are parked and any failure raises `PublishFailedError`.
+  a generic reason: the brokers and the login stay in the log), never a stack trace.
+  Asynchronous callers add `"raise_on_failure": true`: invalid messages are parked and any
+  failure raises `PublishFailedError`.
 
 Import does only cheap set-up: the producer, the secret and the SQS client are made on first
 use and reused by later invocations of the same container.
@@ -18,24 +22,20 @@ use and reused by later invocations of the same container.
 
 from __future__ import annotations
 
-import functools
 import gc
 import logging
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 
 import publishing
 from document_exceptions import names
 from document_exceptions.contract import FieldError, ValidationError
+from document_exceptions.echo import echo
 from document_exceptions.publisher import Publisher
 from rejected_queue import RejectedQueue
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 GC_YOUNG_THRESHOLD = 10_000  # CPython's default is 700; see tune_garbage_collector
 
@@ -47,25 +47,8 @@ metrics = Metrics(
 EventShape = Literal["sqs", "eventbridge", "direct"]
 
 
-@functools.cache
-def sqs_processor() -> BatchProcessor:
-    """Powertools' SQS batch processor, made on the first SQS event.
-
-    Its module imports asyncio and every event data class, most of what `import handler`
-    would otherwise cost beyond kafka-python (`make bench`, cold start); direct and
-    EventBridge invocations never need it.
-    """
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType  # noqa: PLC0415
-
-    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
 class PublishFailedError(RuntimeError):
     """Messages were not published or parked (asynchronous invocations are retried on it)."""
-
-
-class RecordNotPublishedError(Exception):
-    """Raised by the SQS record handler for a record that is to be retried."""
 
 
 @dataclass
@@ -127,7 +110,7 @@ def publish(
     shape: EventShape,
     *,
     park: bool,
-    prepared: list[ValidationError] | None = None,
+    prepared: list[ValidationError | None] | None = None,
 ) -> publishing.Batch:
     """Publish (and park) one invocation's messages; log and count what happened."""
     try:
@@ -150,6 +133,9 @@ def publish(
         metrics.add_metric(name=name, unit=unit, value=value)
     if batch.not_parked:
         logger.error("rejected messages could not be parked", extra={"count": batch.not_parked})
+    if details := batch.failure_details():
+        extra = {"shape": shape, "count": batch.counts()["failed"], "errors": details[:5]}
+        logger.error("messages not published", extra=extra)
     if reasons := batch.rejection_reasons():
         extra = {"shape": shape, "count": len(reasons), "first_reasons": reasons[:5]}
         logger.warning("messages rejected by the contract", extra=extra)
@@ -159,42 +145,72 @@ def publish(
     return batch
 
 
+def sqs_envelope_error(index: int, record: Any) -> ValidationError | None:
+    """What is wrong with an SQS record's envelope (SQS itself always sends a string body and
+    a message id), naming the field; None for a well-formed record."""
+    where = f"Records[{index}]"
+    if not isinstance(record, dict):
+        return ValidationError([FieldError(where, f"expected an object, got {type_name(record)}")])
+    errors = []
+    message_id = record.get("messageId")
+    if not isinstance(message_id, str) or not message_id:
+        problem = "required" if message_id is None else f"{echo(message_id)} is not a message id"
+        errors.append(FieldError(f"{where}.messageId", problem))
+    if not isinstance(record.get("body"), str):
+        problem = f"expected a string, got {type_name(record.get('body'))}"
+        errors.append(FieldError(f"{where}.body", problem))
+    return ValidationError(errors) if errors else None
+
+
+def type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
 def handle_sqs(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Publish the batch; report the records to retry (`batchItemFailures`).
+
+    Every record is accounted for on its own: a malformed one is rejected and parked whole,
+    and never stops the others (a rejected record without a usable id that could not be
+    parked cannot be reported, so it is logged).
+    """
     records = event["Records"]
-    batch = publish([r.get("body", "") for r in records], context, "sqs", park=True)
-    failures = {
-        record["messageId"]: reason
-        for record, outcome in zip(records, batch.outcomes, strict=True)
-        if (reason := publishing.failure_reason(outcome)) is not None
-    }
-
-    def record_handler(record: SQSRecord) -> None:
-        if record.message_id in failures:
-            raise RecordNotPublishedError(failures[record.message_id])
-
-    from aws_lambda_powertools.utilities.batch import process_partial_response  # noqa: PLC0415
-
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=sqs_processor(), context=context
-    )
-    extra = {"records": len(records), **batch.counts(), "reported_failed": len(failures)}
+    envelope = [sqs_envelope_error(index, record) for index, record in enumerate(records)]
+    items = [
+        record if error is not None else record["body"]
+        for record, error in zip(records, envelope, strict=True)
+    ]
+    batch = publish(items, context, "sqs", park=True, prepared=envelope)
+    failed: list[str] = []
+    unreported = 0
+    for record, outcome in zip(records, batch.outcomes, strict=True):
+        if publishing.failure_reason(outcome) is None:
+            continue
+        message_id = record.get("messageId") if isinstance(record, dict) else None
+        if isinstance(message_id, str) and message_id:
+            failed.append(message_id)
+        else:
+            unreported += 1
+    if unreported:
+        logger.error(
+            "SQS records without a message id were not parked", extra={"count": unreported}
+        )
+    extra = {"records": len(records), **batch.counts(), "reported_failed": len(failed)}
     logger.info("SQS batch", extra=extra)
-    return response
+    return {"batchItemFailures": [{"itemIdentifier": id_} for id_ in dict.fromkeys(failed)]}
 
 
 def handle_eventbridge(event: dict[str, Any], context: Any) -> dict[str, Any]:
     detail_type = event.get("detail-type")
     prepared = None
     if detail_type != names.EVENTBRIDGE_DETAIL_TYPE:
-        problem = f"{detail_type!r} is not {names.EVENTBRIDGE_DETAIL_TYPE!r}"
+        problem = f"{echo(detail_type)} is not {names.EVENTBRIDGE_DETAIL_TYPE!r}"
         prepared = [ValidationError([FieldError("detail-type", problem)])]
     batch = publish([event.get("detail")], context, "eventbridge", park=True, prepared=prepared)
-    logger.info("EventBridge event", extra={"event_id": event.get("id"), **batch.counts()})
+    event_id = echo(event.get("id"))
+    logger.info("EventBridge event", extra={"event_id": event_id, **batch.counts()})
     (outcome,) = batch.outcomes
     if (reason := publishing.failure_reason(outcome)) is not None:
-        raise PublishFailedError(
-            f"event {event.get('id')} was not acknowledged or parked: {reason}"
-        )
+        raise PublishFailedError(f"event {event_id} was not acknowledged or parked: {reason}")
     return {"results": [publishing.result_dict(0, outcome)], **batch.counts()}
 
 
@@ -230,9 +246,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return handle_direct(event, context)
     except PublishFailedError:
         raise
-    except Exception as exc:  # a synchronous caller gets a clear answer, never a stack trace
+    except Exception:  # a synchronous caller gets a clear answer, never a stack trace
         logger.exception("direct invocation failed")
         if isinstance(event, dict) and event.get("raise_on_failure") is True:
             raise
-        error = f"{type(exc).__name__}: {exc}"
+        error = f"the invocation failed ({publishing.LOG_HINT})"
         return {"results": [], "published": 0, "rejected": 0, "failed": 0, "error": error}

@@ -6,6 +6,9 @@ rejected-messages queue when the shape asks for it. The outcome of each message,
 is a `PublishResult` (published, or failed with the exception) or the `ValidationError` of
 a message that was rejected (and parked). A rejected message that could not be parked is a
 failure (`ParkingError`): its caller retries it rather than lose it.
+
+A caller is told why a message failed in general words (`caller_error`): the broker list,
+the SASL user name and the endpoints stay in the function's log (`failure_details`).
 """
 
 from __future__ import annotations
@@ -16,13 +19,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from document_exceptions.aws_clients import CALL_BUDGET_S
+from document_exceptions.connection import ConfigurationError
 from document_exceptions.contract import (
+    ContractError,
     PreparedRecord,
     ValidationError,
     prepare_json,
     prepare_record,
 )
-from document_exceptions.publisher import Publisher, PublishResult, describe_error
+from document_exceptions.publisher import (
+    ProducerSettingsError,
+    Publisher,
+    PublishResult,
+    describe_error,
+)
 from rejected_queue import ParkingError, Rejected, RejectedQueue, body_text
 
 Outcome = PublishResult | ValidationError
@@ -30,6 +40,8 @@ Outcome = PublishResult | ValidationError
 REPORTING_MARGIN_S = 3.0
 # The shortest publish: below this the records would fail without being sent.
 MIN_PUBLISH_S = 1.0
+LOG_HINT = "the producer's log has the details"
+BROKER_ERROR = f"not acknowledged by the Kafka brokers ({LOG_HINT})"
 
 
 @dataclass
@@ -59,6 +71,15 @@ class Batch:
         if self.not_parked:
             found.append(("ParkingFailed", "Count", float(self.not_parked)))
         return found
+
+    def failure_details(self) -> list[str]:
+        """Each different reason a message failed, in full (for the log, never for callers)."""
+        found = [
+            failure_detail(outcome.error)
+            for outcome in self.outcomes
+            if isinstance(outcome, PublishResult) and outcome.error is not None
+        ]
+        return list(dict.fromkeys(found))
 
     def rejection_reasons(self) -> list[str]:
         return [str(o).replace("\n", "; ") for o in self.outcomes if isinstance(o, ValidationError)]
@@ -104,10 +125,21 @@ def publish_batch(
     deadline: float | None,
     rejected_queue: RejectedQueue | None = None,
     origin: str = "direct",
-    prepared: Sequence[PreparedRecord | ValidationError] | None = None,
+    prepared: Sequence[ValidationError | None] | None = None,
 ) -> Batch:
-    """Publish the valid messages together; park the invalid ones if given a queue."""
-    batch = Batch(list(prepared or [prepare(item, publisher) for item in items]), [])
+    """Publish the valid messages together; park the invalid ones if given a queue.
+
+    `prepared`, by position: the error of an item already found invalid (its event envelope,
+    say), or None to check the item against the contract.
+    """
+    known = prepared if prepared is not None else [None] * len(items)
+    batch = Batch(
+        [
+            error if error is not None else prepare(item, publisher)
+            for item, error in zip(items, known, strict=True)
+        ],
+        [],
+    )
     entries = (
         [
             Rejected(str(index), body_text(items[index]), str(item))
@@ -135,7 +167,7 @@ def publish_batch(
             index = int(entry_id)
             failure = ParkingError(
                 f"rejected ({batch.outcomes[index]}), and parking it failed: "
-                f"{describe_error(cause)}"
+                f"{cause if isinstance(cause, ParkingError) else type(cause).__name__}"
             )
             failure.__cause__ = cause
             batch.outcomes[index] = PublishResult.failed(failure)
@@ -152,11 +184,38 @@ def result_dict(index: int, outcome: Outcome) -> dict[str, Any]:
     """One message's entry in a direct invocation's answer."""
     if isinstance(outcome, ValidationError):
         return {"index": index, "status": "rejected", "errors": outcome.to_list()}
-    return {"index": index, **outcome.to_dict()}
+    if outcome.published:
+        return {"index": index, **outcome.to_dict()}
+    return {"index": index, "status": "failed", "error": caller_error(outcome.error)}
 
 
 def failure_reason(outcome: Outcome) -> str | None:
-    """Why a message is to be retried (not acknowledged, or not parked); None otherwise."""
+    """Why a message is to be retried (not acknowledged, or not parked), in the words a
+    caller is given (`caller_error`); None otherwise."""
     if isinstance(outcome, PublishResult) and not outcome.published:
-        return outcome.error_text
+        return caller_error(outcome.error)
     return None
+
+
+def caller_error(error: BaseException | None) -> str:
+    """Why a message failed, as its caller is told: a rejection that could not be parked
+    with its reason, the name of an invalid setting, otherwise a generic broker error."""
+    if isinstance(error, ParkingError):
+        return str(error)
+    if isinstance(error, ConfigurationError):
+        return f"the producer's configuration is invalid: {error.variable} ({LOG_HINT})"
+    if isinstance(error, ProducerSettingsError):
+        return f"the producer's configuration is invalid: {error.name} ({LOG_HINT})"
+    if isinstance(error, ContractError):
+        return f"the producer's configuration is invalid: {error.setting} ({LOG_HINT})"
+    return BROKER_ERROR
+
+
+def failure_detail(error: BaseException) -> str:
+    """An error in full for the log: what failed, what to check, and what caused it."""
+    text = describe_error(error)
+    if hint := getattr(error, "hint", None):
+        text += f" (check: {hint})"
+    if error.__cause__ is not None:
+        text += f"; caused by {describe_error(error.__cause__)}"
+    return text

@@ -13,12 +13,14 @@ retried) instead of the whole batch timing out.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from document_exceptions.aws_clients import CALL_BUDGET_S, aws_client
 from document_exceptions.chunking import size_bounded_chunks
+from document_exceptions.fields import MAX_JSON_TEXT_DEPTH, nested_deeper_than
 from document_exceptions.names import REJECTED_QUEUE_URL_VARIABLE
 
 MAX_REASON_CHARS = 4_000  # SQS message attributes count against the message size
@@ -27,6 +29,9 @@ SQS_BATCH_ENTRIES = 10
 SQS_BATCH_BYTES = 262_144
 # What an entry costs beyond its body and reason: attribute names, types, the origin.
 ENTRY_OVERHEAD_BYTES = 64
+# What SQS refuses in a message body or attribute value (its allowed set is #x9, #xA, #xD,
+# #x20-#xD7FF, #xE000-#xFFFD, #x10000-#x10FFFF): lone surrogates, most control characters.
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class ParkingError(RuntimeError):
@@ -65,6 +70,7 @@ class RejectedQueue:
         """
         if not entries:
             return {}
+        entries = [Rejected(e.entry_id, sqs_text(e.body), sqs_text(e.reason)) for e in entries]
         if not self.queue_url:
             unset = ParkingError(f"{REJECTED_QUEUE_URL_VARIABLE} is not set")
             return {entry.entry_id: unset for entry in entries}
@@ -127,13 +133,26 @@ def sqs_entry(index: int, entry: Rejected, origin: str) -> dict[str, Any]:
     }
 
 
+def sqs_text(text: str) -> str:
+    """`text` with each character SQS refuses written as its JSON escape (`\\ud800`), so one
+    odd character never makes a whole SendMessageBatch call fail."""
+    return _NOT_SQS_TEXT.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
 def body_text(item: Any) -> str:
-    """A message as it came (JSON text as is, anything else as JSON), for parking."""
+    """A message as it came (JSON text as is, anything else as JSON), for parking.
+
+    Bytes that are not UTF-8 keep their value as `\\xff` escapes. A value nested deeper than
+    any JSON encoder goes (it cannot have come through Lambda's JSON) is described instead,
+    without recursing into it.
+    """
     if isinstance(item, bytes):
-        return item.decode(errors="replace")
+        return item.decode(errors="backslashreplace")
     if isinstance(item, str):
         return item
+    if nested_deeper_than(item, MAX_JSON_TEXT_DEPTH):
+        return f"(a {type(item).__name__} nested deeper than {MAX_JSON_TEXT_DEPTH} levels)"
     try:
         return json.dumps(item, default=repr, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(item)
+    except (TypeError, ValueError, RecursionError):
+        return f"(a {type(item).__name__} that is not JSON)"

@@ -636,3 +636,46 @@ def test_contract_settings_from_environment() -> None:
 def test_contract_settings_errors_name_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ContractError, match=f"^{variable}: "):
         ContractSettings.from_environment({variable: value})
+
+
+def test_echoed_input_is_cut_short() -> None:
+    huge = "k" * 1_000_000
+    errors = errors_of(
+        {
+            **VALID,
+            huge: 1,
+            "topic": "T" * 249,
+            "additional_context": {huge: {huge: float("nan")}, "b": {10**6 * "z": None, 3: 1}},
+        }
+    )
+    assert len(errors) == 4
+    for error in errors:
+        assert len(error.field) <= 80, error.field
+        assert len(error.problem) < 400, error.problem
+
+
+def test_nesting_is_checked_the_same_on_the_json_path_without_recursion() -> None:
+    def text(depth: int) -> str:
+        head = json.dumps(VALID)[:-1]
+        return head + ', "additional_context": ' + '{"a": ' * (depth - 1) + "{}" + "}" * depth
+
+    prepare_json(text(contract.MAX_CONTEXT_DEPTH))
+    for depth in (contract.MAX_CONTEXT_DEPTH + 1, 254, 255, 1000, 100_000):
+        with pytest.raises(ValidationError) as raised:
+            prepare_json(text(depth))
+        (error,) = raised.value.errors
+        assert error.field.startswith(("additional_context.a", "message")), error
+
+
+def test_the_stdlib_json_path_refuses_deep_text_before_parsing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(encoding, "orjson", None)
+    with pytest.raises(ValidationError) as raised:
+        encoding.parse_message("[" * 100_000 + "]" * 100_000)
+    assert str(raised.value) == "message: nested deeper than 254 levels"
+    assert encoding.parse_message('["[[[[", {"a": [1]}]') == ["[[[[", {"a": [1]}]
+    assert encoding.parse_message(b'{"a": 1}') == {"a": 1}
+    deep = json.dumps(VALID)[:-1] + ', "additional_context": ' + '{"a": ' * 40 + "1" + "}" * 41
+    with pytest.raises(ValidationError, match="nested deeper than 32 levels"):
+        prepare_json(deep)

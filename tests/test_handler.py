@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 import handler
+import publishing
 from document_exceptions import aws_clients
 from document_exceptions.contract import build_message
 from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
@@ -251,10 +252,57 @@ def test_direct_invocation_with_the_broker_down_reports_failures_never_a_stack_t
 ) -> None:
     kafka_broker.relay.refuse()
     kafka_broker.relay.cut()
-    response = handler.handler({"messages": [message(1), message(2)]}, LambdaContext())
+    with captured_logs() as logs:
+        response = handler.handler({"messages": [message(1), message(2)]}, LambdaContext())
     assert [r["status"] for r in response["results"]] == ["failed", "failed"]
-    assert "closed the connection during the Kafka handshake" in response["results"][0]["error"]
+    assert response["results"][0]["error"] == publishing.BROKER_ERROR
     assert "Traceback" not in json.dumps(response)
+    assert kafka_broker.bootstrap not in json.dumps(response)
+    (logged,) = [
+        json.loads(line) for line in logs.getvalue().splitlines() if "not published" in line
+    ]
+    assert "closed the connection during the Kafka handshake" in logged["errors"][0]
+    assert kafka_broker.bootstrap in logged["errors"][0]
+
+
+@pytest.mark.timeout(60)
+def test_a_failed_login_tells_the_caller_neither_the_brokers_nor_the_user(
+    secure_kafka_broker: SaslSslBroker,
+    fresh_topic: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name = secure_kafka_broker.create_topic(fresh_topic(), partitions=1, replication_factor=1)
+    for variable, value in {**secure_kafka_broker.client_env(), **FAST_PRODUCER_ENV}.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "not-the-password")
+    monkeypatch.setenv("KAFKA_TOPIC", name)
+    with captured_logs() as logs:
+        response = handler.handler(message(1), LambdaContext())
+    (result,) = response["results"]
+    assert result == {"index": 0, "status": "failed", "error": publishing.BROKER_ERROR}
+    answer = json.dumps(response)
+    host = secure_kafka_broker.bootstrap.rpartition(":")[0]
+    assert secure_kafka_broker.username not in answer
+    assert host not in answer
+    assert "not-the-password" not in logs.getvalue()
+    (logged,) = [
+        json.loads(line) for line in logs.getvalue().splitlines() if "not published" in line
+    ]
+    assert f"login as {secure_kafka_broker.username!r}" in logged["errors"][0]
+    assert secure_kafka_broker.bootstrap in logged["errors"][0]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_an_unexpected_error_answers_without_its_text(
+    topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("SECRET-INTERNAL-DETAIL at b-1.example:9096")
+
+    monkeypatch.setattr(handler, "handle_direct", broken)
+    response = handler.handler(message(1), LambdaContext())
+    assert "SECRET-INTERNAL-DETAIL" not in json.dumps(response)
+    assert response["error"] == f"the invocation failed ({publishing.LOG_HINT})"
 
 
 def test_direct_invocation_with_bad_configuration_names_the_variable(
@@ -282,6 +330,116 @@ def test_asynchronous_direct_invocation_raises_on_failure_and_parks_invalid(
 
 
 # --- SQS batches --------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_sqs_shaped_records_with_a_bad_envelope_are_rejected_one_by_one(
+    kafka_broker: RelayedBroker, topic: str, rejected_queue: str
+) -> None:
+    event = sqs_event([json.dumps(message(i)) for i in range(7)])
+    records = event["Records"]
+    records[1]["body"] = None
+    records[2]["body"] = {"order_req_id": "SB1"}
+    del records[3]["messageId"]
+    records[4]["body"] = json.dumps(message(4)).replace("denied 4", "lone \ud800 surrogate")
+    records[5]["body"] = b'{"order_req_id": "\xff\xfe"}'
+    response = handler.handler(event, LambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    on_topic = sorted(json.loads(v)["order_req_id"] for v in values_on(kafka_broker, topic, 2))
+    assert on_topic == ["SB0000000", "SB0000006"]
+    reasons = sorted(
+        item["MessageAttributes"]["reason"]["StringValue"] for item in parked(rejected_queue)
+    )
+    assert reasons == [
+        "Records[1].body: expected a string, got null",
+        "Records[2].body: expected a string, got dict",
+        "Records[3].messageId: required",
+        "Records[5].body: expected a string, got bytes",
+        reasons[4],
+    ]
+    assert reasons[4].startswith("message: not valid JSON")
+
+
+def test_an_sqs_record_that_is_not_an_object_is_rejected_naming_it(
+    topic: str, rejected_queue: str
+) -> None:
+    event = sqs_event(["{}"])
+    event["Records"].append("not a record")
+    response = handler.handler(event, LambdaContext())
+    assert response == {"batchItemFailures": []}
+    reasons = sorted(
+        i["MessageAttributes"]["reason"]["StringValue"] for i in parked(rejected_queue)
+    )
+    assert "Records[1]: expected an object, got str" in reasons
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A message whose additional_context holds `depth` objects inside each other."""
+    inner: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        inner = {"a": inner}
+    return message(1, additional_context=inner)
+
+
+def nested_json(depth: int) -> str:
+    head = json.dumps(message(1))[:-1]
+    return head + ', "additional_context": ' + '{"a": ' * (depth - 1) + "{}" + "}" * depth
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("depth", [33, 40, 254, 255, 1000, 1025, 20_000])
+def test_the_nesting_limit_is_the_same_on_every_path(
+    topic: str, rejected_queue: str, depth: int
+) -> None:
+    assert json.loads(nested_json(40)) == nested(40)
+    direct = handler.handler(nested(min(depth, 900)), LambdaContext())
+    sqs = handler.handler(sqs_event([nested_json(depth)]), LambdaContext())
+    eventbridge = handler.handler(eventbridge_event(nested_json(depth)), LambdaContext())
+
+    assert direct["rejected"] == eventbridge["rejected"] == 1
+    assert sqs == {"batchItemFailures": []}
+    limit = "nested deeper than 32 levels"
+    assert direct["results"][0]["errors"][0]["problem"] == limit
+    (bridge_error,) = eventbridge["results"][0]["errors"]
+    (sqs_reason,) = [
+        i["MessageAttributes"]["reason"]["StringValue"] for i in parked(rejected_queue)
+    ][:1]
+    if depth <= 1024:  # orjson parses up to 1024 levels; deeper text is not JSON to it
+        assert bridge_error["problem"] == limit
+        assert bridge_error["field"].startswith("additional_context.a.a.a")
+        assert sqs_reason.startswith("additional_context.a.a.a")
+        assert sqs_reason.endswith(limit)
+    else:
+        assert bridge_error["field"] == "message"
+        assert sqs_reason.startswith("message: ")
+
+
+@pytest.mark.timeout(60)
+def test_32_levels_are_accepted_on_every_path(kafka_broker: RelayedBroker, topic: str) -> None:
+    assert handler.handler(nested(32), LambdaContext())["published"] == 1
+    assert handler.handler(sqs_event([nested_json(32)]), LambdaContext()) == {
+        "batchItemFailures": []
+    }
+    assert handler.handler(eventbridge_event(nested_json(32)), LambdaContext())["published"] == 1
+    assert len(values_on(kafka_broker, topic, 3)) == 3
+
+
+def test_echoed_input_is_cut_short(topic: str, rejected_queue: str) -> None:
+    huge = "x" * 1_000_000
+    unknown = handler.handler(message(1, **{huge: 1}), LambdaContext())
+    (error,) = unknown["results"][0]["errors"]
+    assert error["field"].startswith("xxx")
+    assert len(error["field"]) <= 80
+    other_type = handler.handler(eventbridge_event(message(2), detail_type=huge), LambdaContext())
+    (error,) = other_type["results"][0]["errors"]
+    assert error["field"] == "detail-type"
+    assert len(error["problem"]) < 200
+    assert "1,000,000 characters" in error["problem"]
+    assert len(json.dumps(unknown)) + len(json.dumps(other_type)) < 2_000
+    reasons = [i["MessageAttributes"]["reason"]["StringValue"] for i in parked(rejected_queue)]
+    assert reasons
+    assert all(len(reason) < 400 for reason in reasons)
 
 
 @pytest.mark.timeout(60)

@@ -95,7 +95,7 @@ def test_a_message_refused_by_sqs_alone_is_not_parked() -> None:
         "sqs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
     )
     url = "https://sqs.eu-west-1.amazonaws.com/123456789012/rejected"
-    entries = [Rejected("ok", "fine", "r"), Rejected("bad", "\x00 not allowed", "r")]
+    entries = [Rejected("ok", "fine", "r"), Rejected("bad", "refused by the stub", "r")]
     with Stubber(client) as stub:
         stub.add_response(
             "send_message_batch",
@@ -118,3 +118,37 @@ def test_a_message_refused_by_sqs_alone_is_not_parked() -> None:
 )
 def test_parked_bodies_are_the_message_as_it_came(item: Any, text: str) -> None:
     assert body_text(item) == text
+
+
+def test_characters_sqs_refuses_are_escaped_so_the_rest_of_the_call_is_parked() -> None:
+    client = boto3.client(
+        "sqs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/rejected"
+    entries = [
+        Rejected("a", '{"x": "\ud800"}', "x: \x00\x1b"),
+        Rejected("b", "fine\t\U0001f600", "r"),
+    ]
+    with Stubber(client) as stub:
+        stub.add_response(
+            "send_message_batch",
+            {"Successful": [], "Failed": []},
+            {
+                "QueueUrl": url,
+                "Entries": [
+                    sqs_entry(0, Rejected("a", '{"x": "\\ud800"}', "x: \\u0000\\u001b"), "sqs"),
+                    sqs_entry(1, entries[1], "sqs"),
+                ],
+            },
+        )
+        assert RejectedQueue(url, lambda: client).park(entries, "sqs") == {}
+        stub.assert_no_pending_responses()
+
+
+def test_bodies_that_are_not_text_are_parked_readable() -> None:
+    assert body_text(b"\xff{") == "\\xff{"
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert body_text(deep) == "(a list nested deeper than 254 levels)"
+    assert body_text([[1]]) == "[[1]]"

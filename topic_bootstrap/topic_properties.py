@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from document_exceptions.connection import ConfigurationError, parse_broker_string
+from document_exceptions.echo import echo, echo_name
 from topic_planning import DeletionPolicy, TopicSpec
 
 DEFAULT_TIMEOUT_SECONDS = 120
@@ -22,9 +23,6 @@ MIN_TIMEOUT_SECONDS = 10
 MAX_TIMEOUT_SECONDS = 840
 INT32_MAX = 2**31 - 1
 INT16_MAX = 2**15 - 1
-# Values quoted back in a failure reason are cut to about this many characters: a property
-# may be as long as a template allows (1 MB), the reason CloudFormation shows may not.
-ECHO_CHARS = 80
 
 # CloudFormation passes the custom resource's own settings along with the topic's.
 FRAMEWORK_PROPERTIES = ("ServiceToken", "ServiceTimeout")
@@ -93,27 +91,11 @@ TEXT_CONFIGS = frozenset(
 TOPIC_CONFIGS = frozenset({*INTEGER_CONFIGS, *BOOLEAN_CONFIGS, *CHOICE_CONFIGS, *TEXT_CONFIGS})
 
 
-def echo(value: Any) -> str:
-    """``repr(value)`` to quote in a message, cut to about ECHO_CHARS characters (a cut
-    text says how long it was)."""
-    text = repr(value)
-    if len(text) <= ECHO_CHARS:
-        return text
-    size = f" ({len(value):,} characters)" if isinstance(value, str) else ""
-    return f"{text[: ECHO_CHARS - 1]}…{size}"
-
-
-def _cut_name(name: Any) -> str:
-    """A property or config name as given, cut like an echoed value."""
-    text = str(name)
-    return text if len(text) <= ECHO_CHARS else f"{text[: ECHO_CHARS - 1]}…"
-
-
 class PropertyError(ValueError):
     """A property is missing or malformed; the message starts with the property's name."""
 
     def __init__(self, key: str, problem: str) -> None:
-        self.key = _cut_name(key)
+        self.key = echo_name(key)
         super().__init__(f"{self.key}: {problem}")
 
 
@@ -230,7 +212,7 @@ def _configs(value: Any, replication_factor: int) -> dict[str, str]:
         )
     configs: dict[str, str] = {}
     for key, raw_value in value.items():
-        label = f"Configs.{_cut_name(key)}"
+        label = f"Configs.{echo_name(key)}"
         if key not in TOPIC_CONFIGS:
             raise PropertyError(label, "not a Kafka topic config")
         configs[key] = _config_value(key, label, raw_value)

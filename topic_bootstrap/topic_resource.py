@@ -27,6 +27,7 @@ from document_exceptions.connection import (
     msk_scram_connection,
     read_scram_secret,
 )
+from document_exceptions.echo import echo
 from topic_admin import Timeouts, TopicAdmin, TopicExistsError, open_admin
 from topic_planning import (
     AlterConfigs,
@@ -40,7 +41,7 @@ from topic_planning import (
     plan_delete,
     plan_update,
 )
-from topic_properties import PropertyError, TopicProperties, echo, parse_properties
+from topic_properties import PropertyError, TopicProperties, parse_properties
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
