@@ -26,6 +26,7 @@ sys.path[:0] = [str(REPO_ROOT)]
 
 from demo.messages import INVALID_EVENT  # noqa: E402
 from document_exceptions import contract, json_schema, names  # noqa: E402
+from document_exceptions.echo import ECHO_CHARS  # noqa: E402
 from document_exceptions.publisher import (  # noqa: E402
     COMPRESSION_CODECS,
     DEFAULT_COMPRESSION,
@@ -359,7 +360,11 @@ def render() -> str:
         "A message that breaks the contract is rejected with one error per problem, each naming",
         "its field; nothing is published. Unknown fields are rejected, not folded into",
         "`additional_context` (a misspelt `userid` would otherwise pass while `user_id` is",
-        "missing): put extra data in `additional_context` explicitly, as plain JSON.",
+        "missing): put extra data in `additional_context` explicitly, as plain JSON, nested at",
+        f"most {contract.MAX_CONTEXT_DEPTH} levels (the same limit for objects and JSON text, on "
+        "every way in).",
+        f"Input quoted back in an error (a field name, a value) is cut to about "
+        f"{ECHO_CHARS} characters.",
         "For example, this event:",
         "",
         *_json_block(INVALID_EVENT),
