@@ -21,7 +21,10 @@ from typing import Any
 
 import pytest
 
+from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
+
 REGION = "eu-west-1"
+EVENT_ID = "6a7e8feb-b491-4cf7-a9f1-bf3703467718"
 STACK = "DocumentExceptions-test"
 SEED_USER = "sb.user2@drworkplace.microsoft.com"
 SEED_ERROR = "User does not have permission to access this document"
@@ -93,6 +96,23 @@ def sqs_event_for(records: Sequence[tuple[str, str]]) -> dict[str, Any]:
             }
             for message_id, body in records
         ]
+    }
+
+
+def eventbridge_event(
+    detail: Any, detail_type: str = EVENTBRIDGE_DETAIL_TYPE, event_id: str = EVENT_ID
+) -> dict[str, Any]:
+    """An EventBridge event as Lambda delivers it (the message in `detail`)."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": "django_s3_app",
+        "account": "123456789012",
+        "time": "2025-10-21T10:30:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
     }
 
 

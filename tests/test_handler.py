@@ -20,11 +20,15 @@ import handler
 import publishing
 from document_exceptions import aws_clients
 from document_exceptions.contract import build_message
-from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
 from tests.guide_examples import GUIDE_EXAMPLES, GUIDE_MESSAGE
 from tests.harness.relay import RelayedBroker
 from tests.harness.sasl_front_end import SaslSslBroker
-from tests.ops_helpers import LambdaContext, sqs_event, throwaway_aws_credentials
+from tests.ops_helpers import (
+    LambdaContext,
+    eventbridge_event,
+    sqs_event,
+    throwaway_aws_credentials,
+)
 
 REGION = "eu-west-1"
 FAST_PRODUCER_ENV = {
@@ -45,20 +49,6 @@ def message(index: int, **changes: Any) -> dict[str, Any]:
         "error_message": f"denied {index}",
         "ip_address": "10.0.0.1",
         **changes,
-    }
-
-
-def eventbridge_event(detail: Any, detail_type: str = EVENTBRIDGE_DETAIL_TYPE) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": detail_type,
-        "source": "django_s3_app",
-        "account": "123456789012",
-        "time": "2025-10-21T10:30:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
     }
 
 

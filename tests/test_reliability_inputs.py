@@ -42,8 +42,15 @@ from document_exceptions.contract import (
     ValidationError,
 )
 from document_exceptions.echo import echo_name
+from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
 from tests.app_helpers import configure_app
-from tests.ops_helpers import REGION, LambdaContext, sqs_event, without_kafka_environment
+from tests.ops_helpers import (
+    REGION,
+    LambdaContext,
+    eventbridge_event,
+    sqs_event,
+    without_kafka_environment,
+)
 from tests.property_report import report, start
 from tests.topic_bootstrap_asset import load
 from tests.topic_events import CREATE_FAILED_MARKER, cloudformation_event, topic_properties
@@ -436,17 +443,7 @@ def test_eventbridge_events(producer: tuple[Any, str, str], kafka_broker: Any) -
                     tally.tags.pop()
                 case = Case(detail, "detail-type", "detail-type")  # noqa: PLW2901
                 tally.kinds["detail-type"] += 1
-            event = {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": detail_type or "DocumentAccessException",
-                "source": "django_s3_app",
-                "account": "123456789012",
-                "time": "2025-10-21T10:30:00Z",
-                "region": REGION,
-                "resources": [],
-                "detail": detail,
-            }
+            event = eventbridge_event(detail, detail_type or EVENTBRIDGE_DETAIL_TYPE)
             (result,) = handler.handler(event, LambdaContext())["results"]
             if case.valid:
                 assert result["status"] == "published", (case, result)
