@@ -9,7 +9,9 @@ For every batch:
 
 - every valid message is on the topic (at least once; duplicates are counted);
 - every invalid one is rejected naming the field (or `message` for the input as a whole,
-  which is what a JSON text that does not parse gets) or parked with that reason;
+  which is what a JSON text that does not parse gets): raised by `send_document_access_exception`
+  (strict), answered to a direct invocation, or parked with that reason (the handler's
+  rejected-messages queue, the library's spool for `report`, the decorator's way in);
 - nothing crashes or hangs: hypothesis' deadline bounds each example, pytest-timeout each
   test; a fixed number of examples keeps the run time bounded.
 
@@ -242,7 +244,6 @@ class Tally:
     valid: int = 0
     rejected: int = 0
     parked: int = 0
-    kept: int = 0  # invalid, not raised, kept by the library for an operator
     kinds: Counter[str] = field(default_factory=Counter)
     tags: list[str] = field(default_factory=list)
 
@@ -271,7 +272,7 @@ class Tally:
             f"{self.name}: {self.cases} cases, {len(self.tags) + invalid} messages: "
             f"{len(self.tags)} valid, all on the topic ({duplicates} duplicates); {invalid} "
             f"invalid: {self.rejected} answered as rejected naming the field, {self.parked} "
-            f"parked with a reason naming it, {self.kept} kept by the library unraised; "
+            f"parked with a reason naming it; "
             "by kind: "
             + ", ".join(f"{kind} {count}" for kind, count in sorted(self.kinds.items()) if count),
         )
@@ -467,30 +468,45 @@ def test_library_send_and_flush(
     kafka_broker: Any, fresh_topic: Callable[..., str], configure_app: Callable[..., AppSettings]
 ) -> None:
     topic = kafka_broker.create_topic(fresh_topic(), partitions=3, replication_factor=1)
-    configure_app(kafka_broker.bootstrap, topic, MESSAGE_MAX_RECORD_BYTES=str(MAX_RECORD_BYTES))
+    configure_app(
+        kafka_broker.bootstrap,
+        topic,
+        MESSAGE_MAX_RECORD_BYTES=str(MAX_RECORD_BYTES),
+        DOCUMENT_EXCEPTIONS_STRICT="true",  # send_...() raises; report() parks, as in production
+    )
     tally = Tally("library")
+    seen_parked = len(api.parked_reports())
 
     @PROPERTY
-    @given(st.lists(cases(objects_only=True), min_size=1, max_size=6))
-    def send(batch: list[Case]) -> None:
+    @given(st.lists(st.tuples(cases(objects_only=True), st.booleans()), min_size=1, max_size=6))
+    def send(batch: list[tuple[Case, bool]]) -> None:
+        nonlocal seen_parked
         tally.cases += 1
-        for case in batch:
+        parked_cases = []
+        for case, parks in batch:
             fields = tally.tag(case).as_object()
+            if parks:  # the decorator's and the model mixin's way in: never raises
+                assert api.report(fields) is case.valid
+                if not case.valid:
+                    parked_cases.append(case)
+                continue
             error: ValidationError | None = None
             try:
                 api.send_document_access_exception(**fields)
             except ValidationError as raised:
                 error = raised
-            if error is None:
-                # Lenient mode (not raising into the caller's except block) keeps it instead.
-                tally.kept += not case.valid
-                continue
-            assert not case.valid, error
-            named = error.fields
-            assert any(names_the_field(f, case, json_path=False) for f in named), (case, named)
-            tally.rejected += 1
+            assert (error is None) is case.valid, (case.kind, error)
+            if error is not None:
+                named = error.fields
+                assert any(names_the_field(f, case, json_path=False) for f in named), named
+                tally.rejected += 1
         result = api.flush(10)
         assert (result.spooled, result.pending) == (0, 0), result
+        parked = api.parked_reports()[seen_parked:]
+        seen_parked += len(parked)
+        reasons = ["\n".join(f"{r['field']}: {r['problem']}" for r in e.reasons) for e in parked]
+        check_parked(reasons, parked_cases, json_path=False)
+        tally.parked += len(parked)
 
     send()
     tally.check_topic(kafka_broker, topic)
