@@ -15,8 +15,8 @@ For every batch:
 - nothing crashes or hangs: hypothesis' deadline bounds each example, pytest-timeout each
   test; a fixed number of examples keeps the run time bounded.
 
-The figures (cases tried, messages per outcome) go to .pytest-report/reliability_inputs.txt
-and to pytest's terminal summary.
+The figures (cases tried, messages per outcome) are reported with `tests.figures`: in the
+"figures" section of pytest's terminal summary and the tests' junit properties.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from document_exceptions.contract import (
 from document_exceptions.echo import echo_name
 from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
 from tests.app_helpers import configure_app
+from tests.figures import report_figures
 from tests.ops_helpers import (
     REGION,
     LambdaContext,
@@ -53,13 +54,11 @@ from tests.ops_helpers import (
     sqs_event,
     without_kafka_environment,
 )
-from tests.property_report import report, start
 from tests.topic_bootstrap_asset import load
 from tests.topic_events import CREATE_FAILED_MARKER, cloudformation_event, topic_properties
 
 __all__ = ["configure_app"]  # a fixture
 
-REPORT = "reliability_inputs"
 RUN = uuid.uuid4().hex[:8]
 # Small records, so that "oversize" costs kilobytes rather than megabytes per example.
 MAX_RECORD_BYTES = 16_384
@@ -259,7 +258,7 @@ class Tally:
         fields = {**case.fields, "order_req_id": tag}
         return Case(fields, case.expected, case.kind, case.depth, case.json_expected)
 
-    def check_topic(self, broker: Any, topic: str) -> None:
+    def check_topic(self, broker: Any, topic: str, request: pytest.FixtureRequest) -> None:
         records = broker.read_all(topic, expected=len(self.tags), timeout=30)
         on_topic = Counter(json.loads(record.value)["order_req_id"] for record in records)
         missing = [tag for tag in self.tags if not on_topic[tag]]
@@ -267,20 +266,24 @@ class Tally:
         assert not [tag for tag in on_topic if tag.startswith("bad-")], "invalid published"
         duplicates = sum(on_topic.values()) - len(on_topic)
         invalid = sum(self.kinds.values()) - len(self.tags)
-        report(
-            REPORT,
-            f"{self.name}: {self.cases} cases, {len(self.tags) + invalid} messages: "
-            f"{len(self.tags)} valid, all on the topic ({duplicates} duplicates); {invalid} "
-            f"invalid: {self.rejected} answered as rejected naming the field, {self.parked} "
-            f"parked with a reason naming it; "
-            "by kind: "
-            + ", ".join(f"{kind} {count}" for kind, count in sorted(self.kinds.items()) if count),
+        rejected_or_parked = {"rejected": self.rejected, "parked": self.parked}
+        figures = {
+            "cases": self.cases,
+            "valid": len(self.tags),
+            "duplicates": duplicates,
+            "invalid": invalid,
+            **rejected_or_parked,
+        }
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(self.kinds.items()) if count)
+        report_figures(
+            request,
+            self.name,
+            figures,
+            f"{self.cases} cases, {len(self.tags) + invalid} messages: {len(self.tags)} valid, "
+            f"all on the topic ({duplicates} duplicates); {invalid} invalid: {self.rejected} "
+            f"rejected naming the field, {self.parked} parked with a reason naming it "
+            f"(by kind: {kinds})",
         )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_report() -> None:
-    start(REPORT)
 
 
 # --- the producer handler ---------------------------------------------------------------------
@@ -343,7 +346,9 @@ def check_parked(reasons: list[str], invalid: list[Case], *, json_path: bool) ->
 
 
 @pytest.mark.timeout(120)
-def test_direct_invocations(producer: tuple[Any, str, str], kafka_broker: Any) -> None:
+def test_direct_invocations(
+    producer: tuple[Any, str, str], kafka_broker: Any, request: pytest.FixtureRequest
+) -> None:
     handler, topic, _ = producer
     tally = Tally("handler-direct")
 
@@ -366,14 +371,16 @@ def test_direct_invocations(producer: tuple[Any, str, str], kafka_broker: Any) -
             tally.rejected += 1
 
     invoke()
-    tally.check_topic(kafka_broker, topic)
+    tally.check_topic(kafka_broker, topic, request)
 
 
 ENVELOPE_FAULTS = ("body_null", "body_object", "no_message_id", "not_a_record")
 
 
 @pytest.mark.timeout(120)
-def test_sqs_batches(producer: tuple[Any, str, str], kafka_broker: Any) -> None:
+def test_sqs_batches(
+    producer: tuple[Any, str, str], kafka_broker: Any, request: pytest.FixtureRequest
+) -> None:
     handler, topic, queue_url = producer
     tally = Tally("handler-sqs")
 
@@ -422,11 +429,13 @@ def test_sqs_batches(producer: tuple[Any, str, str], kafka_broker: Any) -> None:
         tally.parked += len(invalid)
 
     invoke()
-    tally.check_topic(kafka_broker, topic)
+    tally.check_topic(kafka_broker, topic, request)
 
 
 @pytest.mark.timeout(120)
-def test_eventbridge_events(producer: tuple[Any, str, str], kafka_broker: Any) -> None:
+def test_eventbridge_events(
+    producer: tuple[Any, str, str], kafka_broker: Any, request: pytest.FixtureRequest
+) -> None:
     handler, topic, queue_url = producer
     tally = Tally("handler-eventbridge")
     detail_types = st.sampled_from([None] * 8 + ["SomethingElse", "d" * 100_000, "\x1b[2J"])
@@ -457,7 +466,7 @@ def test_eventbridge_events(producer: tuple[Any, str, str], kafka_broker: Any) -
         tally.rejected += len(invalid)
 
     invoke()
-    tally.check_topic(kafka_broker, topic)
+    tally.check_topic(kafka_broker, topic, request)
 
 
 # --- the app library --------------------------------------------------------------------------
@@ -465,7 +474,10 @@ def test_eventbridge_events(producer: tuple[Any, str, str], kafka_broker: Any) -
 
 @pytest.mark.timeout(120)
 def test_library_send_and_flush(
-    kafka_broker: Any, fresh_topic: Callable[..., str], configure_app: Callable[..., AppSettings]
+    kafka_broker: Any,
+    fresh_topic: Callable[..., str],
+    configure_app: Callable[..., AppSettings],
+    request: pytest.FixtureRequest,
 ) -> None:
     topic = kafka_broker.create_topic(fresh_topic(), partitions=3, replication_factor=1)
     configure_app(
@@ -509,7 +521,7 @@ def test_library_send_and_flush(
         tally.parked += len(parked)
 
     send()
-    tally.check_topic(kafka_broker, topic)
+    tally.check_topic(kafka_broker, topic, request)
 
 
 # --- the topic custom resource ----------------------------------------------------------------
@@ -574,7 +586,10 @@ def topic_cases(draw: st.DrawFn) -> tuple[dict[str, Any], str | None]:
 
 @pytest.mark.timeout(120)
 def test_topic_custom_resource(
-    kafka_broker: Any, fresh_topic: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+    kafka_broker: Any,
+    fresh_topic: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     without_kafka_environment(monkeypatch)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", json.dumps([kafka_broker.bootstrap]))
@@ -618,9 +633,12 @@ def test_topic_custom_resource(
     for name, partitions in created.items():
         assert described[name]["error_code"] == 0, described[name]
         assert len(described[name]["partitions"]) == partitions
-    report(
-        REPORT,
-        f"topic-resource: {tally.cases} cases: {len(created)} valid, every topic created "
-        f"with its partitions; {tally.rejected} invalid, each failing with a one-line reason "
-        "naming the property (at most 1 KiB), and its Delete succeeding",
+    valid, invalid = len(created), tally.rejected
+    report_figures(
+        request,
+        "topic-resource",
+        {"cases": tally.cases, "valid": valid, "invalid": invalid},
+        f"{tally.cases} cases: {valid} valid, every topic created with its partitions; "
+        f"{invalid} invalid, each failing with a one-line reason naming the property "
+        "(at most 1 KiB), and its Delete succeeding",
     )
