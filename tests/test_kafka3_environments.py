@@ -22,20 +22,12 @@ from aws_cdk.assertions import Annotations, Match
 from stacks.config import DEFAULT_SERVER_PROPERTIES
 from stacks.msk_versions import lookup
 from tests.stack_fixtures import ENVIRONMENTS, KAFKA3_VERSION, lint_templates
+from tests.test_kafka_cluster import REPLACEMENT_PROPERTIES
 
 AWS_SOLUTIONS = Match.string_like_regexp("AwsSolutions-.*")
 CLUSTER = "KafkaCluster21A1BE89"
 CONFIGURATION = "KafkaConfiguration2E1CE142"
 NATIVE_TOPIC = "TopicNativeB969B9CE"
-# AWS::MSK::Cluster properties whose change replaces the cluster (a new, empty cluster).
-CLUSTER_REPLACING_PATHS = (
-    ("ClusterName",),
-    ("BrokerNodeGroupInfo", "ClientSubnets"),
-    ("BrokerNodeGroupInfo", "SecurityGroups"),
-    ("BrokerNodeGroupInfo", "BrokerAZDistribution"),
-    ("EncryptionInfo", "EncryptionAtRest"),
-    ("EncryptionInfo", "EncryptionInTransit", "InCluster"),
-)
 # AWS::MSK::Configuration: a new Name or KafkaVersionsList replaces it, and a configuration
 # in use cannot be deleted, so the replacement fails.
 CONFIGURATION_REPLACING_PATHS = (("Name",), ("KafkaVersionsList",))
@@ -101,7 +93,7 @@ def test_3x_keeps_every_property_that_would_replace_the_cluster_or_its_configura
     before = resources(synthesized.template_json[env])
     after = resources(kafka3_variants[variant].template_json[env])
     for logical_id, paths in (
-        (CLUSTER, CLUSTER_REPLACING_PATHS),
+        (CLUSTER, REPLACEMENT_PROPERTIES),
         (CONFIGURATION, CONFIGURATION_REPLACING_PATHS),
     ):
         for path in paths:
