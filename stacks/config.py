@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from stacks.msk_versions import WARNING_IDS, VersionWarning, version_warning
+from stacks.msk_versions import WARNING_IDS, VersionWarning, lookup, version_warning
 
 DEFAULT_CLUSTER_NAME = "document-exceptions-cluster"
 DEFAULT_SECRET_NAME = "AmazonMSK_document-exceptions"  # noqa: S105 (a name, not a value)
@@ -96,6 +96,7 @@ DEFAULT_SERVER_PROPERTIES = MappingProxyType(
 
 RemovalMode = Literal["retain", "destroy"]
 TopicDeletionPolicy = Literal["Retain", "Delete"]
+TopicResource = Literal["custom", "native"]
 RecordKeyMode = Literal["constant", "order_req_id"]
 NetworkMode = Literal["import", "create"]
 
@@ -130,6 +131,12 @@ class TopicSettings:
     """Topic configs as strings, e.g. {"retention.ms": "604800000"}."""
     deletion_policy: TopicDeletionPolicy = "Retain"
     """Whether deleting the stack keeps the topic (and its messages) or deletes it."""
+    resource: TopicResource | None = None
+    """What manages the topic: "custom" (this app's custom resource, any Kafka version) or
+    "native" (AWS::MSK::Topic, Kafka 3.6.0 and later). Unset: "native" where
+    stacks/msk_versions.py says the version has it, else "custom". Fixed once deployed:
+    an environment first deployed with "custom" keeps it when kafka_version moves to 3.x
+    (pin it in cdk.json; README "Kafka 3.x" says how to adopt the native resource)."""
 
 
 @dataclass(frozen=True)
@@ -452,10 +459,24 @@ def load_environment(name: str, raw: Any, *, shares_account: bool = False) -> En
         )
     elif config.network.vpc_cidr is None:
         defaults["network"] = dataclasses.replace(config.network, vpc_cidr=DEFAULT_VPC_CIDR)
+    if config.topic.resource is None:
+        defaults["topic"] = dataclasses.replace(
+            config.topic, resource=default_topic_resource(config.kafka_version)
+        )
     if defaults:
         config = dataclasses.replace(config, **defaults)
     _validate(reader, config, raw)
     return config
+
+
+def default_topic_resource(kafka_version: str) -> TopicResource:
+    """ "native" where MSK's topic resource serves `kafka_version`, else "custom".
+
+    A version missing from the table (synth warns about it) gets "custom", which works on
+    every version.
+    """
+    row = lookup(kafka_version)
+    return "native" if row is not None and row.native_topic_resource else "custom"
 
 
 def load_environments(environments: Any) -> dict[str, EnvironmentConfig]:
@@ -654,6 +675,13 @@ def _validate_topic(reader: _Reader, config: EnvironmentConfig) -> None:
         reader.fail(
             "topic.replication_factor",
             f"{topic.replication_factor} is outside 1..broker_nodes ({config.broker_nodes})",
+        )
+    if topic.resource == "native" and default_topic_resource(config.kafka_version) != "native":
+        reader.fail(
+            "topic.resource",
+            f"'native' (AWS::MSK::Topic) needs Kafka 3.6.0 or later on MSK; kafka_version "
+            f"{config.kafka_version!r} has no native topic resource (stacks/msk_versions.py): "
+            "use 'custom'",
         )
 
 

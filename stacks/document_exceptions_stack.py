@@ -56,14 +56,23 @@ class DocumentExceptionsStack(Stack):
         )
         self.monitoring = ClusterMonitoring(self, "Monitoring", config=config)
         self.client_access: KafkaClientAccess = self.cluster.client_access(self.network)
-        topic_bootstrap = TopicBootstrapProvider(
+        # The custom resource's provider (Lambda functions, roles) only where a topic uses it.
+        topic_bootstrap = None
+        if config.topic.resource != "native":
+            topic_bootstrap = TopicBootstrapProvider(
+                self,
+                "TopicBootstrap",
+                access=self.client_access,
+                log_groups=self.log_groups,
+            )
+        self.topic = KafkaTopic(
             self,
-            "TopicBootstrap",
-            access=self.client_access,
-            log_groups=self.log_groups,
+            "Topic",
+            settings=config.topic,
+            provider=topic_bootstrap,
+            cluster_arn=self.cluster.cluster_arn,
         )
-        self.topic = KafkaTopic(self, "Topic", provider=topic_bootstrap, settings=config.topic)
-        # The topic's name comes from the custom resource, so the function waits for the topic.
+        # The topic's name is read from the topic resource, so the function waits for the topic.
         self.producer = ProducerFunction(
             self,
             "Producer",

@@ -1,4 +1,8 @@
-"""Kafka topics as CloudFormation custom resources (MSK on Kafka 2.8.1 has no AWS::MSK::Topic).
+"""Kafka topics in CloudFormation: this app's custom resource, or MSK's own `AWS::MSK::Topic`.
+
+MSK's native topic resource serves provisioned clusters on Kafka 3.6.0 and later only, so
+Kafka 2.8.1 needs the custom resource; `TopicSettings.resource` chooses ("custom" or
+"native", see stacks/config.py), and `KafkaTopic` builds either with the same semantics.
 
 `TopicBootstrapProvider` is one per cluster: the on-event Lambda (`handler.on_event`, the
 runtime in `topic_bootstrap/`, its asset `stacks.assets.TOPIC_ASSET`) runs in the VPC next
@@ -10,12 +14,27 @@ turns every custom resource property value into a string, so the template spells
 strings too); `Data` is expected to carry `TopicName`, `Partitions` and `ReplicationFactor`.
 The CloudFormation resource itself is always deleted with the stack: whether the Kafka topic
 and its data survive is the `DeletionPolicy` property's job (`Retain` by default).
+
+The native `AWS::MSK::Topic` (CloudFormation schema, aws-cdk-lib 2.275 `CfnTopic`) updates
+PartitionCount and Configs in place; MSK refuses a partition decrease, so the update fails
+and the stack rolls back. ClusterArn, TopicName and ReplicationFactor are create-only: a
+change means a replacement, whose create step fails while a topic of that name exists (the
+replication factor is kept that way) and which, after a rename, removes the old topic only
+under `UpdateReplacePolicy`. Both policies follow `TopicSettings.deletion_policy`. The
+deploying identity (CDK's CloudFormation execution role) makes the MSK topic API calls and
+needs `kafka-cluster:Connect`, `CreateTopic`, `DescribeTopic`, `AlterTopic`,
+`DescribeTopicDynamicConfiguration`, `AlterTopicDynamicConfiguration` and `DeleteTopic`.
 """
 
 from __future__ import annotations
 
-from aws_cdk import CustomResource, Duration
+import base64
+import json
+from collections.abc import Mapping
+
+from aws_cdk import CustomResource, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_msk as msk
 from aws_cdk import custom_resources as cr
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct, IDependable
@@ -28,6 +47,10 @@ from stacks.vpc_function import execution_role, kafka_client_security_group
 
 HANDLER = "handler.on_event"
 RESOURCE_TYPE = "Custom::KafkaTopic"
+NATIVE_RESOURCE_TYPE = "AWS::MSK::Topic"
+# The topic's name is the last part of its ARN: arn:aws:kafka:<region>:<account>:topic/
+# <cluster name>/<cluster uuid>/<topic name>.
+TOPIC_ARN_NAME_INDEX = 3
 SERVICE_NAME = "document-exceptions-topic-bootstrap"
 DEFAULT_HANDLER_TIMEOUT = Duration.minutes(5)
 # Memory of the on-event handler: a few admin requests and two AWS lookups per event.
@@ -143,11 +166,21 @@ class TopicBootstrapProvider(Construct):
         )
 
 
-class KafkaTopic(Construct):
-    """One Kafka topic, made to exist as configured by the provider's handler.
+def native_topic_configs(configs: Mapping[str, str]) -> str | None:
+    """`AWS::MSK::Topic.Configs`: the topic configs as a Base64-encoded JSON object, or None."""
+    if not configs:
+        return None
+    document = json.dumps({key: str(value) for key, value in sorted(configs.items())})
+    return base64.b64encode(document.encode()).decode()
 
-    `topic_name`, `partitions` and `replication_factor` come from the resource's `Data`, so a
-    resource using them is created after the topic.
+
+class KafkaTopic(Construct):
+    """One Kafka topic: the provider's custom resource, or `AWS::MSK::Topic` when
+    `settings.resource` is "native" (then `cluster_arn` is needed and no provider).
+
+    `topic_name`, `partitions` and `replication_factor` are strings; `topic_name` is read
+    from the resource (custom: its `Data`; native: its `TopicArn`), so a resource using it is
+    created after the topic. `resource` is the `CustomResource` or the `CfnTopic`.
     """
 
     def __init__(
@@ -155,16 +188,31 @@ class KafkaTopic(Construct):
         scope: Construct,
         id: str,
         *,
-        provider: TopicBootstrapProvider,
         settings: TopicSettings,
+        provider: TopicBootstrapProvider | None = None,
+        cluster_arn: str | None = None,
         timeout: Duration = DEFAULT_TOPIC_TIMEOUT,
     ) -> None:
-        if timeout.to_seconds() >= provider.handler_timeout.to_seconds():
+        native = settings.resource == "native"
+        if native and cluster_arn is None:
+            raise ValueError(f"topic {settings.name}: a native topic needs cluster_arn")
+        if not native and provider is None:
+            raise ValueError(f"topic {settings.name}: a custom-resource topic needs a provider")
+        if provider is not None and timeout.to_seconds() >= provider.handler_timeout.to_seconds():
             raise ValueError(
                 f"topic {settings.name}: timeout {timeout.to_seconds():.0f} s must be below the "
                 f"handler's Lambda timeout ({provider.handler_timeout.to_seconds():.0f} s)"
             )
         super().__init__(scope, id)
+        self.native = native
+        if native:
+            self._native_topic(settings, cluster_arn)
+        else:
+            self._custom_topic(settings, provider, timeout)
+
+    def _custom_topic(
+        self, settings: TopicSettings, provider: TopicBootstrapProvider, timeout: Duration
+    ) -> None:
         access = provider.access
         self.resource = CustomResource(
             self,
@@ -188,3 +236,23 @@ class KafkaTopic(Construct):
         self.topic_name = self.resource.get_att_string("TopicName")
         self.partitions = self.resource.get_att_string("Partitions")
         self.replication_factor = self.resource.get_att_string("ReplicationFactor")
+
+    def _native_topic(self, settings: TopicSettings, cluster_arn: str) -> None:
+        # Its own construct id (not "Resource"): moving an environment from "custom" to
+        # "native" then adds a resource instead of changing a resource's type in place.
+        self.resource = msk.CfnTopic(
+            self,
+            "Native",
+            cluster_arn=cluster_arn,
+            topic_name=settings.name,
+            partition_count=settings.partitions,
+            replication_factor=settings.replication_factor,
+            configs=native_topic_configs(settings.configs),
+        )
+        self.resource.apply_removal_policy(
+            RemovalPolicy.RETAIN if settings.deletion_policy == "Retain" else RemovalPolicy.DESTROY
+        )
+        self.topic_arn = self.resource.attr_topic_arn
+        self.topic_name = Fn.select(TOPIC_ARN_NAME_INDEX, Fn.split("/", self.topic_arn))
+        self.partitions = str(settings.partitions)
+        self.replication_factor = str(settings.replication_factor)

@@ -8,10 +8,14 @@ Register in tests/conftest.py: `pytest_plugins = [..., "tests.stack_fixtures"]`.
 - `template_files`: environment name -> the template written as JSON in a temp folder.
 - `cfn_lint_findings`: cfn-lint run once over all of them.
 - `environment_configs`: environment name -> `EnvironmentConfig` (from cdk.json).
+- `kafka3_variants`: the same environments moved to `KAFKA3_VERSION`, synthesized twice:
+  "custom" (the topic stays the custom resource: an environment upgraded from 2.8.1) and
+  "native" (`AWS::MSK::Topic`: a new environment on 3.x).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +33,8 @@ from stacks.config import EnvironmentConfig, load_environments
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = ("dev", "staging", "prod")
 SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
+KAFKA3_VERSION = "3.8.x"
+TOPIC_RESOURCES = ("custom", "native")
 # Checks cfn-lint may skip, each with its reason.
 CFN_LINT_IGNORED = {
     "W3005": "CDK adds DependsOn entries that a GetAtt already implies; harmless redundancy",
@@ -93,6 +99,23 @@ def synthesize(**extra_context: Any) -> Synthesized:
     )
 
 
+def kafka3_environments(topic_resource: str) -> dict[str, Any]:
+    """cdk.json's environments on `KAFKA3_VERSION` with the topic made by `topic_resource`."""
+    environments = copy.deepcopy(cdk_context()["environments"])
+    for raw in environments.values():
+        raw["kafka_version"] = KAFKA3_VERSION
+        raw.setdefault("topic", {})["resource"] = topic_resource
+    return environments
+
+
+@pytest.fixture(scope="session")
+def kafka3_variants() -> dict[str, Synthesized]:
+    return {
+        resource: synthesize(environments=kafka3_environments(resource))
+        for resource in TOPIC_RESOURCES
+    }
+
+
 @pytest.fixture(scope="session")
 def environment_configs() -> dict[str, EnvironmentConfig]:
     return load_environments(cdk_context()["environments"])
@@ -125,11 +148,16 @@ def cfn_lint_findings(
     synthesized: Synthesized, template_files: Mapping[str, Path]
 ) -> dict[str, list[str]]:
     """cfn-lint over every synthesized template (one run): environment -> findings as text."""
+    return lint_templates(synthesized, template_files)
+
+
+def lint_templates(synthesized: Synthesized, files: Mapping[str, Path]) -> dict[str, list[str]]:
+    """cfn-lint over template files (environment -> path): environment -> findings as text."""
     from cfnlint.api import lint  # noqa: PLC0415 (loaded only by sessions that lint)
     from cfnlint.config import ManualArgs  # noqa: PLC0415
 
     findings = {}
-    for name, path in template_files.items():
+    for name, path in files.items():
         region = synthesized.stacks[name].region
         matches = lint(
             path.read_text(),

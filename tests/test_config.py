@@ -227,6 +227,44 @@ def test_a_supported_kafka_version_has_no_warning():
     )
 
 
+def test_topic_resource_defaults_to_native_where_the_version_table_offers_it():
+    def resource(version: str) -> str:
+        return load_environment("dev", changed(CREATED, "kafka_version", version)).topic.resource
+
+    assert resource("2.8.1") == "custom"
+    assert resource("3.5.1") == "custom"
+    assert resource("3.6.0") == "native"
+    assert resource("3.8.x") == "native"
+    assert resource("4.1.x.kraft") == "native"
+    # A version the table does not know: the custom resource, which works on every version.
+    assert resource("9.9.9") == "custom"
+
+
+def test_an_explicit_topic_resource_is_kept():
+    raw = changed(changed(CREATED, "kafka_version", "3.8.x"), "topic.resource", "custom")
+    assert load_environment("dev", raw).topic.resource == "custom"
+
+
+def test_native_topic_on_a_version_without_it_is_refused_naming_the_key():
+    raw = changed(CREATED, "topic.resource", "native")
+    message = error_of(raw)
+    assert message.startswith("environment 'dev': topic.resource: 'native' (AWS::MSK::Topic)")
+    assert "'2.8.1' has no native topic resource" in message
+
+
+def test_unknown_topic_resource_is_refused():
+    message = error_of(changed(CREATED, "topic.resource", "terraform"))
+    assert "topic.resource: 'terraform' is not one of 'custom', 'native'" in message
+
+
+def test_repository_environments_pin_the_topic_custom_resource():
+    """Deployed on 2.8.1 with the custom resource: moving them to 3.x must not switch it."""
+    environments = cdk_context()["environments"]
+    for name, raw in environments.items():
+        assert raw["topic"]["resource"] == "custom", name
+        assert load_environment(name, raw).topic.resource == "custom"
+
+
 def test_no_selected_environment_means_all():
     configs = load_environments({"dev": CREATED, "prod": IMPORTED})
     assert [config.name for config in select_environments(configs, None)] == ["dev", "prod"]

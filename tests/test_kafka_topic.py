@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -17,7 +19,9 @@ from stacks.config import TopicSettings
 from stacks.kafka_access import KafkaClientAccess
 from stacks.kafka_topic import (
     HANDLER,
+    NATIVE_RESOURCE_TYPE,
     RESOURCE_TYPE,
+    TOPIC_ARN_NAME_INDEX,
     KafkaTopic,
     TopicBootstrapProvider,
 )
@@ -370,3 +374,95 @@ def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(built: Built) -> Non
 
 def test_cfn_lint_finds_nothing(built: Built) -> None:
     assert cfn_lint_findings(built.template) == []
+
+
+# --- the native topic (AWS::MSK::Topic, Kafka 3.6.0 and later) -------------------------------
+
+NATIVE_TOPIC = dataclasses.replace(TopicSettings(), resource="native")
+NATIVE_AUDIT_TOPIC = dataclasses.replace(AUDIT_TOPIC, resource="native")
+
+
+@dataclass(frozen=True)
+class BuiltNative(SynthesizedStack):
+    topic: KafkaTopic
+    audit_topic: KafkaTopic
+
+
+@pytest.fixture(scope="module")
+def built_native() -> BuiltNative:
+    app = cdk.App(context=SKIP_BUNDLING)
+    stack = cdk.Stack(
+        app, "NativeTopicsTest", env=cdk.Environment(account="111111111111", region="eu-west-1")
+    )
+    topic = KafkaTopic(stack, "Topic", settings=NATIVE_TOPIC, cluster_arn=CLUSTER_ARN)
+    audit_topic = KafkaTopic(
+        stack, "AuditTopic", settings=NATIVE_AUDIT_TOPIC, cluster_arn=CLUSTER_ARN
+    )
+    cdk.Aspects.of(stack).add(AwsSolutionsChecks())
+    template = Template.from_stack(stack)
+    return BuiltNative(
+        stack=stack,
+        topic=topic,
+        audit_topic=audit_topic,
+        template=template,
+        resources=template.to_json()["Resources"],
+    )
+
+
+def test_native_topic_is_an_msk_topic_with_the_configured_properties(
+    built_native: BuiltNative,
+) -> None:
+    resource = built_native.resource(built_native.topic.resource)
+    assert resource["Type"] == NATIVE_RESOURCE_TYPE == "AWS::MSK::Topic"
+    assert resource["Properties"] == {
+        "ClusterArn": CLUSTER_ARN,
+        "TopicName": "DocumentExceptions",
+        "PartitionCount": 3,
+        "ReplicationFactor": 2,
+    }
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_native_topic_configs_are_base64_json_and_delete_follows_the_setting(
+    built_native: BuiltNative,
+) -> None:
+    resource = built_native.resource(built_native.audit_topic.resource)
+    properties = resource["Properties"]
+    assert (properties["PartitionCount"], properties["ReplicationFactor"]) == (6, 2)
+    assert json.loads(base64.b64decode(properties["Configs"])) == dict(AUDIT_TOPIC.configs)
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
+def test_native_topics_need_no_function_role_or_provider(built_native: BuiltNative) -> None:
+    kinds = {resource["Type"] for resource in built_native.resources.values()}
+    assert kinds == {"AWS::MSK::Topic"}
+
+
+def test_native_topic_exposes_the_name_from_its_arn(built_native: BuiltNative) -> None:
+    logical_id = built_native.logical_id(built_native.topic.resource)
+    assert built_native.stack.resolve(built_native.topic.topic_name) == {
+        "Fn::Select": [3, {"Fn::Split": ["/", {"Fn::GetAtt": [logical_id, "TopicArn"]}]}]
+    }
+    assert (built_native.topic.partitions, built_native.topic.replication_factor) == ("3", "2")
+
+
+def test_topic_arn_name_index_matches_msk_topic_arns() -> None:
+    """MSK's topic ARN form (IAM access control): topic/<cluster>/<cluster uuid>/<topic>."""
+    arn = (
+        "arn:aws:kafka:eu-west-1:111111111111:topic/my-cluster/"
+        "0a1b2c3d-4e5f-6789-abcd-ef0123456789-2/DocumentExceptions"
+    )
+    assert arn.split("/")[TOPIC_ARN_NAME_INDEX] == "DocumentExceptions"
+
+
+def test_native_topic_without_cluster_arn_and_custom_without_provider_are_refused() -> None:
+    stack = cdk.Stack(cdk.App(context=SKIP_BUNDLING), "Refused")
+    with pytest.raises(ValueError, match="a native topic needs cluster_arn"):
+        KafkaTopic(stack, "Native", settings=NATIVE_TOPIC)
+    with pytest.raises(ValueError, match="a custom-resource topic needs a provider"):
+        KafkaTopic(stack, "Custom", settings=TopicSettings(), cluster_arn=CLUSTER_ARN)
+
+
+def test_native_topics_pass_cdk_nag_and_cfn_lint(built_native: BuiltNative) -> None:
+    assert nag_findings(built_native.stack) == []
+    assert cfn_lint_findings(built_native.template) == []

@@ -126,6 +126,8 @@ def imported(
         },
         "client_access": {"security_group_ids": [vpc["group"]]},
         "monitoring": {"alarm_topic_arn": vpc["topic"]},
+        # An existing environment's pin; the native-topic tests below override it.
+        "topic": {"resource": "custom"},
         **overrides,
     }
     return load_environment("prod", raw)
@@ -378,11 +380,19 @@ def test_main_exits_zero_and_prints_each_check(bootstrapped, tmp_path, capsys):
             ],
         },
     }
+    clients = Clients()
+    # 3.8.x defaults to the native topic: preflight looks for the cluster (not there yet).
+    clients.stubber.add_response(
+        "list_clusters_v2", {"ClusterInfoList": []}, {"ClusterNameFilter": config.cluster_name}
+    )
     status = preflight.main(
-        ["--env", "prod", "--cdk-json", str(write_cdk_json(tmp_path, {"prod": raw}))], Clients()
+        ["--env", "prod", "--cdk-json", str(write_cdk_json(tmp_path, {"prod": raw}))], clients
     )
     out = capsys.readouterr().out.splitlines()
     assert status == 0
+    assert (
+        "  ok    topic: document-exceptions-cluster does not exist yet: nothing to compare" in out
+    )
     assert out[0] == f"preflight prod (account {MOTO_ACCOUNT}, {REGION}):"
     assert out[-1] == "preflight passed"
     assert all(line.startswith("  ok  ") for line in out[1:-1])
@@ -596,3 +606,76 @@ def test_make_deploy_checks_placeholders_before_it_synthesizes(target):
     deploy = next(i for i, line in enumerate(dry_run) if " cdk deploy " in line)
     assert check < deploy
     assert dry_run[check].endswith("-m tools.preflight --env prod --placeholders-only")
+
+
+# --- a native topic (AWS::MSK::Topic) on an existing cluster -----------------------------------
+
+NATIVE = {"resource": "native", "partitions": 6, "replication_factor": 2}
+CLUSTER_ARN = "arn:aws:kafka:eu-west-1:123456789012:cluster/document-exceptions-cluster/abc-1"
+
+
+def native_topic_finding(vpc, topic, *, described=None, cluster_exists=True):
+    config = imported(vpc, kafka_version="3.8.x", topic=topic)
+    clients = Clients()
+    clusters = [{"ClusterName": config.cluster_name, "ClusterArn": CLUSTER_ARN}]
+    clients.stubber.add_response(
+        "list_clusters_v2",
+        {"ClusterInfoList": clusters if cluster_exists else []},
+        {"ClusterNameFilter": config.cluster_name},
+    )
+    if described in ("missing", "denied"):
+        code, status = (
+            ("NotFoundException", 404) if described == "missing" else ("AccessDeniedException", 403)
+        )
+        clients.stubber.add_client_error("describe_topic", code, "refused", status)
+    elif described is not None:
+        clients.stubber.add_response(
+            "describe_topic",
+            {"TopicName": config.topic.name, **described},
+            {"ClusterArn": CLUSTER_ARN, "TopicName": config.topic.name},
+        )
+    finding = findings(config, clients)["topic"]
+    clients.stubber.assert_no_pending_responses()
+    return finding
+
+
+def test_native_topic_partition_decrease_fails_before_deploy(vpc):
+    finding = native_topic_finding(
+        vpc, {**NATIVE, "partitions": 3}, described={"PartitionCount": 6, "ReplicationFactor": 2}
+    )
+    assert not finding.ok
+    assert finding.message == (
+        "DocumentExceptions: topic.partitions 3 is below the topic's 6 (Kafka cannot reduce "
+        "partitions; MSK refuses and the deploy rolls back)"
+    )
+
+
+def test_native_topic_replication_factor_change_fails_before_deploy(vpc):
+    finding = native_topic_finding(
+        vpc,
+        {**NATIVE, "replication_factor": 1},
+        described={"PartitionCount": 6, "ReplicationFactor": 2},
+    )
+    assert not finding.ok
+    assert "topic.replication_factor 1 differs from the topic's 2" in finding.message
+
+
+def test_native_topic_growth_passes(vpc):
+    finding = native_topic_finding(
+        vpc, {**NATIVE, "partitions": 12}, described={"PartitionCount": 6, "ReplicationFactor": 2}
+    )
+    assert finding.ok
+    assert finding.message == "DocumentExceptions: 6 -> 12 partitions, replication factor 2"
+
+
+def test_native_topic_on_a_new_cluster_or_a_missing_topic_passes(vpc):
+    assert native_topic_finding(vpc, NATIVE, cluster_exists=False).ok
+    missing = native_topic_finding(vpc, NATIVE, described="missing")
+    assert missing.ok
+    assert "does not exist yet: the deploy creates it" in missing.message
+
+
+def test_native_topic_check_says_so_when_it_may_not_read_the_topic(vpc):
+    finding = native_topic_finding(vpc, NATIVE, described="denied")
+    assert finding.ok
+    assert finding.message == "DocumentExceptions: not checked (AccessDeniedException: refused)"

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from stacks.ci_stack import CiAccessStack
-from tests.stack_fixtures import ENVIRONMENTS
+from tests.stack_fixtures import ENVIRONMENTS, KAFKA3_VERSION
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
+# Kafka 3.x variants of the environments (not deployed as such; tests/stack_fixtures.py).
+VARIANT_SNAPSHOTS = SNAPSHOTS / "kafka3"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 REFRESH = "UPDATE_SNAPSHOTS=1 pytest tests/test_snapshots.py"
@@ -49,6 +51,23 @@ def test_template_matches_snapshot(env, synthesized):
     check_snapshot(synthesized.stacks[env].stack_name, synthesized.template_json[env])
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_kafka3_native_topic_variant_matches_snapshot(env, kafka3_variants):
+    """A new environment on Kafka 3.x: `AWS::MSK::Topic`, no topic custom resource."""
+    variant = kafka3_variants["native"]
+    name = f"{variant.stacks[env].stack_name}-kafka-{KAFKA3_VERSION}-native-topic"
+    check_snapshot(name, variant.template_json[env], VARIANT_SNAPSHOTS)
+
+
+def test_every_kafka3_variant_snapshot_belongs_to_a_variant(kafka3_variants):
+    variant = kafka3_variants["native"]
+    expected = {
+        f"{stack.stack_name}-kafka-{KAFKA3_VERSION}-native-topic.json"
+        for stack in variant.stacks.values()
+    }
+    assert {path.name for path in VARIANT_SNAPSHOTS.glob("*.json")} == expected
+
+
 def test_ci_stacks_match_snapshots(synthesized):
     templates = ci_stack_templates(synthesized)
     if not templates:
@@ -57,11 +76,11 @@ def test_ci_stacks_match_snapshots(synthesized):
         check_snapshot(name, template)
 
 
-def check_snapshot(stack_name: str, template: dict) -> None:
-    path = SNAPSHOTS / f"{stack_name}.json"
+def check_snapshot(stack_name: str, template: dict, folder: Path = SNAPSHOTS) -> None:
+    path = folder / f"{stack_name}.json"
     current = render(template)
     if UPDATE:
-        SNAPSHOTS.mkdir(exist_ok=True)
+        folder.mkdir(exist_ok=True)
         path.write_text(current)
     assert path.exists(), f"no snapshot {path.name}; create it with {REFRESH}"
     expected = masked(path.read_text())

@@ -9,7 +9,9 @@ bootstrap version parameter the templates check), that MSK offers the configured
 version in the region (and whether it is deprecated), that the broker type's EC2 family is
 offered in the two broker AZs, that imported subnets exist in the configured VPC and AZs, that
 client security groups, the existing groups attached to the brokers (in the brokers' VPC) and
-the alarm topic exist. Exit status: 0 all passed, 1 a check
+the alarm topic exist, and, for a native topic (`AWS::MSK::Topic`) on an existing cluster, that
+cdk.json asks for no fewer partitions and the same replication factor as the topic has (the
+deploy would fail and roll back). Exit status: 0 all passed, 1 a check
 failed, 2 configuration (placeholders included) or credentials problem.
 """
 
@@ -218,6 +220,53 @@ def check_kafka_version(config: EnvironmentConfig, kafka: Any) -> Finding:
     return Finding("kafka version", True, f"Kafka {version} is offered in {config.region}{behind}")
 
 
+def check_native_topic(config: EnvironmentConfig, kafka: Any) -> Finding | None:
+    """A native topic must not shrink or change its replication factor: CloudFormation cannot.
+
+    MSK refuses a partition decrease, and a ReplicationFactor change makes CloudFormation
+    replace the topic, whose create step fails while the topic exists; either way the deploy
+    fails and rolls back. Synth cannot see the deployed topic; MSK's topic API can. (The
+    custom resource checks the same at deploy time, before it changes anything.)
+    """
+    if config.topic.resource != "native":
+        return None
+    topic = config.topic
+    clusters = kafka.list_clusters_v2(ClusterNameFilter=config.cluster_name)["ClusterInfoList"]
+    arns = [c["ClusterArn"] for c in clusters if c["ClusterName"] == config.cluster_name]
+    if not arns:
+        return Finding(
+            "topic", True, f"{config.cluster_name} does not exist yet: nothing to compare"
+        )
+    try:
+        actual = kafka.describe_topic(ClusterArn=arns[0], TopicName=topic.name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NotFoundException":
+            return Finding("topic", True, f"{topic.name} does not exist yet: the deploy creates it")
+        # The topic API needs kafka-cluster:Connect and DescribeTopic, which read-only roles
+        # may lack: say the check did not run rather than fail the deploy on it.
+        return Finding("topic", True, f"{topic.name}: not checked ({_aws_message(error)})")
+    problems = []
+    if topic.partitions < actual["PartitionCount"]:
+        problems.append(
+            f"topic.partitions {topic.partitions} is below the topic's {actual['PartitionCount']} "
+            "(Kafka cannot reduce partitions; MSK refuses and the deploy rolls back)"
+        )
+    if topic.replication_factor != actual["ReplicationFactor"]:
+        problems.append(
+            f"topic.replication_factor {topic.replication_factor} differs from the topic's "
+            f"{actual['ReplicationFactor']} (CloudFormation would replace the topic; the new "
+            "one's create fails while it exists; reassign partitions by hand instead)"
+        )
+    if problems:
+        return Finding("topic", False, f"{topic.name}: " + "; ".join(problems))
+    return Finding(
+        "topic",
+        True,
+        f"{topic.name}: {actual['PartitionCount']} -> {topic.partitions} partitions, "
+        f"replication factor {topic.replication_factor}",
+    )
+
+
 def _table_behind(offered: dict[str, str]) -> str:
     """A note naming the active versions MSK offers that stacks/msk_versions.py lacks."""
     missing = sorted(
@@ -366,10 +415,12 @@ def run_checks(
         config, client("cloudformation", config.region), client("ssm", config.region), qualifier
     )
     ec2 = client("ec2", config.region)
-    yield check_kafka_version(config, client("kafka", config.region))
+    kafka = client("kafka", config.region)
+    yield check_kafka_version(config, kafka)
     yield check_broker_zones(config, ec2)
     yield check_network(config, ec2)
     for optional in (
+        check_native_topic(config, kafka),
         check_client_security_groups(config, ec2),
         check_broker_security_groups(config, ec2),
         check_alarm_topic(config, client("sns", config.region)),
