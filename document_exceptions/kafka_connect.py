@@ -46,7 +46,7 @@ from kafka.net.compat import KafkaNetClient
 from kafka.net.manager import KafkaConnectionManager
 from kafka.net.selector import NetworkSelector
 
-from document_exceptions.connection import KafkaConnection
+from document_exceptions.connection import AWS_REGION_VARIABLE, ConfigurationError, KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -560,6 +560,8 @@ def open_client(
     tried. Errors that are not about connecting (invalid settings) are raised unchanged.
     """
     redact_client_configuration_logs()
+    if connection.uses_iam:
+        check_iam_signer()
     client_id = client_id or f"{CLIENT_ID_PREFIX}-{uuid.uuid4().hex[:10]}"
     watch = ConnectionWatch(connection)
     kwargs: dict[str, Any] = {
@@ -597,6 +599,31 @@ def open_client(
     _stop(worker, watch)
     log.debug("Kafka client %s not opened after %.1f s: %s", client_id, waited, failure)
     raise failure
+
+
+def check_iam_signer() -> None:
+    """Fail at once, naming the setting, where kafka-python's AWS_MSK_IAM signer would fail.
+
+    kafka-python 3.0.12 builds a botocore session per login and raises, inside its I/O loop,
+    when that session has no region or no credentials; the connection then just never comes
+    up, and the caller would wait for its deadline and hear "no answer". The same lookup here
+    (botocore's default session: environment, profile, container or instance role) turns that
+    into a :class:`ConfigurationError`.
+    """
+    from botocore.session import Session  # noqa: PLC0415 - only IAM connections need botocore
+
+    session = Session()
+    if not session.get_config_variable("region"):
+        raise ConfigurationError(
+            AWS_REGION_VARIABLE,
+            "not set: the AWS_MSK_IAM login is signed for the cluster's region (Lambda sets "
+            "it; elsewhere export it, or pass --region to the operator commands)",
+        )
+    if session.get_credentials() is None:
+        raise ConfigurationError(
+            "AWS credentials",
+            "none found for the AWS_MSK_IAM login (environment, AWS profile or role)",
+        )
 
 
 def _stop(worker: threading.Thread, watch: ConnectionWatch) -> None:

@@ -23,7 +23,11 @@ from kafka.protocol.sasl import (
     SaslHandshakeResponse,
 )
 
-from document_exceptions.connection import KafkaConnection, msk_iam_connection
+from document_exceptions.connection import (
+    ConfigurationError,
+    KafkaConnection,
+    msk_iam_connection,
+)
 from document_exceptions.kafka_connect import (
     FailureKind,
     KafkaConnectError,
@@ -265,3 +269,21 @@ def test_verifier_takes_one_token() -> None:
     verifier.step(signed())
     with pytest.raises(IamError, match="one token"):
         verifier.step(signed())
+
+
+@pytest.mark.usefixtures("iam_credentials")
+def test_without_a_region_the_iam_open_fails_at_once_naming_the_variable(
+    secure_kafka_broker: SaslSslBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kafka-python would fail inside its I/O loop and leave the caller waiting for "no
+    answer"; open_client names the missing setting before connecting."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    logins = secure_kafka_broker.front_end.logins + secure_kafka_broker.front_end.failed_logins
+    started = time.monotonic()
+    with pytest.raises(ConfigurationError) as caught:
+        open_client(KafkaProducer, iam_connection(secure_kafka_broker), timeout_s=10)
+    assert time.monotonic() - started < 2
+    assert caught.value.variable == "AWS_DEFAULT_REGION"
+    front_end = secure_kafka_broker.front_end
+    assert front_end.logins + front_end.failed_logins == logins

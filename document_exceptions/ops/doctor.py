@@ -297,6 +297,8 @@ class Doctor:
             admin = open_client(KafkaAdminClient, connection, timeout_s=self.options.timeout_s)
         except KafkaConnectError as exc:
             raise _Failed(exc.message, exc.hint) from None
+        except ConfigurationError as exc:  # the IAM signer's region or credentials
+            raise _Failed(str(exc), "--region, --profile or the AWS_* variables") from None
         if connection.uses_iam:
             auth = f"{connection.sasl_mechanism} with your AWS credentials"
         elif connection.sasl_mechanism:
