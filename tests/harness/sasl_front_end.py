@@ -12,7 +12,9 @@ Tansu 0.6.0 can do neither TLS nor SCRAM users, so this front-end does both in f
    signed payload checked as MSK does, :mod:`tests.harness.msk_iam`); a failed login gets
    SASL_AUTHENTICATION_FAILED (58) with a message, and the connection is closed once the
    client has read that (see :meth:`SaslScramFrontEnd._linger`);
-5. after a successful login it relays bytes both ways between the client and Tansu.
+5. after a successful login it relays bytes both ways between the client and Tansu; when
+   given Kafka ACLs (:mod:`tests.harness.acls`), a SCRAM session's requests are relayed one
+   by one instead, and those the ACLs deny are answered by the front-end as Kafka would.
 
 Any other request before a successful login closes the connection (Apache Kafka answers
 ILLEGAL_SASL_STATE where it can; clients treat both as a failed connection).
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import hashlib
 import hmac
@@ -49,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.harness.acls import AclAuthorizer, denial
 from tests.harness.certs import TlsFiles, make_tls_files
 from tests.harness.msk_iam import MECHANISM as IAM_MECHANISM
 from tests.harness.msk_iam import (
@@ -353,6 +357,7 @@ class SaslScramFrontEnd(FaultyRelay):
         iam_host: str = "127.0.0.1",
         iam_region: str = TEST_REGION,
         clock: Callable[[], float] = time.time,
+        acls: AclAuthorizer | None = None,
     ) -> None:
         super().__init__(target_port, listen_port=listen_port)
         self.tls = tls
@@ -366,6 +371,10 @@ class SaslScramFrontEnd(FaultyRelay):
         self.failed_logins = 0
         self.iam_principals: list[str] = []
         self.last_failure: str | None = None
+        # Kafka ACLs for SCRAM sessions (None: everything allowed, MSK's default).
+        self.acls = acls
+        self.denied_requests = 0
+        self._principals: dict[Link, str] = {}
         self.failed_authentication_delay = 1.0
 
     @property
@@ -409,7 +418,7 @@ class SaslScramFrontEnd(FaultyRelay):
                     return False
                 await self.write_client(link, _frame(token))
                 if scram.authenticated:
-                    return await self._logged_in(link)
+                    return await self._logged_in(link, scram)
                 continue
             header, body = parse_request(payload)
             if header.api_key == API_VERSIONS and scram is None:
@@ -438,7 +447,7 @@ class SaslScramFrontEnd(FaultyRelay):
                     await self._linger(link)
                     return False
                 if scram.authenticated:
-                    return await self._logged_in(link)
+                    return await self._logged_in(link, scram)
             else:
                 return False
 
@@ -476,11 +485,69 @@ class SaslScramFrontEnd(FaultyRelay):
             return f"[{IAM_MECHANISM}] Access denied: {self.last_failure}"
         return INVALID_CREDENTIALS
 
-    async def _logged_in(self, link: Link) -> bool:
+    async def _logged_in(self, link: Link, server: SaslServer) -> bool:
         self.logins += 1
+        if isinstance(server, ScramSha512Server):
+            self._principals[link] = f"User:{server.credential.username}"
         if link.upstream_writer is None:
             await self.connect_upstream(link)
         return True
+
+    async def _relay(self, link: Link) -> None:
+        principal = self._principals.pop(link, None)
+        if self.acls is None or principal is None:
+            await super()._relay(link)
+            return
+        assert link.upstream_reader is not None
+        assert link.upstream_writer is not None
+        # Answers go back in request order: None stands for one that Tansu will send, bytes
+        # for a denial the front-end wrote itself (sent once the earlier answers are out).
+        pending: collections.deque[bytes | None] = collections.deque()
+        link.pumps = [
+            asyncio.create_task(self._authorize_requests(link, principal, pending)),
+            asyncio.create_task(self._relay_answers(link, pending)),
+        ]
+        await asyncio.wait(link.pumps, return_when=asyncio.FIRST_COMPLETED)
+        for writer in (link.client_writer, link.upstream_writer):
+            await self._close_gracefully(writer)
+
+    async def _authorize_requests(
+        self, link: Link, principal: str, pending: collections.deque[bytes | None]
+    ) -> None:
+        assert self.acls is not None
+        assert link.upstream_writer is not None
+        with contextlib.suppress(OSError, ssl.SSLError, asyncio.IncompleteReadError):
+            while True:
+                size_bytes = await link.client_reader.readexactly(4)
+                (size,) = struct.unpack(">i", size_bytes)
+                payload = await link.client_reader.readexactly(size)
+                check = denial(self.acls, principal, payload)
+                if check.answer is None:
+                    if check.expects_response:
+                        pending.append(None)
+                    link.upstream_writer.write(size_bytes + payload)
+                    await link.upstream_writer.drain()
+                    continue
+                self.denied_requests += 1
+                if pending:
+                    pending.append(check.answer)
+                else:
+                    await self.write_client(link, check.answer)
+
+    async def _relay_answers(self, link: Link, pending: collections.deque[bytes | None]) -> None:
+        assert link.upstream_reader is not None
+        with contextlib.suppress(OSError, ssl.SSLError, asyncio.IncompleteReadError):
+            while True:
+                size_bytes = await link.upstream_reader.readexactly(4)
+                (size,) = struct.unpack(">i", size_bytes)
+                answer = size_bytes + await link.upstream_reader.readexactly(size)
+                if pending and pending[0] is None:
+                    pending.popleft()
+                await self.write_client(link, answer)
+                while pending and pending[0] is not None:
+                    denied = pending.popleft()
+                    assert denied is not None
+                    await self.write_client(link, denied)
 
 
 class SaslSslBroker(RelayedBroker):
@@ -498,6 +565,7 @@ class SaslSslBroker(RelayedBroker):
         iam_identities: Mapping[str, IamIdentity] | None = None,
         *,
         port: int = 0,
+        acls: AclAuthorizer | None = None,
     ) -> None:
         self.username = username
         self.password = password if password is not None else secrets.token_urlsafe(16)
@@ -515,6 +583,7 @@ class SaslSslBroker(RelayedBroker):
                 self.password,
                 listen_port=port,
                 iam_identities=identities,
+                acls=acls,
             )
         )
 
