@@ -540,3 +540,16 @@ def test_the_seeds_aws_msk_iam_needs_sasl_ssl() -> None:
     error = configuration_error(from_environment, environ)
     assert error.variable == "KAFKA_SECURITY_PROTOCOL"
     assert "AWS_MSK_IAM needs SASL_SSL" in str(error)
+
+
+def test_the_seeds_scram_variables_win_over_the_aws_side_auth_mode() -> None:
+    """A Django app's environment with KAFKA_AUTH_MODE set (e.g. copied from a Lambda's)
+    still signs in with its SCRAM user: the auth mode only chooses how AWS-side clients
+    read the deployed settings."""
+    resolver = ConnectionResolver(
+        {**SASL_ENV, "KAFKA_AUTH_MODE": "iam"}, client_factory=no_aws_call
+    )
+    connection = resolver.get()
+    assert connection.sasl_mechanism == "SCRAM-SHA-512"
+    assert connection.sasl_username == "your-username"
+    assert not connection.uses_iam

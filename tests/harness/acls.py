@@ -15,7 +15,8 @@ the answer Kafka gives (TOPIC_AUTHORIZATION_FAILED 29 per topic or partition,
 CLUSTER_AUTHORIZATION_FAILED 31 for InitProducerId) with kafka-python's own protocol classes.
 Checked: Produce (Write), Fetch (Read), CreateTopics (Create), DeleteTopics (Delete),
 InitProducerId. Not modelled (said so, not papered over): Metadata is not filtered by
-Describe, ListOffsets and the group APIs are not checked, Fetch v13+ (topic ids; kafka-python
+Describe, ListOffsets and the group APIs are not checked, transactional ids are not
+modelled (a transactional InitProducerId is denied), Fetch v13+ (topic ids; kafka-python
 3.0.12 fetches with v12 at most) is denied for want of a name, and a request naming both
 allowed and denied topics is refused whole where Kafka would split it. IAM sessions are
 authorized by IAM policies on MSK, which the harness does not model: they are not checked.
