@@ -44,6 +44,7 @@ from tests.harness.msk_iam import (
     MskIamServer,
     default_identity,
 )
+from tests.ops_helpers import throwaway_aws_credentials, use_harness_iam_credentials
 from tests.test_harness import api_versions, assert_closed_by_peer, exchange, tls_connect
 
 pytestmark = pytest.mark.timeout(60)
@@ -52,18 +53,13 @@ IDENTITIES = {TEST_ACCESS_KEY_ID: default_identity()}
 
 
 @pytest.fixture
-def iam_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def iam_credentials(
+    secure_kafka_broker: SaslSslBroker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """The harness's test credentials and region, as botocore (and so kafka-python) reads
     them; nothing of the machine's AWS configuration."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    empty = tmp_path / "aws-config"
-    empty.write_text("")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", TEST_REGION)
+    throwaway_aws_credentials(monkeypatch, tmp_path)
+    use_harness_iam_credentials(secure_kafka_broker, monkeypatch)
 
 
 @pytest.fixture

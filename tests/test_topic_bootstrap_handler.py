@@ -17,7 +17,7 @@ import pytest
 from botocore.stub import Stubber
 from kafka import KafkaAdminClient, KafkaProducer
 
-from tests.ops_helpers import LambdaContext
+from tests.ops_helpers import LambdaContext, throwaway_aws_credentials
 from tests.topic_bootstrap_asset import load
 from tests.topic_events import (
     CLUSTER_ARN,
@@ -481,12 +481,7 @@ def iam(secure_kafka_broker, monkeypatch, tmp_path):
     """The function's environment as the construct sets it with IAM (KAFKA_AUTH_MODE, no
     seed variables), with the harness's test credentials standing in for its role."""
     use_environment(monkeypatch, {})
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    empty = tmp_path / "aws-config"
-    empty.write_text("")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    throwaway_aws_credentials(monkeypatch, tmp_path)
     environ = secure_kafka_broker.iam_client_env()
     del environ["KAFKA_BOOTSTRAP_BROKERS"]  # the construct passes the brokers as a property
     for name, value in environ.items():
