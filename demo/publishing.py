@@ -11,7 +11,10 @@ invalid record with its reason (`REJECTED_QUEUE_URL`). Nothing leaves the machin
 
 The app-side library runs as a Django service would: `send_document_access_exception`, the
 `@kafka_exception_handler` decorator and the model mixin (on a plain class: the mixin needs
-no Django), delivered by its background sender over the same SASL_SSL connection.
+no Django), delivered by its background sender over SASL_SSL with SCRAM-SHA-512, as a Django
+app does. The producer Lambda runs as its construct deploys it with IAM: inside
+`local_kafka.iam_environment` (`KAFKA_AUTH_MODE=iam`, the IAM broker string, no secret), so
+it signs in with AWS_MSK_IAM.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from demo import REPO_ROOT
 from demo import messages as plan
 from demo.console import Console, StepFailedError, shorten
+from demo.local_kafka import iam_environment
 from demo.topic_step import LambdaContext
 from document_exceptions.names import EVENTBRIDGE_DETAIL_TYPE
 
@@ -111,8 +115,11 @@ def eventbridge_event(detail: dict[str, Any], config: Any, bus_name: str) -> dic
 class Publishing:
     """Runs step 4; `cleanup` gets what to stop (moto, the producer, the library's sender)."""
 
-    def __init__(self, console: Console, config: Any, topic: str, cleanup: Any) -> None:
+    def __init__(
+        self, console: Console, config: Any, topic: str, cleanup: Any, broker: Any
+    ) -> None:
         self.console = console
+        self.broker = broker  # tests.harness.SaslSslBroker
         self.config = config
         self.topic = topic
         self.cleanup = cleanup
@@ -168,14 +175,14 @@ class Publishing:
                 f"{self.config.stack_name}-ProducerFunction"
             ),
         )
-        with self.console.quiet():
+        with self.console.quiet(), iam_environment(self.broker):
             return self.handler.handler(event, context)
 
     # --- the entry points ----------------------------------------------------------------
 
     def direct(self) -> None:
         answer = self.invoke(dict(plan.GUIDE_MESSAGE))
-        self.expect_published("direct: the guide's example", answer, 1)
+        self.expect_published("direct (AWS_MSK_IAM login): the guide's example", answer, 1)
         answer = self.invoke({"messages": [dict(m) for m in plan.DIRECT_BATCH]})
         self.expect_published('direct: {"messages": [3]}', answer, len(plan.DIRECT_BATCH))
         answer = self.invoke(dict(plan.INVALID_EVENT))
@@ -280,7 +287,7 @@ class Publishing:
         counters = result.counters
         delivered = counters.get("delivered", 0) + counters.get("replayed", 0)
         self.console.detail(
-            f"library: send_document_access_exception, decorator (re-raised), mixin -> "
+            f"library (SCRAM): send_document_access_exception, decorator (re-raised), mixin -> "
             f"{delivered} delivered"
         )
         if delivered != 3 or counters.get("spooled", 0) or result.pending:
@@ -303,7 +310,15 @@ class Publishing:
     def run(self) -> None:
         queue_url, queue_arn, rejected_url = self.start_sqs_mock()
         self.load_handler(rejected_url)
+        front_end = self.broker.front_end
+        iam_logins = len(front_end.iam_principals)
         self.direct()
         self.sqs_batch(queue_url, queue_arn, rejected_url)
         self.eventbridge()
+        if len(front_end.iam_principals) == iam_logins:
+            raise StepFailedError("the producer did not sign in with IAM")
+        logins, iam_logins = front_end.logins, len(front_end.iam_principals)
         self.library()
+        scram_logins = front_end.logins - logins - (len(front_end.iam_principals) - iam_logins)
+        if scram_logins < 1:
+            raise StepFailedError("the library did not sign in with SCRAM")

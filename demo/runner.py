@@ -26,9 +26,9 @@ from demo.console import Console, StepFailedError, StepOutcome
 LOG_PATH = REPO_ROOT / ".demo" / "demo.log"
 TITLES = {
     1: "synthesize every environment offline",
-    2: "start the local broker behind SASL_SSL + SCRAM-SHA-512",
-    3: "topic bootstrap: CloudFormation Create, then Create again",
-    4: "publish through every entry point",
+    2: "start the local broker behind SASL_SSL (SCRAM-SHA-512 and AWS_MSK_IAM)",
+    3: "topic bootstrap over IAM: CloudFormation Create, then Create again",
+    4: "publish through every entry point (producer over IAM, library over SCRAM)",
     5: "read the topic back with an independent consumer",
     6: "stop everything the demo started",
 }
@@ -104,7 +104,7 @@ class Demo:
         self.cleanup.add("broker", self.broker.stop)  # before start: stop() is safe either way
         self.broker.start()
         self.tansu_pid = self.broker.broker.process.pid
-        local_kafka.describe(self.console, self.broker)
+        local_kafka.describe(self.console, self.broker, self.config.region)
         with (
             self.console.quiet(),
             self.console.expected_failures(
@@ -117,12 +117,12 @@ class Demo:
     def bootstrap_topic(self) -> None:
         from demo import topic_step  # noqa: PLC0415
 
-        topic_step.run(self.console, self.config, self.topic)
+        topic_step.run(self.console, self.config, self.topic, self.broker)
 
     def publish(self) -> None:
         from demo.publishing import Publishing  # noqa: PLC0415
 
-        Publishing(self.console, self.config, self.topic, self.cleanup).run()
+        Publishing(self.console, self.config, self.topic, self.cleanup, self.broker).run()
 
     def read_back(self) -> None:
         from demo import readback  # noqa: PLC0415

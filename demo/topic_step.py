@@ -3,8 +3,10 @@
 `handler.on_event` is loaded from `topic_bootstrap/` the way Lambda runs it (its modules under
 their own names, see `tests/topic_bootstrap_asset.py`). The event is what the CDK Provider
 framework hands the on-event function: CloudFormation's request with `ResponseURL` replaced,
-and the `KafkaTopic` construct's properties, every scalar a string. The guide's `KAFKA_*`
-variables replace the secret and broker lookups, so the properties carry no cluster ARN.
+and the `KafkaTopic` construct's properties, every scalar a string. It runs as the construct
+deploys it with IAM: `KAFKA_AUTH_MODE=iam` in its environment, the cluster's ARN and the IAM
+broker string (here the harness's) in its properties, no SecretArn; it signs its
+AWS_MSK_IAM login with the demo's test credentials.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any
 from kafka import KafkaAdminClient
 
 from demo.console import Console, StepFailedError
+from demo.local_kafka import iam_environment
 from document_exceptions.connection import from_environment
+from tests.harness import SaslSslBroker
 from tests.topic_bootstrap_asset import load
 
 LOCAL_BROKERS = 1  # one Tansu broker
@@ -60,8 +64,13 @@ class PlanCapture(logging.Handler):
             self.plans.append(plan)
 
 
-def topic_properties(config: Any, topic_name: str) -> dict[str, Any]:
-    """The KafkaTopic construct's ResourceProperties for `config`'s topic, run locally."""
+# A cluster ARN of the right shape for the local broker (the physical id is built from it).
+LOCAL_CLUSTER_UUID = "00000000-0000-0000-0000-000000000000-1"
+
+
+def topic_properties(config: Any, topic_name: str, brokers: str) -> dict[str, Any]:
+    """The KafkaTopic construct's ResourceProperties for `config`'s topic with IAM, with
+    `brokers` (the local broker) as the IAM broker string."""
     topic = config.topic
     return {
         "ServiceToken": (
@@ -74,6 +83,11 @@ def topic_properties(config: Any, topic_name: str) -> dict[str, Any]:
         "Configs": {key: str(value) for key, value in sorted(topic.configs.items())},
         "DeletionPolicy": topic.deletion_policy,
         "TimeoutSeconds": TOPIC_TIMEOUT_SECONDS,
+        "ClusterArn": (
+            f"arn:aws:kafka:{config.region}:{config.account}:cluster/"
+            f"{config.stack_name}-local/{LOCAL_CLUSTER_UUID}"
+        ),
+        "BootstrapBrokers": brokers,
     }
 
 
@@ -109,13 +123,14 @@ def describe_topic(name: str) -> list[dict[str, Any]]:
     return sorted(topic["partitions"], key=lambda p: p["partition_index"])
 
 
-def run(console: Console, config: Any, topic_name: str) -> None:
+def run(console: Console, config: Any, topic_name: str, broker: SaslSslBroker) -> None:
     with console.quiet():
         handler = load("handler")
     console.route_logging()
     plans = PlanCapture()
     logging.getLogger("topic_resource").addHandler(plans)
-    properties = topic_properties(config, topic_name)
+    properties = topic_properties(config, topic_name, broker.bootstrap)
+    iam_logins = len(broker.front_end.iam_principals)
     wanted_rf = config.topic.replication_factor
     if int(properties["ReplicationFactor"]) != wanted_rf:
         console.detail(
@@ -130,15 +145,18 @@ def run(console: Console, config: Any, topic_name: str) -> None:
                 f"{config.stack_name}-TopicBootstrapOnEvent", HANDLER_TIMEOUT_MS
             )
             try:
-                with console.quiet():
+                with console.quiet(), iam_environment(broker):
                     answer = handler.on_event(event, context)
             except Exception as exc:  # the reason CloudFormation would show
                 raise StepFailedError(f"{attempt}: FAILED: {exc}") from None
             plan = plans.plans[-1] if plans.plans else "(no plan logged)"
-            console.detail(f"{attempt:<13} -> {plan}")
+            login = " (AWS_MSK_IAM login)" if len(answers) == 0 else ""
+            console.detail(f"{attempt:<13} -> {plan}{login}")
             answers.append(answer)
     finally:
         logging.getLogger("topic_resource").removeHandler(plans)
+    if len(broker.front_end.iam_principals) == iam_logins:
+        raise StepFailedError("the topic function did not sign in with IAM")
     if answers[0] != answers[1]:
         raise StepFailedError(f"the second Create answered differently: {answers[1]}")
     if not plans.plans or "no change" not in plans.plans[-1]:

@@ -30,11 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from document_exceptions.connection import ConfigurationError
 from document_exceptions.contract import FIELD_SPECS, FIELDS, ValidationError
+from document_exceptions.names import KAFKA_AUTH_IAM, KAFKA_AUTH_SCRAM
 from document_exceptions.ops.aws import (
     QUEUE_URL_OUTPUT,
     ClientFactory,
     StackOutputs,
     boto3_client_factory,
+    share_region_with_kafka_signer,
 )
 from document_exceptions.ops.errors import OpsError, UsageError
 from document_exceptions.ops.text import printable, printable_json
@@ -125,6 +127,13 @@ def _kafka_options() -> argparse.ArgumentParser:
         metavar="PATH",
         dest="config_file",
         help="the guide's config.json with the KAFKA_* settings (environment variables win)",
+    )
+    group.add_argument(
+        "--auth",
+        choices=(KAFKA_AUTH_IAM, KAFKA_AUTH_SCRAM),
+        help="with --stack: sign in with your AWS credentials (iam, the IAM broker string) or "
+        "the stack's SCRAM secret (scram) (default: KAFKA_AUTH_MODE, else the stack's "
+        "KafkaAuthMode output, else scram)",
     )
     return parent
 
@@ -359,6 +368,9 @@ class _Context:
                 ) from None
             except Exception as exc:  # botocore ProfileNotFound and friends
                 raise OpsError(f"AWS configuration: {exc}", "--profile and --region") from None
+            share_region_with_kafka_signer(
+                self.region, getattr(self.args, "profile", None), os.environ
+            )
         return self._client_factory
 
     def stack_factory(self) -> ClientFactory | None:
@@ -397,6 +409,7 @@ def run_tail(context: _Context) -> int:
         topic=args.topic,
         cafile=args.cafile,
         config_file=args.config_file,
+        auth=args.auth,
     )
     match = TailFilter(
         exception_types=frozenset(args.types),
@@ -463,6 +476,7 @@ def run_send(context: _Context) -> int:
         topic=args.topic,
         cafile=args.cafile,
         config_file=args.config_file,
+        auth=args.auth,
     )
     record = prepare(file_fields, flag_values, target.contract)  # invalid: never connects
     result = send_message(
@@ -621,6 +635,7 @@ def run_doctor(context: _Context) -> int:
             cafile=args.cafile,
             config_file=args.config_file,
             timeout_s=args.timeout,
+            auth=args.auth,
         ),
         client_factory=client_factory,
         environ=os.environ,

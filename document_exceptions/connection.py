@@ -9,11 +9,16 @@ bootstrap, app-side library, operator commands):
    Values missing from the environment are taken from the development `config.json` when
    one is given; the environment wins. `KAFKA_SECURITY_PROTOCOL` defaults to PLAINTEXT
    (the guide's development `config.json` leaves it empty); SASL `PLAIN` is refused
-   without TLS, because it sends the password as it is.
-2. In AWS: `KAFKA_SECRET_ARN` (the SCRAM secret: `{"username", "password"}`) and either
-   `KAFKA_BOOTSTRAP_BROKERS` (the SASL/SCRAM broker string, filled in at deploy time) or
-   `KAFKA_CLUSTER_ARN` (then `kafka:GetBootstrapBrokers` is called). The password never
-   sits in an environment variable.
+   without TLS, because it sends the password as it is. `KAFKA_SASL_MECHANISM=AWS_MSK_IAM`
+   signs in with the process's AWS credentials instead of a username and password.
+2. In AWS, by `KAFKA_AUTH_MODE` (`names.KAFKA_AUTH_VARIABLE`): brokers from
+   `KAFKA_BOOTSTRAP_BROKERS` (the broker string, filled in at deploy time) or
+   `KAFKA_CLUSTER_ARN` (then `kafka:GetBootstrapBrokers` is called), and
+   - `scram` (the default when unset): the SASL/SCRAM broker string (9096) and
+     `KAFKA_SECRET_ARN`, the SCRAM secret (`{"username", "password"}`); the password never
+     sits in an environment variable;
+   - `iam`: the IAM broker string (9098) and SASL `AWS_MSK_IAM`, signed by kafka-python with
+     botocore's credentials and region (`AWS_DEFAULT_REGION`, which Lambda sets); no secret.
 
 Values are read through `document_exceptions.settings`; the rules here are the connection's.
 """
@@ -31,6 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from document_exceptions.aws_clients import aws_client
+from document_exceptions.names import KAFKA_AUTH_IAM, KAFKA_AUTH_SCRAM, KAFKA_AUTH_VARIABLE
 from document_exceptions.settings import (
     CONFIG_FILE_VARIABLE,
     ConfigurationError,
@@ -41,10 +47,15 @@ from document_exceptions.settings import (
 logger = logging.getLogger(__name__)
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-# What MSK's SASL/SCRAM listener (9096) speaks; the only way this project reaches MSK.
+# What MSK's SASL/SCRAM listener (9096) speaks.
 MSK_SECURITY_PROTOCOL = "SASL_SSL"
 MSK_SASL_MECHANISM = "SCRAM-SHA-512"
-SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+# What MSK's IAM listener (9098) speaks: a SigV4-signed payload, no username or password.
+MSK_IAM_MECHANISM = "AWS_MSK_IAM"
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN", MSK_IAM_MECHANISM)
+AUTH_MODES = (KAFKA_AUTH_SCRAM, KAFKA_AUTH_IAM)
+# Where kafka-python's AWS_MSK_IAM signer (botocore) reads its region.
+AWS_REGION_VARIABLE = "AWS_DEFAULT_REGION"
 
 CONNECTION_VARIABLES = (
     "KAFKA_BOOTSTRAP_SERVERS",
@@ -86,15 +97,26 @@ class KafkaConnection:
         }
         if self.sasl_mechanism:
             kwargs["sasl_mechanism"] = self.sasl_mechanism
+        if self.sasl_mechanism and not self.uses_iam:
             kwargs["sasl_plain_username"] = self.sasl_username
             kwargs["sasl_plain_password"] = self.sasl_password
         if self.ssl_cafile:
             kwargs["ssl_cafile"] = self.ssl_cafile
         return kwargs
 
+    @property
+    def uses_iam(self) -> bool:
+        """Signs in with AWS credentials (MSK IAM access control) rather than a password."""
+        return self.sasl_mechanism == MSK_IAM_MECHANISM
+
     def describe(self) -> str:
         """A log-safe one-line description (never the password)."""
-        auth = f"{self.sasl_mechanism} as {self.sasl_username}" if self.sasl_mechanism else "none"
+        if self.uses_iam:
+            auth = f"{MSK_IAM_MECHANISM} with this process's AWS credentials"
+        elif self.sasl_mechanism:
+            auth = f"{self.sasl_mechanism} as {self.sasl_username}"
+        else:
+            auth = "none"
         return (
             f"brokers={','.join(self.bootstrap_servers)} "
             f"protocol={self.security_protocol} auth={auth}"
@@ -152,9 +174,15 @@ def from_kafka_settings(values: Mapping[str, Any] | Settings) -> KafkaConnection
                 "KAFKA_SASL_MECHANISM",
                 f"PLAIN sends the password as it is; use it with SASL_SSL, not {protocol}",
             )
-        if not username:
+        if mechanism == MSK_IAM_MECHANISM and protocol != MSK_SECURITY_PROTOCOL:
+            raise ConfigurationError(
+                "KAFKA_SECURITY_PROTOCOL", f"{MSK_IAM_MECHANISM} needs SASL_SSL, not {protocol}"
+            )
+        if mechanism == MSK_IAM_MECHANISM:
+            username = password = None  # signed with AWS credentials, none to read
+        elif not username:
             raise ConfigurationError("KAFKA_SASL_USERNAME", f"required with {protocol}")
-        if not password:
+        elif not password:
             raise ConfigurationError("KAFKA_SASL_PASSWORD", f"required with {protocol}")
     elif mechanism is not None:
         raise ConfigurationError(
@@ -219,34 +247,71 @@ def read_scram_secret(secret_arn: str, secretsmanager_client: Any) -> tuple[str,
         ) from None
 
 
-def fetch_bootstrap_brokers(cluster_arn: str, kafka_client: Any) -> tuple[str, ...]:
-    """The SASL/SCRAM (9096) broker string of an MSK cluster."""
+# The field of `kafka:GetBootstrapBrokers` holding each auth mode's (private) broker string.
+BROKER_STRING_FIELDS = {
+    KAFKA_AUTH_SCRAM: ("BootstrapBrokerStringSaslScram", "SASL/SCRAM", "SCRAM"),
+    KAFKA_AUTH_IAM: ("BootstrapBrokerStringSaslIam", "IAM", "IAM access control"),
+}
+
+
+def auth_mode(environ: Mapping[str, str]) -> str:
+    """`KAFKA_AUTH_MODE`: "iam" or "scram" (the default when unset or empty)."""
+    mode = (environ.get(KAFKA_AUTH_VARIABLE) or KAFKA_AUTH_SCRAM).strip().lower()
+    if mode not in AUTH_MODES:
+        raise ConfigurationError(
+            KAFKA_AUTH_VARIABLE, f"{mode!r} is not one of {', '.join(AUTH_MODES)}"
+        )
+    return mode
+
+
+def fetch_bootstrap_brokers(
+    cluster_arn: str, kafka_client: Any, mode: str = KAFKA_AUTH_SCRAM
+) -> tuple[str, ...]:
+    """The SASL/SCRAM (9096) or IAM (9098) broker string of an MSK cluster."""
     response = kafka_client.get_bootstrap_brokers(ClusterArn=cluster_arn)
-    brokers = response.get("BootstrapBrokerStringSaslScram")
+    field_name, label, feature = BROKER_STRING_FIELDS[mode]
+    brokers = response.get(field_name)
     if not brokers:
         raise ConfigurationError(
-            CLUSTER_ARN_VARIABLE, f"cluster {cluster_arn} has no SASL/SCRAM brokers (is SCRAM on?)"
+            CLUSTER_ARN_VARIABLE, f"cluster {cluster_arn} has no {label} brokers (is {feature} on?)"
         )
     return parse_broker_string(brokers)
 
 
 def from_aws(environ: Mapping[str, str], client_factory: Callable[[str], Any]) -> KafkaConnection:
-    """MSK with SASL/SCRAM: credentials from Secrets Manager, brokers from env or the MSK API."""
+    """MSK by `KAFKA_AUTH_MODE`: IAM (no secret) or SASL/SCRAM (credentials from Secrets
+    Manager); brokers from the environment or the MSK API."""
+    mode = auth_mode(environ)
     secret_arn = environ.get(SECRET_ARN_VARIABLE)
-    if not secret_arn:
+    if mode == KAFKA_AUTH_SCRAM and not secret_arn:
         raise ConfigurationError(
             SECRET_ARN_VARIABLE, "not set (and KAFKA_BOOTSTRAP_SERVERS is not set either)"
         )
     if environ.get(BOOTSTRAP_BROKERS_VARIABLE):
         brokers = parse_broker_string(environ[BOOTSTRAP_BROKERS_VARIABLE])
     elif environ.get(CLUSTER_ARN_VARIABLE):
-        brokers = fetch_bootstrap_brokers(environ[CLUSTER_ARN_VARIABLE], client_factory("kafka"))
+        brokers = fetch_bootstrap_brokers(
+            environ[CLUSTER_ARN_VARIABLE], client_factory("kafka"), mode
+        )
     else:
         raise ConfigurationError(
             BOOTSTRAP_BROKERS_VARIABLE, f"not set, and neither is {CLUSTER_ARN_VARIABLE}"
         )
+    if mode == KAFKA_AUTH_IAM:
+        return msk_iam_connection(brokers, environ.get(CAFILE_VARIABLE))
+    assert secret_arn is not None
     username, password = read_scram_secret(secret_arn, client_factory("secretsmanager"))
     return msk_scram_connection(brokers, username, password, environ.get(CAFILE_VARIABLE))
+
+
+def msk_iam_connection(brokers: Sequence[str], cafile: str | None = None) -> KafkaConnection:
+    """SASL_SSL + AWS_MSK_IAM to MSK brokers (``cafile``: only for a private CA)."""
+    return KafkaConnection(
+        bootstrap_servers=tuple(brokers),
+        security_protocol=MSK_SECURITY_PROTOCOL,
+        sasl_mechanism=MSK_IAM_MECHANISM,
+        ssl_cafile=cafile or None,
+    )
 
 
 def msk_scram_connection(

@@ -46,7 +46,7 @@ from kafka.net.compat import KafkaNetClient
 from kafka.net.manager import KafkaConnectionManager
 from kafka.net.selector import NetworkSelector
 
-from document_exceptions.connection import KafkaConnection
+from document_exceptions.connection import AWS_REGION_VARIABLE, ConfigurationError, KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,11 @@ POLL_S = 0.05
 PROGRESS_EVERY_S = 2.0
 # kafka-python's default reconnect backoff grows to 30 s, longer than any caller waits.
 RECONNECT_BACKOFF_MAX_MS = 1000
-# MSK's SASL/SCRAM listener: what hints point at when the port or protocol looks wrong.
+# MSK's SASL/SCRAM and IAM listeners: what hints point at when the port or protocol looks wrong.
 MSK_SCRAM_PORT = 9096
+MSK_IAM_PORT = 9098
+# The IAM actions a client's policy needs to open any session on an IAM-enabled MSK cluster.
+IAM_CONNECT_ACTION = "kafka-cluster:Connect"
 
 ClientT = TypeVar("ClientT")
 Progress = Callable[[str], None]
@@ -262,9 +265,35 @@ def connect_error(
         f"this client on port {ports}"
     )
     kind, detail = diagnosis.kind, diagnosis.detail
-    if kind is FailureKind.AUTHENTICATION and "mechanism" in detail:
+    listener = (
+        f"IAM listener is {MSK_IAM_PORT}"
+        if connection.uses_iam
+        else f"SASL/SCRAM listener is {MSK_SCRAM_PORT}"
+    )
+    msk_port = MSK_IAM_PORT if connection.uses_iam else MSK_SCRAM_PORT
+    broker_string = "IAM" if connection.uses_iam else "SASL/SCRAM"
+    if kind is FailureKind.AUTHENTICATION and "mechanism" in detail and connection.uses_iam:
+        message = f"the brokers {servers} do not offer SASL mechanism {connection.sasl_mechanism}"
+        hint = (
+            f"IAM access control is enabled on the cluster and the broker string is the IAM one "
+            f"(port {MSK_IAM_PORT}); the SASL/SCRAM listener ({MSK_SCRAM_PORT}) takes "
+            "SCRAM-SHA-512 only"
+        )
+    elif kind is FailureKind.AUTHENTICATION and "mechanism" in detail:
         message = f"the brokers {servers} do not offer SASL mechanism {connection.sasl_mechanism}"
         hint = f"MSK's SASL/SCRAM listener (port {MSK_SCRAM_PORT}) takes SCRAM-SHA-512 only"
+    elif kind is FailureKind.AUTHENTICATION and connection.uses_iam:
+        message = (
+            f"the brokers {servers} rejected the IAM (AWS_MSK_IAM) login of this process's "
+            "AWS credentials"
+        )
+        hint = (
+            f"the role's policy allows {IAM_CONNECT_ACTION} on the cluster's ARN (and the "
+            "topic's kafka-cluster actions, e.g. WriteData and DescribeTopic, on the topic's "
+            "ARN), the credentials are current, the region (AWS_DEFAULT_REGION) is the "
+            "cluster's, and the broker string is the IAM one (port "
+            f"{MSK_IAM_PORT}) naming the brokers as the cluster does"
+        )
     elif kind is FailureKind.AUTHENTICATION:
         message = (
             f"the brokers {servers} rejected the SASL/{connection.sasl_mechanism} login as "
@@ -292,7 +321,7 @@ def connect_error(
             f"the brokers {servers} closed the connection during the {stage} handshake ({detail})"
         )
         hint = (
-            f"the broker string is the SASL/SCRAM one (port {MSK_SCRAM_PORT}), the security "
+            f"the broker string is the {broker_string} one (port {msk_port}), the security "
             f"protocol ({protocol}) matches the listener, and {network}"
         )
     elif kind is FailureKind.UNREACHABLE and detail == UNRESOLVED:
@@ -305,8 +334,7 @@ def connect_error(
         message = f"the brokers {servers} refused the connection"
         hint = (
             f"the brokers are running and listen on port {ports} ({protocol}; MSK's "
-            f"SASL/SCRAM listener is {MSK_SCRAM_PORT}), and the cluster's security group "
-            "allows this client on that port"
+            f"{listener}), and the cluster's security group allows this client on that port"
         )
     elif kind is FailureKind.UNREACHABLE:
         message = f"the brokers {servers} cannot be reached ({detail})"
@@ -532,6 +560,8 @@ def open_client(
     tried. Errors that are not about connecting (invalid settings) are raised unchanged.
     """
     redact_client_configuration_logs()
+    if connection.uses_iam:
+        check_iam_signer()
     client_id = client_id or f"{CLIENT_ID_PREFIX}-{uuid.uuid4().hex[:10]}"
     watch = ConnectionWatch(connection)
     kwargs: dict[str, Any] = {
@@ -569,6 +599,31 @@ def open_client(
     _stop(worker, watch)
     log.debug("Kafka client %s not opened after %.1f s: %s", client_id, waited, failure)
     raise failure
+
+
+def check_iam_signer() -> None:
+    """Fail at once, naming the setting, where kafka-python's AWS_MSK_IAM signer would fail.
+
+    kafka-python 3.0.12 builds a botocore session per login and raises, inside its I/O loop,
+    when that session has no region or no credentials; the connection then just never comes
+    up, and the caller would wait for its deadline and hear "no answer". The same lookup here
+    (botocore's default session: environment, profile, container or instance role) turns that
+    into a :class:`ConfigurationError`.
+    """
+    from botocore.session import Session  # noqa: PLC0415 - only IAM connections need botocore
+
+    session = Session()
+    if not session.get_config_variable("region"):
+        raise ConfigurationError(
+            AWS_REGION_VARIABLE,
+            "not set: the AWS_MSK_IAM login is signed for the cluster's region (Lambda sets "
+            "it; elsewhere export it, or pass --region to the operator commands)",
+        )
+    if session.get_credentials() is None:
+        raise ConfigurationError(
+            "AWS credentials",
+            "none found for the AWS_MSK_IAM login (environment, AWS profile or role)",
+        )
 
 
 def _stop(worker: threading.Thread, watch: ConnectionWatch) -> None:

@@ -209,6 +209,7 @@ TOPIC_ASSET = LambdaAsset(
         "connection.py",
         "echo.py",
         "kafka_connect.py",
+        "names.py",
         "settings.py",
     ),
     requirements=REPO_ROOT / "topic_bootstrap" / "requirements.txt",

@@ -218,6 +218,29 @@ def cluster_outputs(broker: Any, secret_arn: str, **extra: str) -> dict[str, str
     }
 
 
+def iam_cluster_outputs(broker: Any, **extra: str) -> dict[str, str]:
+    """The outputs of a stack whose own clients use IAM (KafkaAuthMode "iam"): the harness's
+    broker as the IAM broker string; the SCRAM outputs stay (the Django apps use them) but
+    name a secret that does not exist, so reading it would fail the test."""
+    never_read = f"arn:aws:secretsmanager:{REGION}:111111111111:secret:AmazonMSK_never-read-AbCdEf"
+    return cluster_outputs(
+        broker,
+        never_read,
+        BootstrapBrokersSaslIam=broker.bootstrap,
+        BootstrapBrokersSaslScram="b-1.scram-only.example:9096",
+        KafkaAuthMode="iam",
+        **extra,
+    )
+
+
+def use_harness_iam_credentials(broker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AWS credentials the harness's IAM login trusts, as this process's own (moto's
+    ``mock_aws`` replaces the variables with its own fake keys while it is active)."""
+    for name, value in broker.iam_client_env().items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+
+
 def without_kafka_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No KAFKA_* settings from the machine running the tests leak into a test."""
     for name in list(os.environ):

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from document_exceptions import cli
-from document_exceptions.ops.aws import StackOutputs, boto3_client_factory
+from document_exceptions.ops.aws import (
+    StackOutputs,
+    boto3_client_factory,
+    share_region_with_kafka_signer,
+    stack_auth_mode,
+)
 from document_exceptions.ops.errors import OpsError
 from document_exceptions.ops.target import resolve_target
 from tests.ops_helpers import (
@@ -302,3 +307,50 @@ def test_error_texts_carry_no_python_class_names() -> None:
         "This request is for a topic or partition that does not exist"
     )
     assert error_text(OpsError("cannot read stack", "the name")) == "cannot read stack"
+
+
+# --- IAM or SCRAM with --stack ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "environ", "output", "mode"),
+    [
+        (None, {}, None, "scram"),  # a stack deployed before IAM
+        (None, {}, "iam", "iam"),
+        (None, {"KAFKA_AUTH_MODE": "scram"}, "iam", "scram"),
+        ("iam", {"KAFKA_AUTH_MODE": "scram"}, "scram", "iam"),
+        (None, {"KAFKA_AUTH_MODE": ""}, "IAM", "iam"),
+    ],
+)
+def test_the_auth_mode_is_the_flag_then_the_variable_then_the_stack_output(
+    flag: str | None, environ: dict[str, str], output: str | None, mode: str
+) -> None:
+    values = {"KafkaAuthMode": output} if output else {}
+    assert stack_auth_mode(outputs(**values), flag, environ) == mode
+
+
+def test_an_unknown_auth_mode_names_where_it_came_from() -> None:
+    with pytest.raises(OpsError, match="stack output KafkaAuthMode: 'mtls' is not one of"):
+        stack_auth_mode(outputs(KafkaAuthMode="mtls"), None, {})
+    with pytest.raises(OpsError, match="KAFKA_AUTH_MODE: 'x' is not one of iam, scram"):
+        stack_auth_mode(outputs(), None, {"KAFKA_AUTH_MODE": "x"})
+
+
+def test_region_and_profile_reach_the_kafka_signer_s_variables() -> None:
+    environ = {"AWS_REGION": "eu-central-1"}
+    share_region_with_kafka_signer(None, None, environ)
+    assert environ["AWS_DEFAULT_REGION"] == "eu-central-1"
+    share_region_with_kafka_signer("eu-west-3", "ops", environ)
+    assert (environ["AWS_DEFAULT_REGION"], environ["AWS_PROFILE"]) == ("eu-west-3", "ops")
+    untouched: dict[str, str] = {}
+    share_region_with_kafka_signer(None, None, untouched)
+    assert untouched == {}
+
+
+def test_an_iam_stack_without_the_iam_broker_output_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    without_kafka_environment(monkeypatch)
+    stack = cloudformation_with_stack({"KafkaAuthMode": "iam", "TopicName": "DocumentExceptions"})
+    with pytest.raises(OpsError, match="has no output BootstrapBrokersSaslIam"):
+        resolve_target(stack=STACK, client_factory=client_factory(stack))

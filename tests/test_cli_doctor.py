@@ -22,6 +22,8 @@ from tests.ops_helpers import (
     cloudformation_with_stack,
     cluster_outputs,
     create_secret,
+    iam_cluster_outputs,
+    use_harness_iam_credentials,
     without_kafka_environment,
 )
 
@@ -34,6 +36,14 @@ MARGIN = 3.0  # the bound's slack: thread start, kafka-python's own give-up, a b
 @pytest.fixture(autouse=True)
 def _no_local_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     without_kafka_environment(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def _harness_iam_credentials(
+    fake_aws: None, secure_kafka_broker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After moto's (which sets its own keys): the keys the harness's IAM login trusts."""
+    use_harness_iam_credentials(secure_kafka_broker, monkeypatch)
 
 
 @pytest.fixture
@@ -311,3 +321,55 @@ def test_local_partitions_and_dns_hints_point_at_local_settings(
     checks = {c["check"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
     assert "KAFKA_BOOTSTRAP_SERVERS" in checks[DNS]["hint"]
     assert "VPC" not in checks[DNS]["hint"]
+
+
+IAM_LOGIN = "brokers accept the login (TLS + SASL/AWS_MSK_IAM)"
+
+
+def test_an_iam_stack_is_checked_with_iam_and_no_secret(
+    secure_kafka_broker: Any, topic: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = iam_cluster_outputs(secure_kafka_broker, TopicName=topic, TopicPartitions="3")
+    principals = len(secure_kafka_broker.front_end.iam_principals)
+
+    code, checks, _ = doctor(capsys, outputs, cafile=secure_kafka_broker.cafile)
+
+    assert code == 0, checks
+    assert list(checks) == ["stack outputs", DNS, IAM_LOGIN, f"topic {topic}"]
+    assert checks["stack outputs"]["detail"].endswith(", IAM")
+    assert "AWS_MSK_IAM with your AWS credentials" in checks[IAM_LOGIN]["detail"]
+    assert secure_kafka_broker.front_end.iam_principals[principals:]
+
+
+def test_auth_flag_chooses_iam_for_a_stack_without_the_auth_output(
+    secure_kafka_broker: Any, topic: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = iam_cluster_outputs(secure_kafka_broker, TopicName=topic)
+    del outputs["KafkaAuthMode"]
+
+    code, checks, _ = doctor(capsys, outputs, "--auth", "iam", cafile=secure_kafka_broker.cafile)
+
+    assert code == 0, checks
+    assert SECRET not in checks
+    assert checks[IAM_LOGIN]["status"] == "ok"
+
+
+def test_a_refused_iam_login_names_the_iam_policy_to_check(
+    secure_kafka_broker: Any,
+    topic: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-your-key")
+    monkeypatch.setattr(secure_kafka_broker.front_end, "failed_authentication_delay", 0.1)
+    outputs = iam_cluster_outputs(secure_kafka_broker, TopicName=topic)
+
+    code, checks, elapsed = doctor(capsys, outputs, cafile=secure_kafka_broker.cafile)
+
+    assert code == 1
+    login = checks[IAM_LOGIN]
+    assert login["status"] == "failed"
+    assert "rejected the IAM (AWS_MSK_IAM) login" in login["detail"]
+    assert "kafka-cluster:Connect" in login["hint"]
+    assert checks[f"topic {topic}"]["status"] == "skipped"
+    assert elapsed < TIMEOUT, "a refused login is final"

@@ -20,6 +20,8 @@ from tests.ops_helpers import (
     cloudformation_with_stack,
     cluster_outputs,
     create_secret,
+    iam_cluster_outputs,
+    use_harness_iam_credentials,
     without_kafka_environment,
 )
 
@@ -285,3 +287,27 @@ def test_an_unreadable_secret_is_reported_without_exception_class_names(
     assert "ResourceNotFoundException" in err  # the service's error code, as AWS documents it
     for python_class in ("OpsError", "ClientError", "ConfigurationError", "Traceback"):
         assert python_class not in err
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_an_iam_stack_publishes_signed_in_with_aws_credentials_not_the_secret(
+    secure_kafka_broker: Any,
+    fresh_topic: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    without_kafka_environment(monkeypatch)
+    use_harness_iam_credentials(secure_kafka_broker, monkeypatch)
+    topic = secure_kafka_broker.create_topic(fresh_topic())
+    cloudformation = cloudformation_with_stack(
+        iam_cluster_outputs(secure_kafka_broker, TopicName=topic)
+    )
+    principals = len(secure_kafka_broker.front_end.iam_principals)
+    argv = ["send", *FLAGS, "--stack", STACK, "--cafile", secure_kafka_broker.cafile]
+
+    code, out, err = run(argv, capsys, client_factory=client_factory(cloudformation))
+
+    assert code == 0, err
+    (record,) = secure_kafka_broker.read_all(topic, expected=1)
+    assert f"published to {topic} partition {record.partition} offset {record.offset}" in out
+    assert secure_kafka_broker.front_end.iam_principals[principals:]

@@ -448,3 +448,108 @@ def test_no_port_warning_where_the_port_fits(
     with caplog.at_level("WARNING", logger="document_exceptions.connection"):
         from_kafka_settings({**SASL_ENV, **overrides})
     assert not [record for record in caplog.records if "9096" in record.getMessage()]
+
+
+# --- MSK IAM access control (KAFKA_AUTH_MODE=iam) --------------------------------------------
+
+IAM_BROKERS = MSK_BROKERS.replace("9096", "9098")
+
+
+def no_aws_call(service: str) -> Any:
+    raise AssertionError(f"no {service} client expected")
+
+
+def test_iam_mode_with_brokers_from_the_environment_reads_no_secret() -> None:
+    environ = {"KAFKA_AUTH_MODE": "iam", "KAFKA_BOOTSTRAP_BROKERS": IAM_BROKERS}
+    connection = from_aws(environ, no_aws_call)
+    assert connection == KafkaConnection(
+        bootstrap_servers=tuple(IAM_BROKERS.split(",")),
+        security_protocol="SASL_SSL",
+        sasl_mechanism="AWS_MSK_IAM",
+    )
+    assert connection.uses_iam
+    kwargs = connection.client_kwargs()
+    assert kwargs["sasl_mechanism"] == "AWS_MSK_IAM"
+    assert "sasl_plain_username" not in kwargs
+    assert "sasl_plain_password" not in kwargs
+    assert "AWS_MSK_IAM with this process's AWS credentials" in connection.describe()
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_iam_mode_takes_the_iam_broker_string_from_get_bootstrap_brokers() -> None:
+    kafka, stubber = stubbed_kafka(
+        {"BootstrapBrokerStringSaslScram": MSK_BROKERS, "BootstrapBrokerStringSaslIam": IAM_BROKERS}
+    )
+
+    def factory(service: str) -> Any:
+        assert service == "kafka", f"only kafka:GetBootstrapBrokers expected, not {service}"
+        return kafka
+
+    environ = {"KAFKA_AUTH_MODE": "IAM", "KAFKA_CLUSTER_ARN": CLUSTER_ARN}
+    connection = from_aws(environ, factory)
+    assert connection.bootstrap_servers == tuple(IAM_BROKERS.split(","))
+    assert connection.sasl_mechanism == "AWS_MSK_IAM"
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_iam_mode_on_a_cluster_without_iam_names_the_cluster_variable() -> None:
+    kafka, _ = stubbed_kafka({"BootstrapBrokerStringSaslScram": MSK_BROKERS})
+    environ = {"KAFKA_AUTH_MODE": "iam", "KAFKA_CLUSTER_ARN": CLUSTER_ARN}
+    error = configuration_error(from_aws, environ, lambda service: kafka)
+    assert error.variable == "KAFKA_CLUSTER_ARN"
+    assert "no IAM brokers (is IAM access control on?)" in str(error)
+
+
+def test_an_unknown_auth_mode_is_named() -> None:
+    environ = {"KAFKA_AUTH_MODE": "mtls", "KAFKA_BOOTSTRAP_BROKERS": IAM_BROKERS}
+    error = configuration_error(from_aws, environ, no_aws_call)
+    assert error.variable == "KAFKA_AUTH_MODE"
+    assert "'mtls' is not one of scram, iam" in str(error)
+
+
+def test_scram_stays_the_default_when_the_mode_is_unset_or_empty() -> None:
+    for environ in ({}, {"KAFKA_AUTH_MODE": ""}):
+        error = configuration_error(
+            from_aws, {**environ, "KAFKA_BOOTSTRAP_BROKERS": MSK_BROKERS}, no_aws_call
+        )
+        assert error.variable == "KAFKA_SECRET_ARN"
+
+
+def test_the_seeds_variables_accept_aws_msk_iam_without_username_or_password() -> None:
+    environ = {
+        "KAFKA_BOOTSTRAP_SERVERS": '["b-1.example:9098"]',
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "aws_msk_iam",
+        "KAFKA_SASL_USERNAME": "ignored",
+    }
+    connection = from_environment(environ)
+    assert connection == KafkaConnection(
+        bootstrap_servers=("b-1.example:9098",),
+        security_protocol="SASL_SSL",
+        sasl_mechanism="AWS_MSK_IAM",
+    )
+
+
+def test_the_seeds_aws_msk_iam_needs_sasl_ssl() -> None:
+    environ = {
+        "KAFKA_BOOTSTRAP_SERVERS": '["b-1.example:9098"]',
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM",
+    }
+    error = configuration_error(from_environment, environ)
+    assert error.variable == "KAFKA_SECURITY_PROTOCOL"
+    assert "AWS_MSK_IAM needs SASL_SSL" in str(error)
+
+
+def test_the_seeds_scram_variables_win_over_the_aws_side_auth_mode() -> None:
+    """A Django app's environment with KAFKA_AUTH_MODE set (e.g. copied from a Lambda's)
+    still signs in with its SCRAM user: the auth mode only chooses how AWS-side clients
+    read the deployed settings."""
+    resolver = ConnectionResolver(
+        {**SASL_ENV, "KAFKA_AUTH_MODE": "iam"}, client_factory=no_aws_call
+    )
+    connection = resolver.get()
+    assert connection.sasl_mechanism == "SCRAM-SHA-512"
+    assert connection.sasl_username == "your-username"
+    assert not connection.uses_iam

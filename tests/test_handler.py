@@ -675,6 +675,57 @@ def test_the_secret_is_fetched_once_per_container_over_sasl_ssl(
     assert secure_kafka_broker.password not in logs.getvalue()
 
 
+@pytest.mark.timeout(60)
+def test_with_iam_the_handler_signs_in_with_its_role_and_reads_no_secret(
+    secure_kafka_broker: SaslSslBroker,
+    fresh_topic: Callable[..., str],
+    fake_aws: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """KAFKA_AUTH_MODE=iam as the construct sets it: the IAM broker string in
+    KAFKA_BOOTSTRAP_BROKERS, no secret; the harness checks the SigV4 login."""
+    name = secure_kafka_broker.create_topic(fresh_topic(), partitions=3, replication_factor=1)
+    for variable in ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SECRET_ARN"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in secure_kafka_broker.iam_client_env().items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("KAFKA_TOPIC", name)
+    calls: list[str] = []
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register(
+        "before-call.secrets-manager", lambda event_name, **_: calls.append(event_name)
+    )
+    principals = len(secure_kafka_broker.front_end.iam_principals)
+    response = handler.handler({"messages": [message(1), message(2)]}, LambdaContext())
+    assert response["published"] == 2, response
+    assert calls == []
+    assert secure_kafka_broker.front_end.iam_principals[principals:]
+    assert len(secure_kafka_broker.read_all(name, expected=2)) == 2
+
+
+@pytest.mark.timeout(60)
+def test_with_iam_a_refused_login_is_reported_failed_never_sent(
+    secure_kafka_broker: SaslSslBroker,
+    fresh_topic: Callable[..., str],
+    fake_aws: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name = secure_kafka_broker.create_topic(fresh_topic(), partitions=1, replication_factor=1)
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    for variable, value in {**secure_kafka_broker.iam_client_env(), **FAST_PRODUCER_ENV}.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-role-s-key")
+    monkeypatch.setenv("KAFKA_TOPIC", name)
+    monkeypatch.setattr(secure_kafka_broker.front_end, "failed_authentication_delay", 0.1)
+    response = handler.handler({"messages": [message(1)]}, LambdaContext())
+    assert response["published"] == 0, response
+    (result,) = response["results"]
+    assert result["status"] == "failed"
+    assert "signature does not match" in (secure_kafka_broker.front_end.last_failure or "")
+    assert secure_kafka_broker.read_all(name, timeout=2) == []
+
+
 # --- logs and metrics ---------------------------------------------------------------------
 
 

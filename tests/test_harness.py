@@ -429,7 +429,7 @@ def sasl_login(
         SaslHandshakeResponse,
         correlation_id=10,
     )
-    assert (handshake.error_code, handshake.mechanisms) == (0, ["SCRAM-SHA-512"])
+    assert (handshake.error_code, handshake.mechanisms) == (0, ["SCRAM-SHA-512", "AWS_MSK_IAM"])
     scram = ScramClient(username, password, "SCRAM-SHA-512")
     messages = [scram.first_message, scram.final_message]
     answer: Any = None
@@ -498,7 +498,7 @@ def test_front_end_refuses_other_mechanisms_and_unauthenticated_requests(
             SaslHandshakeResponse,
             correlation_id=3,
         )
-        assert (answer.error_code, answer.mechanisms) == (33, ["SCRAM-SHA-512"])
+        assert (answer.error_code, answer.mechanisms) == (33, ["SCRAM-SHA-512", "AWS_MSK_IAM"])
         assert_closed_by_peer(sock)
     with tls_connect(secure_kafka_broker) as sock:
         request = SaslAuthenticateRequest(version=1, auth_bytes=b"n,,n=user,r=nonce")

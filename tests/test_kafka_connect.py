@@ -573,3 +573,34 @@ def test_each_command_says_it_is_still_trying_a_silent_broker(
     assert (
         f"still trying to reach the Kafka brokers {kafka_broker.bootstrap} (2 s of 3 s)" in output
     )
+
+
+# --- MSK IAM wording --------------------------------------------------------------------------
+
+
+def test_iam_failures_point_at_iam_policies_and_the_iam_listener() -> None:
+    from document_exceptions.connection import msk_iam_connection  # noqa: PLC0415
+    from document_exceptions.kafka_connect import (  # noqa: PLC0415
+        Diagnosis,
+        FailureKind,
+        connect_error,
+    )
+
+    connection = msk_iam_connection(["b-1.example:9098"])
+    refused = connect_error(
+        connection, Diagnosis(FailureKind.AUTHENTICATION, "SASL login rejected", final=True), 0
+    )
+    assert "rejected the IAM (AWS_MSK_IAM) login" in refused.message
+    assert "kafka-cluster:Connect on the cluster's ARN" in refused.hint
+    assert "AWS_DEFAULT_REGION" in refused.hint
+    not_offered = connect_error(
+        connection,
+        Diagnosis(FailureKind.AUTHENTICATION, "SASL mechanism not offered", final=True),
+        0,
+    )
+    assert "IAM access control is enabled" in not_offered.hint
+    assert "port 9098" in not_offered.hint
+    closed = connect_error(
+        connection, Diagnosis(FailureKind.CLOSED_IN_HANDSHAKE, "connection reset"), 0
+    )
+    assert "the broker string is the IAM one (port 9098)" in closed.hint

@@ -17,7 +17,7 @@ import pytest
 from botocore.stub import Stubber
 from kafka import KafkaAdminClient, KafkaProducer
 
-from tests.ops_helpers import LambdaContext
+from tests.ops_helpers import LambdaContext, throwaway_aws_credentials
 from tests.topic_bootstrap_asset import load
 from tests.topic_events import (
     CLUSTER_ARN,
@@ -43,6 +43,7 @@ KAFKA_VARIABLES = (
     "KAFKA_SECRET_ARN",
     "KAFKA_CLUSTER_ARN",
     "KAFKA_BOOTSTRAP_BROKERS",
+    "KAFKA_AUTH_MODE",
 )
 pytestmark = pytest.mark.timeout(60)
 
@@ -470,3 +471,83 @@ def test_any_long_reason_is_cut_to_what_cloudformation_takes(monkeypatch):
     assert reason.endswith(handler.CUT_MARKER)
     assert reason_bytes(reason) <= handler.MAX_REASON_BYTES
     assert cloudformation_response(event, reason) + FRAMEWORK_ADDITIONS_BYTES <= 4096
+
+
+# --- MSK IAM access control: KAFKA_AUTH_MODE=iam, no secret ------------------------------------
+
+
+@pytest.fixture
+def iam(secure_kafka_broker, monkeypatch, tmp_path):
+    """The function's environment as the construct sets it with IAM (KAFKA_AUTH_MODE, no
+    seed variables), with the harness's test credentials standing in for its role."""
+    use_environment(monkeypatch, {})
+    throwaway_aws_credentials(monkeypatch, tmp_path)
+    environ = secure_kafka_broker.iam_client_env()
+    del environ["KAFKA_BOOTSTRAP_BROKERS"]  # the construct passes the brokers as a property
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(secure_kafka_broker.front_end, "failed_authentication_delay", 0.1)
+    return secure_kafka_broker
+
+
+def no_aws_client(service, timeouts):
+    raise AssertionError(f"no {service} call expected")
+
+
+def test_with_iam_create_and_delete_sign_in_with_the_role_and_read_no_secret(
+    iam, monkeypatch, fresh_topic
+):
+    monkeypatch.setattr(handler, "aws_client", no_aws_client)
+    principals = len(iam.front_end.iam_principals)
+    name = fresh_topic()
+    iam_props = props(name, SecretArn=None, BootstrapBrokers=iam.bootstrap, DeletionPolicy="Delete")
+
+    result = on_event(cloudformation_event("Create", iam_props))
+
+    assert result["PhysicalResourceId"] == topic_arn(name)
+    assert described(iam, name)["partitions"]
+    assert iam.front_end.iam_principals[principals:]
+
+    on_event(cloudformation_event("Delete", iam_props, physical_id=topic_arn(name)))
+
+    assert described(iam, name) is None
+
+
+def test_with_iam_the_brokers_come_from_get_bootstrap_brokers_iam_string(
+    iam, monkeypatch, fresh_topic
+):
+    kafka = boto3_client("kafka")
+    monkeypatch.setattr(handler, "aws_client", lambda service, timeouts: {"kafka": kafka}[service])
+    name = fresh_topic()
+    with Stubber(kafka) as kafka_stub:
+        kafka_stub.add_response(
+            "get_bootstrap_brokers",
+            {
+                "BootstrapBrokerStringSaslScram": "b-1.example:9096",
+                "BootstrapBrokerStringSaslIam": iam.bootstrap,
+            },
+            {"ClusterArn": CLUSTER_ARN},
+        )
+        result = create(name, SecretArn=None, BootstrapBrokers=None)
+
+    assert result["PhysicalResourceId"] == topic_arn(name)
+    assert described(iam, name) is not None
+
+
+def test_with_iam_a_refused_login_names_the_policy_to_check(iam, monkeypatch, fresh_topic):
+    monkeypatch.setattr(handler, "aws_client", no_aws_client)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-role-s-key")
+
+    with pytest.raises(topic_admin.AuthenticationFailedError) as failed:
+        create(fresh_topic(), SecretArn=None, BootstrapBrokers=iam.bootstrap)
+
+    reason = str(failed.value)
+    assert "rejected the IAM (AWS_MSK_IAM) login" in reason
+    assert "kafka-cluster:Connect on the cluster's ARN" in reason
+    assert "signature does not match" in (iam.front_end.last_failure or "")
+
+
+def test_without_iam_the_secret_is_still_required(monkeypatch):
+    use_environment(monkeypatch, {})
+    with pytest.raises(properties_module.PropertyError, match="SecretArn: required"):
+        create("DocumentExceptions", SecretArn=None)

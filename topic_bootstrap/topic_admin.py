@@ -298,6 +298,11 @@ def open_admin(
         next_window = min(RETRY_CONNECT_SECONDS, timeouts.connect_seconds)
         if clock() + backoff + next_window > auth_deadline:
             tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+            if connection.uses_iam:
+                raise AuthenticationFailedError(
+                    f"{failure.message} for {clock() - started:.0f} s ({tries}): {detail}. "
+                    f"Check that {failure.hint}"
+                )
             raise AuthenticationFailedError(
                 f"The brokers {_servers(connection)} refused the SASL/{connection.sasl_mechanism} "
                 f"login as {connection.sasl_username!r} for {clock() - started:.0f} s "

@@ -128,11 +128,12 @@ class TopicProperties:
         return f"kafka-topic://{','.join(sorted(local_servers))}/{self.topic.name}"
 
 
-def parse_properties(raw: Any, *, local: bool) -> TopicProperties:
+def parse_properties(raw: Any, *, local: bool, iam: bool = False) -> TopicProperties:
     """Validate ``ResourceProperties``.
 
     ``local`` is True when the guide's KAFKA_* variables name the brokers: then ClusterArn
-    and SecretArn are optional (they are required for MSK).
+    and SecretArn are optional (they are required for MSK). ``iam`` is True when the
+    function signs in with MSK IAM access control: then there is no secret to name.
     """
     if not isinstance(raw, Mapping):
         raise PropertyError("ResourceProperties", f"expected a map, got {_kind(raw)}")
@@ -154,7 +155,7 @@ def parse_properties(raw: Any, *, local: bool) -> TopicProperties:
             default=DEFAULT_TIMEOUT_SECONDS,
         ),
         cluster_arn=_cluster_arn(raw.get("ClusterArn"), required=not local),
-        secret_arn=_secret_arn(raw.get("SecretArn"), required=not local),
+        secret_arn=_secret_arn(raw.get("SecretArn"), required=not (local or iam)),
         bootstrap_brokers=_broker_list(raw.get("BootstrapBrokers")),
     )
 
@@ -303,7 +304,8 @@ def _secret_arn(value: Any, *, required: bool) -> str | None:
 
 
 def _broker_list(value: Any) -> tuple[str, ...] | None:
-    """MSK's SASL/SCRAM broker string (``b-1...:9096,b-2...:9096``), when known at deploy time."""
+    """MSK's SASL/SCRAM or IAM broker string (``b-1...:9096,...`` or ``b-1...:9098,...``),
+    when known at deploy time."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):

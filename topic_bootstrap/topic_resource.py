@@ -22,12 +22,15 @@ from document_exceptions.connection import (
     SECRET_ARN_VARIABLE,
     ConfigurationError,
     KafkaConnection,
+    auth_mode,
     fetch_bootstrap_brokers,
     from_environment,
+    msk_iam_connection,
     msk_scram_connection,
     read_scram_secret,
 )
 from document_exceptions.echo import echo
+from document_exceptions.names import KAFKA_AUTH_IAM
 from topic_admin import Timeouts, TopicAdmin, TopicExistsError, open_admin
 from topic_planning import (
     AlterConfigs,
@@ -88,6 +91,11 @@ class Runtime:
         """The guide's KAFKA_* variables, which replace the secret and broker lookups."""
         return from_environment(self.environ)
 
+    @property
+    def uses_iam(self) -> bool:
+        """``KAFKA_AUTH_MODE=iam``: sign in with the function's role, read no secret."""
+        return auth_mode(self.environ) == KAFKA_AUTH_IAM
+
     def open_admin(self, props: TopicProperties, local: KafkaConnection | None) -> TopicAdmin:
         """Connect within the budget: the smaller of TimeoutSeconds and the Lambda's time
         left less a margin (so the function always gets to raise its reason)."""
@@ -111,7 +119,9 @@ def handle_event(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     local = runtime.local_connection()
     if request_type == "Delete":
         return _delete(event, runtime, local)
-    props = parse_properties(event.get("ResourceProperties"), local=local is not None)
+    props = parse_properties(
+        event.get("ResourceProperties"), local=local is not None, iam=runtime.uses_iam
+    )
     physical_id = props.physical_resource_id(local.bootstrap_servers if local else None)
     desired = props.topic
     _warn_about_settings(desired)
@@ -173,7 +183,9 @@ def _delete(
     physical_id = event.get("PhysicalResourceId")
     answer = {"PhysicalResourceId": physical_id}
     try:
-        props = parse_properties(event.get("ResourceProperties"), local=local is not None)
+        props = parse_properties(
+            event.get("ResourceProperties"), local=local is not None, iam=runtime.uses_iam
+        )
         owned = physical_id == props.physical_resource_id(
             local.bootstrap_servers if local else None
         )
@@ -232,7 +244,8 @@ def _config_keys(desired: TopicSpec, previous: TopicSpec | None) -> tuple[str, .
 def _previous_spec(raw: Any, local: bool) -> TopicSpec | None:
     """The topic as the template asked for it before; None if that cannot be read."""
     try:
-        return parse_properties(raw, local=local).topic
+        # Only the topic is read: the old properties may lack the secret (they were IAM's).
+        return parse_properties(raw, local=local, iam=True).topic
     except PropertyError as exc:
         log.warning(
             "OldResourceProperties are not valid; configs they set are left alone",
@@ -244,18 +257,22 @@ def _previous_spec(raw: Any, local: bool) -> TopicSpec | None:
 def _aws_connection(
     props: TopicProperties, runtime: Runtime, timeouts: Timeouts
 ) -> KafkaConnection:
-    """Brokers from the deploy-time string or ``kafka:GetBootstrapBrokers``; the SCRAM
-    username and password from Secrets Manager (they live only in memory). The CA file
-    variable is honoured as in ``connection.from_aws`` (MSK itself needs none)."""
+    """Brokers from the deploy-time string or ``kafka:GetBootstrapBrokers``; with IAM
+    (``KAFKA_AUTH_MODE=iam``) the function's role signs in, otherwise the SCRAM username and
+    password come from Secrets Manager (they live only in memory). The CA file variable is
+    honoured as in ``connection.from_aws`` (MSK itself needs none)."""
     aws_client = runtime.aws_client
     cluster_arn, secret_arn = props.cluster_arn, props.secret_arn
-    # Both are required by parse_properties when no local brokers are configured.
+    mode = auth_mode(runtime.environ)
+    # Required by parse_properties when no local brokers are configured (the secret: SCRAM).
     assert cluster_arn is not None
-    assert secret_arn is not None
     brokers = props.bootstrap_brokers or _look_up(
         f"kafka:GetBootstrapBrokers for {cluster_arn}",
-        lambda: fetch_bootstrap_brokers(cluster_arn, aws_client("kafka", timeouts)),
+        lambda: fetch_bootstrap_brokers(cluster_arn, aws_client("kafka", timeouts), mode),
     )
+    if mode == KAFKA_AUTH_IAM:
+        return msk_iam_connection(brokers, runtime.environ.get(CAFILE_VARIABLE))
+    assert secret_arn is not None
     username, password = _look_up(
         f"secretsmanager:GetSecretValue for {secret_arn}",
         lambda: read_scram_secret(secret_arn, aws_client("secretsmanager", timeouts)),

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from document_exceptions.names import KAFKA_AUTH_IAM, KAFKA_AUTH_SCRAM, KAFKA_AUTH_VARIABLE
 from document_exceptions.ops.errors import OpsError, error_text
 
 ClientFactory = Callable[[str], Any]
@@ -22,6 +23,10 @@ ClientFactory = Callable[[str], Any]
 # names carry CDK logical ids such as `ProducerQueueUrl1A2B3C4D`: see StackOutputs.get.
 SECRET_ARN_OUTPUT = "ScramSecretArn"  # noqa: S105 - an output name, not a secret
 BROKERS_OUTPUT = "BootstrapBrokersSaslScram"
+# With MSK IAM access control: the IAM (9098) broker string, and how the stack's own
+# clients authenticate ("iam" or "scram"; absent from stacks deployed before IAM).
+IAM_BROKERS_OUTPUT = "BootstrapBrokersSaslIam"
+AUTH_MODE_OUTPUT = "KafkaAuthMode"
 QUEUE_URL_OUTPUT = "ProducerQueueUrl"
 TOPIC_NAME_OUTPUT = "TopicName"
 TOPIC_PARTITIONS_OUTPUT = "TopicPartitions"
@@ -132,3 +137,37 @@ class StackOutputs:
                 f"(outputs: {', '.join(sorted(self.values)) or 'none'})",
             )
         return value
+
+
+def stack_auth_mode(
+    outputs: StackOutputs, requested: str | None, environ: Mapping[str, str] | None = None
+) -> str:
+    """How to sign in to a stack's brokers: ``--auth``, else ``KAFKA_AUTH_MODE``, else the
+    stack's ``KafkaAuthMode`` output, else "scram" (stacks deployed before IAM)."""
+    environ = os.environ if environ is None else environ
+    for source, value in (
+        ("--auth", requested),
+        (KAFKA_AUTH_VARIABLE, environ.get(KAFKA_AUTH_VARIABLE)),
+        (f"stack output {AUTH_MODE_OUTPUT}", outputs.get(AUTH_MODE_OUTPUT)),
+    ):
+        if value:
+            mode = value.strip().lower()
+            if mode not in (KAFKA_AUTH_IAM, KAFKA_AUTH_SCRAM):
+                raise OpsError(
+                    f"{source}: {value!r} is not one of {KAFKA_AUTH_IAM}, {KAFKA_AUTH_SCRAM}"
+                )
+            return mode
+    return KAFKA_AUTH_SCRAM
+
+
+def share_region_with_kafka_signer(
+    region: str | None, profile: str | None, environ: MutableMapping[str, str]
+) -> None:
+    """Hand ``--region`` and ``--profile`` to kafka-python's AWS_MSK_IAM signer, which builds
+    its own botocore session from the environment (AWS_DEFAULT_REGION, AWS_PROFILE) and would
+    otherwise sign for no region, or with another profile's credentials."""
+    region = region or environ.get(REGION_VARIABLE)
+    if region:
+        environ["AWS_DEFAULT_REGION"] = region
+    if profile:
+        environ["AWS_PROFILE"] = profile

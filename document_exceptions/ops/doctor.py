@@ -3,11 +3,12 @@
 Checks (a check whose prerequisite failed is skipped):
 
 1. the stack's outputs can be read (or, locally, the KAFKA_* settings are valid);
-2. the SCRAM secret can be read and holds a username and password;
-3. every broker name of the SASL/SCRAM broker string resolves (DNS);
-4. the brokers accept a connection as configured (a real one): TLS and the SASL/SCRAM
-   login for a stack; locally whatever the KAFKA_* settings say, and the check's name says
-   which;
+2. the SCRAM secret can be read and holds a username and password (not with IAM: the
+   stack's ``KafkaAuthMode`` output, ``KAFKA_AUTH_MODE`` or ``--auth`` say which);
+3. every broker name of the SASL/SCRAM (or IAM) broker string resolves (DNS);
+4. the brokers accept a connection as configured (a real one): TLS and the SASL/SCRAM or
+   AWS_MSK_IAM login for a stack; locally whatever the KAFKA_* settings say, and the
+   check's name says which;
 5. the topic exists with the configured number of partitions.
 
 Hints point where the setting comes from: the stack and its custom resource for a
@@ -31,19 +32,23 @@ from document_exceptions.connection import (
     ConfigurationError,
     KafkaConnection,
     from_environment,
+    msk_iam_connection,
     msk_scram_connection,
     parse_broker_string,
     read_scram_secret,
 )
 from document_exceptions.contract import DEFAULT_SETTINGS
+from document_exceptions.names import KAFKA_AUTH_IAM
 from document_exceptions.ops.aws import (
     BROKERS_OUTPUT,
+    IAM_BROKERS_OUTPUT,
     SECRET_ARN_OUTPUT,
     TOPIC_NAME_OUTPUT,
     TOPIC_PARTITIONS_OUTPUT,
     ClientFactory,
     StackOutputs,
     aws_error_text,
+    stack_auth_mode,
 )
 from document_exceptions.ops.errors import OpsError, error_text
 from document_exceptions.ops.kafka_clients import KafkaConnectError, close_quietly, open_client
@@ -61,6 +66,7 @@ SECRET_CHECK = "secret readable"  # noqa: S105 - a check name, not a secret
 DNS_CHECK = "brokers resolve (DNS)"
 # A stack's connection is always MSK's SASL/SCRAM listener (connection.msk_scram_connection).
 LOGIN_CHECK = "brokers accept the login (TLS + SASL/SCRAM)"
+IAM_LOGIN_CHECK = "brokers accept the login (TLS + SASL/AWS_MSK_IAM)"
 CONNECT_CHECK = "brokers accept a connection"
 DEPLOYED_DNS_HINT = (
     "the broker string is current (it changes when the cluster is replaced) and this "
@@ -106,6 +112,7 @@ class DoctorOptions:
     cafile: str | None = None
     config_file: str | None = None
     timeout_s: float = 10.0
+    auth: str | None = None
 
 
 class _Failed(Exception):  # noqa: N818 - a step's failure, turned into a Check
@@ -131,6 +138,7 @@ class Doctor:
         self.environ = environ
         self.on_check = on_check
         self.checks: list[Check] = []
+        self.signed_in_with_iam = False
 
     @property
     def healthy(self) -> bool:
@@ -164,19 +172,28 @@ class Doctor:
     def run(self) -> list[Check]:
         options = self.options
         if options.stack is not None:
-            outputs = self._step(STACK_CHECK, self._read_outputs)
-            secret = self._step(SECRET_CHECK, lambda: self._read_secret(outputs), (STACK_CHECK,))
+            outputs, iam = self._step(STACK_CHECK, self._read_outputs) or (None, False)
+            if iam:
+                secret = None
+                login_needs: tuple[str, ...] = (DNS_CHECK,)
+                login_name = IAM_LOGIN_CHECK
+            else:
+                secret = self._step(
+                    SECRET_CHECK, lambda: self._read_secret(outputs), (STACK_CHECK,)
+                )
+                login_needs = (SECRET_CHECK, DNS_CHECK)
+                login_name = LOGIN_CHECK
             brokers = self._step(
-                DNS_CHECK, lambda: self._resolve(self._stack_brokers(outputs)), (STACK_CHECK,)
+                DNS_CHECK, lambda: self._resolve(self._stack_brokers(outputs, iam)), (STACK_CHECK,)
             )
-            login_needs = (SECRET_CHECK, DNS_CHECK)
-            login_name = LOGIN_CHECK
             topic = options.topic or (outputs.get(TOPIC_NAME_OUTPUT) if outputs else None)
             partitions = options.partitions or _int(
                 outputs.get(TOPIC_PARTITIONS_OUTPUT) if outputs else None
             )
             connection = None
-            if secret is not None and brokers is not None:
+            if iam and brokers is not None:
+                connection = msk_iam_connection(brokers, options.cafile)
+            elif secret is not None and brokers is not None:
                 username, password = secret
                 connection = msk_scram_connection(brokers, username, password, options.cafile)
         else:
@@ -204,14 +221,18 @@ class Doctor:
 
     # --- the checks -----------------------------------------------------------------------
 
-    def _read_outputs(self) -> tuple[str, StackOutputs]:
+    def _read_outputs(self) -> tuple[str, tuple[StackOutputs, bool]]:
+        """The outputs, and whether to sign in with IAM (then no secret is needed)."""
         if self.client_factory is None:
             raise _Failed("no AWS access", "boto3 is installed")
         outputs = StackOutputs.load(self.client_factory("cloudformation"), self.options.stack or "")
-        for name in (SECRET_ARN_OUTPUT, BROKERS_OUTPUT):
+        iam = stack_auth_mode(outputs, self.options.auth, self.environ) == KAFKA_AUTH_IAM
+        for name in (IAM_BROKERS_OUTPUT,) if iam else (SECRET_ARN_OUTPUT, BROKERS_OUTPUT):
             outputs.require(name)
         status = f"{outputs.status}, " if outputs.status else ""
-        return f"{outputs.stack_name}: {status}{len(outputs.values)} outputs", outputs
+        auth = "IAM" if iam else "SASL/SCRAM"
+        detail = f"{outputs.stack_name}: {status}{len(outputs.values)} outputs, {auth}"
+        return detail, (outputs, iam)
 
     def _read_secret(self, outputs: StackOutputs) -> tuple[str, tuple[str, str]]:
         assert self.client_factory is not None
@@ -231,14 +252,16 @@ class Doctor:
             ) from None
         return f"{arn} (username {username!r})", (username, password)
 
-    def _stack_brokers(self, outputs: StackOutputs) -> tuple[str, ...]:
-        raw = outputs.require(BROKERS_OUTPUT)
+    def _stack_brokers(self, outputs: StackOutputs, iam: bool) -> tuple[str, ...]:
+        output = IAM_BROKERS_OUTPUT if iam else BROKERS_OUTPUT
+        raw = outputs.require(output)
         try:
             brokers = parse_broker_string(raw)
         except ConfigurationError as exc:
             raise _Failed(
-                f"output {BROKERS_OUTPUT}: {exc}",
-                "the cluster has SASL/SCRAM enabled and the stack finished deploying",
+                f"output {output}: {exc}",
+                f"the cluster has {'IAM' if iam else 'SASL/SCRAM'} enabled and the stack "
+                "finished deploying",
             ) from None
         return brokers
 
@@ -269,15 +292,19 @@ class Doctor:
 
     def _login(self, connection: KafkaConnection | None) -> tuple[str, KafkaAdminClient]:
         assert connection is not None
+        self.signed_in_with_iam = connection.uses_iam
         try:
             admin = open_client(KafkaAdminClient, connection, timeout_s=self.options.timeout_s)
         except KafkaConnectError as exc:
             raise _Failed(exc.message, exc.hint) from None
-        auth = (
-            f"{connection.sasl_mechanism} as {connection.sasl_username!r}"
-            if connection.sasl_mechanism
-            else "no login"
-        )
+        except ConfigurationError as exc:  # the IAM signer's region or credentials
+            raise _Failed(str(exc), "--region, --profile or the AWS_* variables") from None
+        if connection.uses_iam:
+            auth = f"{connection.sasl_mechanism} with your AWS credentials"
+        elif connection.sasl_mechanism:
+            auth = f"{connection.sasl_mechanism} as {connection.sasl_username!r}"
+        else:
+            auth = "no login"
         return f"{connection.security_protocol}, {auth}", admin
 
     def _topic(self, admin: KafkaAdminClient, topic: str, partitions: int) -> tuple[str, None]:
@@ -285,6 +312,8 @@ class Doctor:
             described = admin.describe_topics([topic])
         except kafka_errors.KafkaError as exc:
             user = "the SCRAM user" if self.deployed else "the KAFKA_SASL_USERNAME user, if any,"
+            if self.signed_in_with_iam:
+                user = "your IAM identity (kafka-cluster:DescribeTopic on the topic's ARN)"
             raise _Failed(
                 f"cannot describe topic {topic}: {error_text(exc)}",
                 f"{user} may describe topics (ACLs, if any are set on the cluster)",

@@ -2,9 +2,11 @@
 
 - Local: the guide's ``KAFKA_*`` variables (or its ``config.json``), exactly as the app-side
   library and the producer Lambda read them locally.
-- Deployed (``--stack``): the stack's outputs give the SASL/SCRAM broker string and the
-  secret's ARN; the username and password are read from the secret when first needed, and
-  again after a rejected login (a rotated password), as in the producer Lambda.
+- Deployed (``--stack``): with IAM (``--auth``, else ``KAFKA_AUTH_MODE``, else the stack's
+  ``KafkaAuthMode`` output), the IAM broker string, signed in with the caller's AWS
+  credentials; with SASL/SCRAM, the SASL/SCRAM broker string and the secret's ARN, the
+  username and password read from the secret when first needed, and again after a rejected
+  login (a rotated password), as in the producer Lambda.
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from document_exceptions.connection import (
     KafkaConnection,
 )
 from document_exceptions.contract import ContractError, ContractSettings
+from document_exceptions.names import KAFKA_AUTH_IAM, KAFKA_AUTH_VARIABLE
 from document_exceptions.ops.aws import (
     BROKERS_OUTPUT,
+    IAM_BROKERS_OUTPUT,
     SECRET_ARN_OUTPUT,
     TOPIC_NAME_OUTPUT,
     TOPIC_PARTITIONS_OUTPUT,
     ClientFactory,
     StackOutputs,
     aws_error_text,
+    stack_auth_mode,
 )
 from document_exceptions.ops.errors import OpsError
 
@@ -104,6 +109,7 @@ def resolve_target(
     cafile: str | None = None,
     config_file: str | None = None,
     environ: Mapping[str, str] | None = None,
+    auth: str | None = None,
 ) -> Target:
     """The target of a command from its flags; see the module docstring."""
     environ = dict(os.environ if environ is None else environ)
@@ -111,10 +117,16 @@ def resolve_target(
         if client_factory is None:
             raise OpsError("--stack needs AWS access", "boto3 is installed")
         outputs = StackOutputs.load(client_factory("cloudformation"), stack)
-        resolver_environ = {
-            SECRET_ARN_VARIABLE: outputs.require(SECRET_ARN_OUTPUT),
-            BOOTSTRAP_BROKERS_VARIABLE: outputs.require(BROKERS_OUTPUT),
-        }
+        if stack_auth_mode(outputs, auth, environ) == KAFKA_AUTH_IAM:
+            resolver_environ = {
+                KAFKA_AUTH_VARIABLE: KAFKA_AUTH_IAM,
+                BOOTSTRAP_BROKERS_VARIABLE: outputs.require(IAM_BROKERS_OUTPUT),
+            }
+        else:
+            resolver_environ = {
+                SECRET_ARN_VARIABLE: outputs.require(SECRET_ARN_OUTPUT),
+                BOOTSTRAP_BROKERS_VARIABLE: outputs.require(BROKERS_OUTPUT),
+            }
         if cafile:
             resolver_environ[CAFILE_VARIABLE] = cafile
         resolver = _CheckedResolver(resolver_environ, client_factory=client_factory)

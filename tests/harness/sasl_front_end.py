@@ -1,16 +1,20 @@
-"""A SASL_SSL + SCRAM-SHA-512 front-end for Tansu, speaking to clients as Amazon MSK does.
+"""A SASL_SSL front-end for Tansu (SCRAM-SHA-512 and AWS_MSK_IAM), speaking as Amazon MSK does.
 
 Tansu 0.6.0 can do neither TLS nor SCRAM users, so this front-end does both in front of it:
 
 1. it terminates TLS with a throwaway certificate (:mod:`tests.harness.certs`);
 2. it relays ApiVersions requests to Tansu and Tansu's answers back unchanged;
-3. it answers SaslHandshake itself (only ``SCRAM-SHA-512``; any other mechanism gets
-   UNSUPPORTED_SASL_MECHANISM and the connection is closed);
+3. it answers SaslHandshake itself (``SCRAM-SHA-512``, and ``AWS_MSK_IAM`` when given IAM
+   test identities; any other mechanism gets UNSUPPORTED_SASL_MECHANISM and the connection
+   is closed);
 4. it answers SaslAuthenticate itself, as the server side of SCRAM-SHA-512 (RFC 5802,
-   RFC 7677) against one configured username and password; a failed login gets
+   RFC 7677) against one configured username and password, or of AWS_MSK_IAM (a SigV4
+   signed payload checked as MSK does, :mod:`tests.harness.msk_iam`); a failed login gets
    SASL_AUTHENTICATION_FAILED (58) with a message, and the connection is closed once the
    client has read that (see :meth:`SaslScramFrontEnd._linger`);
-5. after a successful login it relays bytes both ways between the client and Tansu.
+5. after a successful login it relays bytes both ways between the client and Tansu; when
+   given Kafka ACLs (:mod:`tests.harness.acls`), a SCRAM session's requests are relayed one
+   by one instead, and those the ACLs deny are answered by the front-end as Kafka would.
 
 Any other request before a successful login closes the connection (Apache Kafka answers
 ILLEGAL_SASL_STATE where it can; clients treat both as a failed connection).
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import hashlib
 import hmac
@@ -41,11 +46,24 @@ import secrets
 import ssl
 import struct
 import tempfile
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.harness.acls import AclAuthorizer, denial
 from tests.harness.certs import TlsFiles, make_tls_files
+from tests.harness.msk_iam import MECHANISM as IAM_MECHANISM
+from tests.harness.msk_iam import (
+    TEST_ACCESS_KEY_ID,
+    TEST_REGION,
+    TEST_SECRET_ACCESS_KEY,
+    IamError,
+    IamIdentity,
+    MskIamServer,
+    default_identity,
+)
 from tests.harness.relay import FaultyRelay, Link, RelayedBroker
 
 MECHANISM = "SCRAM-SHA-512"
@@ -272,9 +290,12 @@ def parse_request(payload: bytes) -> tuple[RequestHeader, _Reader]:
     return header, reader
 
 
-def handshake_response(correlation_id: int, error_code: int) -> bytes:
+def handshake_response(
+    correlation_id: int, error_code: int, mechanisms: tuple[str, ...] = (MECHANISM,)
+) -> bytes:
     """SaslHandshake response v0/v1 (identical): error_code, [mechanisms]."""
-    body = struct.pack(">hi", error_code, 1) + _string(MECHANISM)
+    body = struct.pack(">hi", error_code, len(mechanisms))
+    body += b"".join(_string(mechanism) for mechanism in mechanisms)
     return _frame(struct.pack(">i", correlation_id) + body)
 
 
@@ -308,11 +329,20 @@ def authenticate_response(
     return _frame(payload)
 
 
+SaslServer = ScramSha512Server | MskIamServer
+
+
 class SaslScramFrontEnd(FaultyRelay):
-    """Terminates TLS and SASL/SCRAM-SHA-512 before relaying to Tansu.
+    """Terminates TLS and SASL (SCRAM-SHA-512, and AWS_MSK_IAM) before relaying to Tansu.
 
     It inherits the fault commands of :class:`FaultyRelay` (cut, refuse, blackhole, heal).
-    ``logins`` and ``failed_logins`` count the outcomes of SCRAM exchanges.
+    ``logins`` and ``failed_logins`` count the outcomes of SASL exchanges (both mechanisms);
+    ``iam_principals`` lists the principal of each IAM login and ``last_failure`` the reason
+    the latest login was refused.
+
+    ``iam_identities`` (access key id to :class:`IamIdentity`) turns AWS_MSK_IAM on;
+    signatures must be for ``iam_host`` (the name clients use for this broker) and
+    ``iam_region``, and are checked against ``clock`` (seconds since the epoch).
     """
 
     def __init__(
@@ -323,14 +353,40 @@ class SaslScramFrontEnd(FaultyRelay):
         target_port: int | None = None,
         *,
         listen_port: int = 0,
+        iam_identities: Mapping[str, IamIdentity] | None = None,
+        iam_host: str = "127.0.0.1",
+        iam_region: str = TEST_REGION,
+        clock: Callable[[], float] = time.time,
+        acls: AclAuthorizer | None = None,
     ) -> None:
         super().__init__(target_port, listen_port=listen_port)
         self.tls = tls
         self.ssl_context = tls.server_context()
         self.credential = ScramCredential.from_password(username, password)
+        self.iam_identities = dict(iam_identities or {})
+        self.iam_host = iam_host
+        self.iam_region = iam_region
+        self.clock = clock
         self.logins = 0
         self.failed_logins = 0
+        self.iam_principals: list[str] = []
+        self.last_failure: str | None = None
+        # Kafka ACLs for SCRAM sessions (None: everything allowed, MSK's default).
+        self.acls = acls
+        self.denied_requests = 0
+        self._principals: dict[Link, str] = {}
         self.failed_authentication_delay = 1.0
+
+    @property
+    def mechanisms(self) -> tuple[str, ...]:
+        return (MECHANISM, IAM_MECHANISM) if self.iam_identities else (MECHANISM,)
+
+    def _sasl_server(self, mechanism: str) -> SaslServer:
+        if mechanism == IAM_MECHANISM:
+            return MskIamServer(
+                self.iam_host, self.iam_identities, self.iam_region, clock=self.clock
+            )
+        return ScramSha512Server(self.credential)
 
     async def _read_frame(self, link: Link) -> bytes:
         (size,) = struct.unpack(">i", await self.read_client(link, 4))
@@ -351,7 +407,7 @@ class SaslScramFrontEnd(FaultyRelay):
 
     async def open_session(self, link: Link) -> bool:
         """Run the pre-authentication conversation; True once the client has logged in."""
-        scram: ScramSha512Server | None = None
+        scram: SaslServer | None = None
         bare_tokens = False
         while True:
             payload = await self._read_frame(link)
@@ -362,25 +418,26 @@ class SaslScramFrontEnd(FaultyRelay):
                     return False
                 await self.write_client(link, _frame(token))
                 if scram.authenticated:
-                    return await self._logged_in(link)
+                    return await self._logged_in(link, scram)
                 continue
             header, body = parse_request(payload)
             if header.api_key == API_VERSIONS and scram is None:
                 await self._relay_api_versions(link, payload)
             elif header.api_key == SASL_HANDSHAKE and scram is None:
                 mechanism = body.take(body.int16()).decode()
-                ok = mechanism == MECHANISM
+                ok = mechanism in self.mechanisms
                 error = 0 if ok else UNSUPPORTED_SASL_MECHANISM
-                await self.write_client(link, handshake_response(header.correlation_id, error))
+                response = handshake_response(header.correlation_id, error, self.mechanisms)
+                await self.write_client(link, response)
                 if not ok:
                     await self._linger(link)
                     return False
-                scram = ScramSha512Server(self.credential)
+                scram = self._sasl_server(mechanism)
                 bare_tokens = header.api_version == 0
             elif header.api_key == SASL_AUTHENTICATE and scram is not None:
                 client_token = authenticate_token(header.api_version, body)
                 token = self._scram_step(scram, client_token)
-                failed = (SASL_AUTHENTICATION_FAILED, INVALID_CREDENTIALS)
+                failed = (SASL_AUTHENTICATION_FAILED, self._failure_message(scram))
                 error, message = (0, None) if token is not None else failed
                 response = authenticate_response(
                     header.api_version, header.correlation_id, error, message, token or b""
@@ -390,7 +447,7 @@ class SaslScramFrontEnd(FaultyRelay):
                     await self._linger(link)
                     return False
                 if scram.authenticated:
-                    return await self._logged_in(link)
+                    return await self._logged_in(link, scram)
             else:
                 return False
 
@@ -409,37 +466,125 @@ class SaslScramFrontEnd(FaultyRelay):
                 while await link.client_reader.read(4096):
                     pass
 
-    def _scram_step(self, scram: ScramSha512Server, client_token: bytes) -> bytes | None:
+    def _scram_step(self, scram: SaslServer, client_token: bytes) -> bytes | None:
         """Next server token, or None (counted as a failed login) if the exchange failed."""
         try:
-            return scram.step(client_token)
-        except ScramError:
+            token = scram.step(client_token)
+        except (ScramError, IamError) as exc:
             self.failed_logins += 1
+            self.last_failure = str(exc)
             return None
+        if isinstance(scram, MskIamServer) and scram.principal is not None:
+            self.iam_principals.append(scram.principal)
+        return token
 
-    async def _logged_in(self, link: Link) -> bool:
+    def _failure_message(self, server: SaslServer) -> str:
+        """What the client is told: SCRAM says only "invalid credentials", as Kafka does;
+        IAM says why, as MSK's IAM listener does."""
+        if isinstance(server, MskIamServer):
+            return f"[{IAM_MECHANISM}] Access denied: {self.last_failure}"
+        return INVALID_CREDENTIALS
+
+    async def _logged_in(self, link: Link, server: SaslServer) -> bool:
         self.logins += 1
+        if isinstance(server, ScramSha512Server):
+            self._principals[link] = f"User:{server.credential.username}"
         if link.upstream_writer is None:
             await self.connect_upstream(link)
         return True
+
+    async def _relay(self, link: Link) -> None:
+        principal = self._principals.pop(link, None)
+        if self.acls is None or principal is None:
+            await super()._relay(link)
+            return
+        assert link.upstream_reader is not None
+        assert link.upstream_writer is not None
+        # Answers go back in request order: None stands for one that Tansu will send, bytes
+        # for a denial the front-end wrote itself (sent once the earlier answers are out).
+        pending: collections.deque[bytes | None] = collections.deque()
+        link.pumps = [
+            asyncio.create_task(self._authorize_requests(link, principal, pending)),
+            asyncio.create_task(self._relay_answers(link, pending)),
+        ]
+        await asyncio.wait(link.pumps, return_when=asyncio.FIRST_COMPLETED)
+        for writer in (link.client_writer, link.upstream_writer):
+            await self._close_gracefully(writer)
+
+    async def _authorize_requests(
+        self, link: Link, principal: str, pending: collections.deque[bytes | None]
+    ) -> None:
+        assert self.acls is not None
+        assert link.upstream_writer is not None
+        with contextlib.suppress(OSError, ssl.SSLError, asyncio.IncompleteReadError):
+            while True:
+                size_bytes = await link.client_reader.readexactly(4)
+                (size,) = struct.unpack(">i", size_bytes)
+                payload = await link.client_reader.readexactly(size)
+                check = denial(self.acls, principal, payload)
+                if check.answer is None:
+                    if check.expects_response:
+                        pending.append(None)
+                    link.upstream_writer.write(size_bytes + payload)
+                    await link.upstream_writer.drain()
+                    continue
+                self.denied_requests += 1
+                if pending:
+                    pending.append(check.answer)
+                else:
+                    await self.write_client(link, check.answer)
+
+    async def _relay_answers(self, link: Link, pending: collections.deque[bytes | None]) -> None:
+        assert link.upstream_reader is not None
+        with contextlib.suppress(OSError, ssl.SSLError, asyncio.IncompleteReadError):
+            while True:
+                size_bytes = await link.upstream_reader.readexactly(4)
+                (size,) = struct.unpack(">i", size_bytes)
+                answer = size_bytes + await link.upstream_reader.readexactly(size)
+                if pending and pending[0] is None:
+                    pending.popleft()
+                await self.write_client(link, answer)
+                while pending and pending[0] is not None:
+                    denied = pending.popleft()
+                    assert denied is not None
+                    await self.write_client(link, denied)
 
 
 class SaslSslBroker(RelayedBroker):
     """Tansu behind a :class:`SaslScramFrontEnd`, with per-instance credentials and CA.
 
-    Clients connect with SASL_SSL / SCRAM-SHA-512 to :attr:`bootstrap`, trusting
-    :attr:`cafile`. The TLS files live in a temporary directory removed by :meth:`stop`.
+    Clients connect with SASL_SSL / SCRAM-SHA-512 (or AWS_MSK_IAM with the test identity:
+    :meth:`iam_client_env`) to :attr:`bootstrap`, trusting :attr:`cafile`. The TLS files live
+    in a temporary directory removed by :meth:`stop`.
     """
 
     def __init__(
-        self, username: str = "harness-user", password: str | None = None, *, port: int = 0
+        self,
+        username: str = "harness-user",
+        password: str | None = None,
+        iam_identities: Mapping[str, IamIdentity] | None = None,
+        *,
+        port: int = 0,
+        acls: AclAuthorizer | None = None,
     ) -> None:
         self.username = username
         self.password = password if password is not None else secrets.token_urlsafe(16)
         self._directory = tempfile.TemporaryDirectory(prefix="kafka-harness-tls-")
         self.tls = make_tls_files(Path(self._directory.name))
+        identities = (
+            iam_identities
+            if iam_identities is not None
+            else {TEST_ACCESS_KEY_ID: default_identity()}
+        )
         super().__init__(
-            SaslScramFrontEnd(self.tls, self.username, self.password, listen_port=port)
+            SaslScramFrontEnd(
+                self.tls,
+                self.username,
+                self.password,
+                listen_port=port,
+                iam_identities=identities,
+                acls=acls,
+            )
         )
 
     @property
@@ -466,6 +611,28 @@ class SaslSslBroker(RelayedBroker):
             "KAFKA_SASL_USERNAME": self.username,
             "KAFKA_SASL_PASSWORD": self.password,
             "KAFKA_SSL_CAFILE": self.cafile,
+        }
+
+    def iam_client_env(self) -> dict[str, str]:
+        """What a deployed IAM client's environment holds for this broker (its broker string
+        in ``KAFKA_BOOTSTRAP_BROKERS``, ``KAFKA_AUTH_MODE=iam``), plus the test credentials
+        and region botocore signs with, and the private CA."""
+        return {
+            "KAFKA_AUTH_MODE": "iam",
+            "KAFKA_BOOTSTRAP_BROKERS": self.bootstrap,
+            "KAFKA_SSL_CAFILE": self.cafile,
+            "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": TEST_SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": self.front_end.iam_region,
+        }
+
+    def kafka_python_iam_config(self) -> dict[str, Any]:
+        """kafka-python settings for an AWS_MSK_IAM login (credentials from the environment)."""
+        return {
+            "bootstrap_servers": [self.bootstrap],
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": IAM_MECHANISM,
+            "ssl_cafile": self.cafile,
         }
 
     def kafka_python_config(self) -> dict[str, Any]:

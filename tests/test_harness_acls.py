@@ -1,0 +1,162 @@
+"""The harness's Kafka ACLs (tests/harness/acls.py) on SCRAM sessions, through kafka-python.
+
+The ACLs are the ones issue 16 gives the Django apps' SCRAM user: Write on the topic (which
+implies Describe) and IdempotentWrite on the cluster, nothing else, with
+``allow.everyone.if.no.acl.found=false``. The topic is created over an IAM session (IAM
+sessions are authorized by IAM policies, which the harness does not model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAuthorizationFailedError
+
+from document_exceptions.kafka_connect import close_producer
+from tests.harness import SaslSslBroker
+from tests.harness.acls import CLUSTER, Acl, AclAuthorizer, denial
+from tests.harness.msk_iam import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY
+
+pytestmark = pytest.mark.timeout(60)
+APP_USER = "document-exceptions"
+PRINCIPAL = f"User:{APP_USER}"
+TOPIC = "DocumentExceptions"
+APP_ACLS = AclAuthorizer.of(
+    [
+        Acl(PRINCIPAL, "Write", "topic", TOPIC),
+        Acl(PRINCIPAL, "Describe", "topic", TOPIC),
+        Acl(PRINCIPAL, "IdempotentWrite", "cluster", CLUSTER),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def acl_broker() -> Iterator[SaslSslBroker]:
+    with SaslSslBroker(username=APP_USER, acls=APP_ACLS) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="module")
+def topic(acl_broker: SaslSslBroker) -> str:
+    """DocumentExceptions, created over an IAM session (as the topic custom resource does)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
+        patch.setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY)
+        patch.setenv("AWS_DEFAULT_REGION", TEST_REGION)
+        patch.delenv("AWS_PROFILE", raising=False)
+        patch.delenv("AWS_SESSION_TOKEN", raising=False)
+        admin = KafkaAdminClient(**acl_broker.kafka_python_iam_config())
+        try:
+            admin.create_topics([NewTopic(TOPIC, 1, 1)])
+        finally:
+            admin.close()
+    return TOPIC
+
+
+def app_admin(broker: SaslSslBroker) -> KafkaAdminClient:
+    return KafkaAdminClient(**broker.kafka_python_config())
+
+
+def test_the_app_user_writes_its_topic_with_the_idempotent_producer(
+    acl_broker: SaslSslBroker, topic: str
+) -> None:
+    denied = acl_broker.front_end.denied_requests
+    producer = KafkaProducer(**acl_broker.kafka_python_config(), enable_idempotence=True)
+    try:
+        producer.send(topic, b"allowed").get(timeout=10)
+    finally:
+        close_producer(producer, 5)
+    assert acl_broker.front_end.denied_requests == denied
+
+
+def test_the_app_user_cannot_create_a_topic(acl_broker: SaslSslBroker, topic: str) -> None:
+    denied = acl_broker.front_end.denied_requests
+    admin = app_admin(acl_broker)
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            admin.create_topics([NewTopic("not-allowed", 1, 1)], raise_errors=True)
+        assert "not-allowed" not in admin.list_topics()
+    finally:
+        admin.close()
+    assert acl_broker.front_end.denied_requests > denied
+
+
+def test_the_app_user_cannot_delete_its_topic(acl_broker: SaslSslBroker, topic: str) -> None:
+    admin = app_admin(acl_broker)
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            admin.delete_topics([topic], raise_errors=True)
+        assert topic in admin.list_topics()
+    finally:
+        admin.close()
+
+
+def test_the_app_user_cannot_read_its_topic(acl_broker: SaslSslBroker, topic: str) -> None:
+    consumer = KafkaConsumer(**acl_broker.kafka_python_config(), enable_auto_commit=False)
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        consumer.seek_to_beginning()
+        denied = acl_broker.front_end.denied_requests
+        with pytest.raises(TopicAuthorizationFailedError):
+            poll_for_ten_seconds(consumer)
+        assert acl_broker.front_end.denied_requests > denied
+    finally:
+        consumer.close()
+
+
+def poll_for_ten_seconds(consumer: KafkaConsumer) -> None:
+    for _ in range(50):
+        consumer.poll(timeout_ms=200)
+
+
+def test_the_app_user_cannot_write_another_topic(acl_broker: SaslSslBroker, topic: str) -> None:
+    producer = KafkaProducer(
+        **acl_broker.kafka_python_config(),
+        enable_idempotence=False,
+        max_block_ms=3000,
+        delivery_timeout_ms=3000,
+        request_timeout_ms=2000,
+    )
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            producer.send(f"{topic}-other", b"denied").get(timeout=10)
+    finally:
+        close_producer(producer, 2)
+
+
+@pytest.mark.parametrize(
+    ("principal", "operation", "resource_type", "name", "allowed"),
+    [
+        (PRINCIPAL, "Write", "topic", TOPIC, True),
+        (PRINCIPAL, "Describe", "topic", TOPIC, True),
+        (PRINCIPAL, "Read", "topic", TOPIC, False),
+        (PRINCIPAL, "Create", "topic", TOPIC, False),
+        (PRINCIPAL, "Delete", "topic", TOPIC, False),
+        (PRINCIPAL, "Write", "topic", "Other", False),
+        (PRINCIPAL, "IdempotentWrite", "cluster", CLUSTER, True),
+        ("User:someone-else", "Write", "topic", TOPIC, False),
+    ],
+)
+def test_authorizer_rules(
+    principal: str, operation: str, resource_type: str, name: str, allowed: bool
+) -> None:
+    assert APP_ACLS.allowed(principal, operation, resource_type, name) is allowed  # type: ignore[arg-type]
+
+
+def test_implied_and_wildcard_rules() -> None:
+    reader = AclAuthorizer.of([Acl("User:ops", "Read", "topic", "*")])
+    assert reader.allowed("User:ops", "Describe", "topic", "anything")
+    assert not reader.allowed("User:ops", "IdempotentWrite", "cluster", CLUSTER)
+    creator = AclAuthorizer.of([Acl("User:admin", "Create", "cluster", CLUSTER)])
+    assert creator.allowed("User:admin", "Create", "topic", "new-topic")
+    writer = AclAuthorizer.of([Acl("User:w", "Write", "topic", "t")])
+    assert writer.allowed("User:w", "IdempotentWrite", "cluster", CLUSTER)  # KIP-679
+
+
+def test_requests_the_acls_do_not_cover_are_forwarded() -> None:
+    api_versions_v0 = b"\x00\x12\x00\x00\x00\x00\x00\x01\xff\xff"
+    check = denial(APP_ACLS, PRINCIPAL, api_versions_v0)
+    assert (check.answer, check.expects_response) == (None, True)
