@@ -21,3 +21,9 @@ PRODUCER_VARIABLE_PREFIX = "PRODUCER_"
 
 # EventBridge events carrying a message in `detail` have this detail-type.
 EVENTBRIDGE_DETAIL_TYPE = "DocumentAccessException"
+
+# How the AWS-side clients (producer Lambda, topic custom resource, operator commands given
+# `--stack`) authenticate to MSK: "iam" (SASL AWS_MSK_IAM on 9098, no secret) or "scram".
+KAFKA_AUTH_VARIABLE = "KAFKA_AUTH_MODE"
+KAFKA_AUTH_IAM = "iam"
+KAFKA_AUTH_SCRAM = "scram"

@@ -8,6 +8,8 @@ Register in tests/conftest.py: `pytest_plugins = [..., "tests.stack_fixtures"]`.
 - `template_files`: environment name -> the template written as JSON in a temp folder.
 - `cfn_lint_findings`: cfn-lint run once over all of them.
 - `environment_configs`: environment name -> `EnvironmentConfig` (from cdk.json).
+- `scram_only_synthesized`: the same environments with `"kafka_auth": "scram"` (SASL/SCRAM
+  only, as before IAM access control), to compare with the default IAM templates.
 """
 
 from __future__ import annotations
@@ -101,6 +103,17 @@ def environment_configs() -> dict[str, EnvironmentConfig]:
 @pytest.fixture(scope="session")
 def synthesized() -> Synthesized:
     return synthesize()
+
+
+def scram_only_environments() -> dict[str, Any]:
+    """cdk.json's environments with every one set to SASL/SCRAM only."""
+    environments = cdk_context()["environments"]
+    return {name: {**raw, "kafka_auth": "scram"} for name, raw in environments.items()}
+
+
+@pytest.fixture(scope="session")
+def scram_only_synthesized() -> Synthesized:
+    return synthesize(environments=scram_only_environments())
 
 
 @pytest.fixture(scope="session")
