@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.stack_fixtures import scram_only_environments
 from tools.rehearse import iam
 from tools.rehearse.__main__ import broker_info
 from tools.rehearse.bundle import check_imports
@@ -437,6 +438,20 @@ def test_the_topic_resource_needs_delete_only_where_it_deletes(rows: list[Row]) 
     for row in rows:
         if row.function == "topic on-event" and row.environment != "dev":
             assert not any(call.startswith("kafka-cluster DeleteTopic") for call in row.calls)
+
+
+def test_scram_only_environment_rehearses_as_before(
+    secure_kafka_broker: Any, tmp_path: Path
+) -> None:
+    """With "kafka_auth": "scram" the functions read the secret and use 9096, with no gap."""
+    scram_dev = synthesize(tmp_path / "cdk.out", env="dev", environments=scram_only_environments())
+    scram_rows = rehearse(scram_dev, broker_info(secure_kafka_broker), tmp_path)
+    assert [gap for row in scram_rows for gap in row.gaps] == [], render(scram_rows)
+    producer = next(row for row in scram_rows if row.function == "producer")
+    assert any(call.startswith("secretsmanager GetSecretValue") for call in producer.calls)
+    assert "kafka-cluster SASL/SCRAM connect brokers" in producer.calls
+    assert not any(call.startswith("kafka-cluster Connect") for call in producer.calls)
+    assert "kafka: 9096 to the cluster SG" in producer.cells["network"].summary()
 
 
 def test_an_iam_role_without_write_data_is_a_gap(assembly: Assembly) -> None:

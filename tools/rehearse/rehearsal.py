@@ -60,14 +60,16 @@ class Row:
         return [gap for outcome in self.cells.values() for gap in outcome.gaps]
 
 
-def synthesize(outdir: Path) -> Assembly:
-    """Every environment of cdk.json, synthesized as `cdk synth` does, assets bundled."""
+def synthesize(outdir: Path, **context_overrides: Any) -> Assembly:
+    """Every environment of cdk.json, synthesized as `cdk synth` does, assets bundled
+    (`context_overrides` replace context keys, e.g. `env` or `environments`, for tests)."""
     import aws_cdk as cdk  # noqa: PLC0415 - slow import, only when synthesizing
 
     import app as app_module  # noqa: PLC0415
 
     context = dict(json.loads((REPO_ROOT / "cdk.json").read_text())["context"])
     context.update(json.loads((REPO_ROOT / "cdk.context.json").read_text()))
+    context.update(context_overrides)
     app = cdk.App(outdir=str(outdir), context=context)
     stacks = app_module.build(app)
     cloud_assembly = app.synth()
