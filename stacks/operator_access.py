@@ -17,6 +17,11 @@ OPERATOR_GROUP_PREFIX = "document-exceptions-ops-"
 OPERATOR_CLUSTER_ACTIONS = ("kafka-cluster:DescribeCluster",)
 # Describe and read the topic: tail (ListOffsets, Fetch) and doctor (topic metadata).
 OPERATOR_TOPIC_ACTIONS = ("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData")
+# How cdk-nag names that resource in an IAM5 finding (the Fn::Sub text, then its variables).
+GROUP_WILDCARD_FINDING = (
+    r'/^Resource::\["arn:\$\{AWS::Partition\}:kafka:\$\{AWS::Region\}:\$\{AWS::AccountId\}:'
+    r"group\/\$\{ClusterName\}\/\$\{ClusterUuid\}\/" + OPERATOR_GROUP_PREFIX + r'\*",.*\]$/'
+)
 OPERATOR_GROUP_ACTIONS = ("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup")
 # What the commands given `--stack` call on AWS before they reach Kafka.
 OPERATOR_STACK_ACTIONS = ("cloudformation:DescribeStacks",)
@@ -58,11 +63,8 @@ class OperatorPolicy(Construct):
                         f"limited to this cluster's groups under the {OPERATOR_GROUP_PREFIX!r} "
                         "prefix (group ARN built from the cluster ARN)"
                     ),
-                    applies_to=[
-                        RegexAppliesTo(
-                            regex=rf"/^Resource::.*:group/.*/{OPERATOR_GROUP_PREFIX}\*$/"
-                        )
-                    ],
+                    # The group ARN is an Fn::Sub: cdk-nag names it by the Sub's arguments.
+                    applies_to=[RegexAppliesTo(regex=GROUP_WILDCARD_FINDING)],
                 )
             ],
         )
