@@ -621,3 +621,34 @@ def test_without_the_sqs_endpoint_the_producer_cannot_reach_sqs(
         "network: sqs unreachable: no interface endpoint for "
         "com.amazonaws.eu-west-1.sqs and no NAT route"
     ]
+
+
+def test_a_broker_that_speaks_iam_is_used_with_its_credentials_in_its_region() -> None:
+    """With a harness that accepts AWS_MSK_IAM (`iam_client_env`), IAM functions sign in
+    with its test credentials; in another region, or without it, they run as SASL/SCRAM."""
+    from tools.rehearse.worker import _iam_credentials  # noqa: PLC0415
+
+    class Broker:
+        bootstrap, username, password, cafile = "127.0.0.1:9", "u", "p", "/ca.pem"
+
+        def iam_client_env(self) -> dict[str, str]:
+            return {
+                "AWS_ACCESS_KEY_ID": "AKID",
+                "AWS_SECRET_ACCESS_KEY": "SECRET",
+                "AWS_DEFAULT_REGION": "eu-west-1",
+            }
+
+    info = broker_info(Broker())
+    assert info["iam"] == {
+        "access_key_id": "AKID",
+        "secret_access_key": "SECRET",
+        "region": "eu-west-1",
+    }
+    assert _iam_credentials(_template(), info) == {
+        "AWS_ACCESS_KEY_ID": "AKID",
+        "AWS_SECRET_ACCESS_KEY": "SECRET",
+    }
+    elsewhere = Resolver({"Resources": {}}, "us-east-1", "111111111111", "Stack")
+    assert _iam_credentials(elsewhere, info) is None
+    scram_only = {key: value for key, value in info.items() if key != "iam"}
+    assert _iam_credentials(_template(), scram_only) is None

@@ -440,6 +440,8 @@ def _row(  # noqa: PLR0917, PLR0915 - one cell of the table after the other
     )
     row.cells["IAM"].gaps += [f"IAM: no MSK IAM action known for Kafka {api}" for api in unknown]
     run.lines += _iam_as_scram_note(rehearsal_only)
+    if result is not None and result.get("iam_login"):
+        run.lines.append("IAM login (AWS_MSK_IAM) on the local broker with its test credentials")
     row.cells["environment"] = environment_cell
     budget = float(function.get("Timeout", 3))
     budget_name = "function timeout"

@@ -43,10 +43,10 @@ REHEARSAL_ONLY = ("KAFKA_SSL_CAFILE",)
 LOCAL_REPLICATION_FACTOR = "1"
 AUTH_MODE_VARIABLE = "KAFKA_AUTH_MODE"
 SECRET_ARN_VARIABLE = "KAFKA_SECRET_ARN"  # noqa: S105 - a variable name
-# A function set up for MSK IAM (KAFKA_AUTH_MODE=iam) runs as SASL/SCRAM when the local broker
-# does not speak AWS_MSK_IAM (broker info without "iam": true): rehearsal-only, its secret
-# reads are marked and left out of the checks, which check the IAM policy against the Kafka
-# requests the code sent instead.
+# A function set up for MSK IAM (KAFKA_AUTH_MODE=iam) signs in with AWS_MSK_IAM when the local
+# broker speaks it (broker info "iam": its test credentials and region); otherwise it runs as
+# SASL/SCRAM: rehearsal-only, its secret reads are marked and left out of the checks. Either
+# way the IAM policy is checked against the Kafka requests the code sent.
 IAM_AS_SCRAM_VARIABLES = (SECRET_ARN_VARIABLE, AUTH_MODE_VARIABLE)
 ASYNC_FAILURE_BOOTSTRAP_VARIABLE = "PRODUCER_BOOTSTRAP_TIMEOUT_MS"
 
@@ -370,12 +370,23 @@ def _moto_resources(resolver: Resolver, broker: dict[str, Any]) -> dict[str, str
     return physical
 
 
+def _iam_credentials(resolver: Resolver, broker: dict[str, Any]) -> dict[str, str] | None:
+    """The test credentials an AWS_MSK_IAM broker accepts, when it signs for this region."""
+    iam = broker.get("iam")
+    if not iam or iam["region"] != resolver.region:
+        return None
+    return {
+        "AWS_ACCESS_KEY_ID": iam["access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": iam["secret_access_key"],
+    }
+
+
 def _iam_as_scram(
     resolver: Resolver, variables: dict[str, str], broker: dict[str, Any]
 ) -> str | None:
     """For a function set up for IAM on a broker without AWS_MSK_IAM: switch `variables` to
     SASL/SCRAM with the template's secret (made in moto) and return its ARN; else None."""
-    if variables.get(AUTH_MODE_VARIABLE) != "iam" or broker.get("iam"):
+    if variables.get(AUTH_MODE_VARIABLE) != "iam" or _iam_credentials(resolver, broker):
         return None
     secret_arn = next(
         str(resolver.ref(logical))
@@ -417,12 +428,15 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
             name: str(resolver.resolve(value))
             for name, value in function.get("Environment", {}).get("Variables", {}).items()
         }
+        iam_function = variables.get(AUTH_MODE_VARIABLE) == "iam"
         runtime = {
             "AWS_REGION": environment["region"],
             "AWS_DEFAULT_REGION": environment["region"],
             "AWS_LAMBDA_FUNCTION_NAME": environment["function"],
             "AWS_ACCESS_KEY_ID": "rehearsal",
             "AWS_SECRET_ACCESS_KEY": "rehearsal",
+            # An IAM function signs its Kafka login with the broker's test credentials.
+            **((_iam_credentials(resolver, broker) or {}) if iam_function else {}),
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "LAMBDA_TASK_ROOT": job["asset_dir"],
@@ -467,6 +481,7 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
     result["physical"] = physical
     result["variables"] = sorted(variables)
     result["rehearsal_only"] = [*REHEARSAL_ONLY, *(IAM_AS_SCRAM_VARIABLES if secret_arn else ())]
+    result["iam_login"] = iam_function and secret_arn is None
     result["env_reads"] = dict(RECORDER.env_reads)
     return result
 
