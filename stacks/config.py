@@ -47,6 +47,7 @@ DEFAULT_KAFKA_VERSION = "2.8.1"
 DEFAULT_INSTANCE_TYPE = "kafka.t3.small"
 DEFAULT_VPC_CIDR = "10.20.0.0/16"
 SCRAM_PORT = 9096
+IAM_PORT = 9098
 # Security groups per network interface (VPC default quota) less the group this app creates.
 MAX_ATTACHED_BROKER_SECURITY_GROUPS = 4
 SCRAM_SECRET_PREFIX = "AmazonMSK_"  # noqa: S105 (a name prefix, not a value)
@@ -99,6 +100,9 @@ TopicDeletionPolicy = Literal["Retain", "Delete"]
 TopicResource = Literal["custom", "native"]
 RecordKeyMode = Literal["constant", "order_req_id"]
 NetworkMode = Literal["import", "create"]
+# How this app's own AWS clients (producer, topic resource, operators) authenticate: IAM on
+# 9098 beside SASL/SCRAM (the default), or SASL/SCRAM only, as before IAM was enabled.
+KafkaAuthMode = Literal["iam", "scram"]
 
 
 class ConfigError(ValueError):
@@ -275,6 +279,9 @@ class EnvironmentConfig:
     """SCRAM secret name, starting with AmazonMSK_ (`-<env>` appended as for cluster_name)."""
     scram_username: str = "document-exceptions"
     """The SCRAM user the secret holds."""
+    kafka_auth: KafkaAuthMode = "iam"
+    """How this app's producer, topic resource and operators authenticate: "iam" (IAM access
+    control on 9098 beside SASL/SCRAM) or "scram" (SASL/SCRAM only, as before)."""
     removal: RemovalMode = "retain"
     """What deleting the stack does to stateful resources (keys, logs, secret)."""
     termination_protection: bool = False

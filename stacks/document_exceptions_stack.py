@@ -15,6 +15,7 @@ from stacks.kafka_topic import KafkaTopic, TopicBootstrapProvider
 from stacks.log_groups import EncryptedLogGroups
 from stacks.monitoring import ClusterMonitoring
 from stacks.network import Network
+from stacks.operator_access import OperatorPolicy
 from stacks.producer_function import ProducerFunction
 
 
@@ -84,6 +85,12 @@ class DocumentExceptionsStack(Stack):
             alarm_topic=self.monitoring.alarm_topic,
             dashboard=self.monitoring.dashboard,
         )
+        # With IAM, operators read and check through IAM too (SASL/SCRAM only: the secret).
+        self.operator_policy = (
+            OperatorPolicy(self, "Operators", access=self.client_access, topic=config.topic.name)
+            if self.client_access.uses_iam
+            else None
+        )
         self._add_outputs()
 
     def _add_outputs(self) -> None:
@@ -116,5 +123,21 @@ class DocumentExceptionsStack(Stack):
                 "Where the Django app reads its SASL/SCRAM username and password",
             ),
         }
+        if cluster.iam_bootstrap_brokers is not None and self.operator_policy is not None:
+            outputs["BootstrapBrokersSaslIam"] = (
+                cluster.iam_bootstrap_brokers,
+                "IAM (9098) bootstrap broker string: this app's producer, topic resource and "
+                "operators",
+            )
+            outputs["OperatorPolicyArn"] = (
+                self.operator_policy.policy.managed_policy_arn,
+                "Managed policy for operators: tail the topic and run doctor over IAM",
+            )
+            # Absent in SASL/SCRAM-only stacks, whose outputs stay as they were.
+            outputs["KafkaAuthMode"] = (
+                self.config.kafka_auth,
+                "How this app's producer, topic resource and operators authenticate; the "
+                "Django apps use SASL/SCRAM",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

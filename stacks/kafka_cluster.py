@@ -19,6 +19,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from document_exceptions.names import KAFKA_AUTH_IAM
 from stacks import nag
 from stacks.config import SCRAM_PORT, EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
@@ -27,6 +28,7 @@ from stacks.network import Network
 from stacks.vpc_function import execution_role
 
 BOOTSTRAP_BROKERS_FIELD = "BootstrapBrokerStringSaslScram"
+IAM_BOOTSTRAP_BROKERS_FIELD = "BootstrapBrokerStringSaslIam"
 
 
 def removal_policy(config: EnvironmentConfig) -> RemovalPolicy:
@@ -39,11 +41,13 @@ def log_retention(config: EnvironmentConfig) -> logs.RetentionDays:
 
 
 class KafkaCluster(Construct):
-    """An MSK provisioned cluster reachable only with SASL/SCRAM on 9096 over TLS.
+    """An MSK provisioned cluster reachable over TLS only: SASL/SCRAM on 9096 and, with
+    `kafka_auth` "iam" (the default), IAM access control on 9098 beside it.
 
     Exposes `cluster` (the `CfnCluster`), `cluster_arn`, `security_group`, `secret`,
-    `configuration`, `data_key`, `secret_key`, `log_group`, `scram_association` and
-    `bootstrap_brokers` (a deploy-time token with the SASL/SCRAM broker string).
+    `configuration`, `data_key`, `secret_key`, `log_group`, `scram_association`,
+    `bootstrap_brokers` (a deploy-time token with the SASL/SCRAM broker string) and
+    `iam_bootstrap_brokers` (the IAM broker string; None with `kafka_auth` "scram").
     """
 
     def __init__(
@@ -123,7 +127,8 @@ class KafkaCluster(Construct):
             client_authentication=msk.CfnCluster.ClientAuthenticationProperty(
                 sasl=msk.CfnCluster.SaslProperty(
                     scram=msk.CfnCluster.ScramProperty(enabled=True),
-                    iam=msk.CfnCluster.IamProperty(enabled=False),
+                    # Updated in place: turning IAM on (or off) never replaces the cluster.
+                    iam=msk.CfnCluster.IamProperty(enabled=config.kafka_auth == KAFKA_AUTH_IAM),
                 ),
                 unauthenticated=msk.CfnCluster.UnauthenticatedProperty(enabled=False),
             ),
@@ -187,6 +192,11 @@ class KafkaCluster(Construct):
 
         self.broker_lookup = self._add_broker_lookup()
         self.bootstrap_brokers: str = self.broker_lookup.get_response_field(BOOTSTRAP_BROKERS_FIELD)
+        self.iam_bootstrap_brokers: str | None = (
+            self.broker_lookup.get_response_field(IAM_BOOTSTRAP_BROKERS_FIELD)
+            if config.kafka_auth == KAFKA_AUTH_IAM
+            else None
+        )
 
     def _allow_configured_clients(self) -> None:
         """One ingress rule resource per client in config: adding one never replaces the cluster."""
@@ -228,7 +238,14 @@ class KafkaCluster(Construct):
             physical_resource_id=cr.PhysicalResourceId.of(
                 f"{self.config.cluster_name}-brokers-{self.config.broker_nodes}"
             ),
-            output_paths=[BOOTSTRAP_BROKERS_FIELD],
+            output_paths=[
+                BOOTSTRAP_BROKERS_FIELD,
+                *(
+                    [IAM_BOOTSTRAP_BROKERS_FIELD]
+                    if self.config.kafka_auth == KAFKA_AUTH_IAM
+                    else []
+                ),
+            ],
         )
         log_group = self.log_groups.create(
             self, "BootstrapBrokersLogs", removal_policy=RemovalPolicy.DESTROY
@@ -254,12 +271,14 @@ class KafkaCluster(Construct):
         return lookup
 
     def client_access(self, network: Network) -> KafkaClientAccess:
-        """What a client construct (producer Lambda, topic bootstrap) needs to reach the brokers."""
+        """What a client construct (producer Lambda, topic bootstrap) needs to reach the brokers:
+        with IAM, the IAM broker string (9098); with SASL/SCRAM only, the SCRAM one (9096)."""
         return KafkaClientAccess(
             cluster_arn=self.cluster_arn,
             cluster_security_group=self.security_group,
             secret=self.secret,
-            bootstrap_brokers=self.bootstrap_brokers,
+            auth_mode=self.config.kafka_auth,
+            bootstrap_brokers=self.iam_bootstrap_brokers or self.bootstrap_brokers,
             vpc=network.vpc,
             subnets=network.broker_subnets,
             endpoints_security_group=network.endpoints_security_group,

@@ -39,6 +39,7 @@ from aws_cdk import custom_resources as cr
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct, IDependable
 
+from document_exceptions.names import KAFKA_AUTH_VARIABLE
 from stacks.assets import RUNTIME, TOPIC_ASSET
 from stacks.config import TopicSettings
 from stacks.kafka_access import KafkaClientAccess
@@ -51,6 +52,18 @@ NATIVE_RESOURCE_TYPE = "AWS::MSK::Topic"
 # The topic's name is the last part of its ARN: arn:aws:kafka:<region>:<account>:topic/
 # <cluster name>/<cluster uuid>/<topic name>.
 TOPIC_ARN_NAME_INDEX = 3
+# The handler's Kafka actions under MSK IAM access control (Connect is always added): the
+# broker count before a create (DescribeCluster, Kafka 2.8+), then describe, create, grow
+# and reconfigure its own topic; DeleteTopic only for a topic with DeletionPolicy Delete.
+TOPIC_CLUSTER_ACTIONS = ("kafka-cluster:DescribeCluster",)
+TOPIC_ACTIONS = (
+    "kafka-cluster:DescribeTopic",
+    "kafka-cluster:CreateTopic",
+    "kafka-cluster:AlterTopic",
+    "kafka-cluster:DescribeTopicDynamicConfiguration",
+    "kafka-cluster:AlterTopicDynamicConfiguration",
+)
+DELETE_TOPIC_ACTION = "kafka-cluster:DeleteTopic"
 SERVICE_NAME = "document-exceptions-topic-bootstrap"
 DEFAULT_HANDLER_TIMEOUT = Duration.minutes(5)
 # Memory of the on-event handler: a few admin requests and two AWS lookups per event.
@@ -86,7 +99,7 @@ class TopicBootstrapProvider(Construct):
         self.security_group, self.cluster_ingress = kafka_client_security_group(
             self,
             access,
-            "Topic bootstrap Lambda: out to the MSK brokers (9096) and AWS endpoints",
+            f"Topic bootstrap Lambda: out to the MSK brokers ({access.port}) and AWS endpoints",
         )
 
         on_event_logs = log_groups.create(self, "OnEventLogGroup")
@@ -114,10 +127,13 @@ class TopicBootstrapProvider(Construct):
             environment={
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "LOG_LEVEL": "INFO",
+                **({KAFKA_AUTH_VARIABLE: access.auth_mode} if access.uses_iam else {}),
                 **access.endpoint_environment,
             },
         )
         access.grant_connect(self.on_event_function)
+        # Kafka actions on each topic are granted by that topic (KafkaTopic.grant_topic).
+        access.grant_kafka(self.on_event_function, access.cluster_statement(TOPIC_CLUSTER_ACTIONS))
 
         # No `vpc` here: the framework function answers CloudFormation's pre-signed S3 URL,
         # which an in-VPC function without NAT could not reach.
@@ -226,13 +242,15 @@ class KafkaTopic(Construct):
                 "ReplicationFactor": str(settings.replication_factor),
                 "Configs": {key: str(value) for key, value in sorted(settings.configs.items())},
                 "ClusterArn": access.cluster_arn,
-                "SecretArn": access.secret.secret_arn,
+                # With IAM the handler signs in with its role: no secret to read.
+                **({} if access.uses_iam else {"SecretArn": access.secret.secret_arn}),
                 "BootstrapBrokers": access.bootstrap_brokers,
                 "DeletionPolicy": settings.deletion_policy,
                 "TimeoutSeconds": str(int(timeout.to_seconds())),
             },
         )
         self.resource.node.add_dependency(*provider.dependencies)
+        self._grant_topic(provider, settings)
         self.topic_name = self.resource.get_att_string("TopicName")
         self.partitions = self.resource.get_att_string("Partitions")
         self.replication_factor = self.resource.get_att_string("ReplicationFactor")
@@ -256,3 +274,16 @@ class KafkaTopic(Construct):
         self.topic_name = Fn.select(TOPIC_ARN_NAME_INDEX, Fn.split("/", self.topic_arn))
         self.partitions = str(settings.partitions)
         self.replication_factor = str(settings.replication_factor)
+
+    def _grant_topic(self, provider: TopicBootstrapProvider, settings: TopicSettings) -> None:
+        """With IAM: the handler's Kafka actions on this topic's ARN alone; the statement is
+        in the role's policy before the topic resource runs (the policy is a dependency of the
+        on-event function, which the provider's service token needs)."""
+        actions = (
+            *TOPIC_ACTIONS,
+            *((DELETE_TOPIC_ACTION,) if settings.deletion_policy == "Delete" else ()),
+        )
+        access = provider.access
+        access.grant_kafka(
+            provider.on_event_function, access.topic_statement(settings.name, actions)
+        )

@@ -42,6 +42,7 @@ from constructs import Construct
 from document_exceptions import connection, contract
 from document_exceptions.names import (
     EVENTBRIDGE_DETAIL_TYPE,
+    KAFKA_AUTH_VARIABLE,
     LOG_LEVEL_VARIABLE,
     METRICS_NAMESPACE,
     METRICS_NAMESPACE_VARIABLE,
@@ -57,6 +58,9 @@ from stacks.log_groups import EncryptedLogGroups
 from stacks.vpc_function import execution_role, kafka_client_security_group
 
 HANDLER = "handler.handler"
+# The producer's Kafka actions under MSK IAM access control (Connect is always added).
+PRODUCER_CLUSTER_ACTIONS = ("kafka-cluster:WriteDataIdempotently",)
+PRODUCER_TOPIC_ACTIONS = ("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData")
 
 EVENT_RULE_NAME = "document-access-exceptions"
 MAX_RECEIVE_COUNT = 5
@@ -130,7 +134,7 @@ class ProducerFunction(Construct):
         self.security_group, self.cluster_ingress = kafka_client_security_group(
             self,
             access,
-            "Producer Lambda: out to the MSK brokers (9096) and AWS API endpoints",
+            f"Producer Lambda: out to the MSK brokers ({access.port}) and AWS API endpoints",
         )
 
         self.log_group = log_groups.create(self, "LogGroup", removal_policy=removal_policy)
@@ -162,6 +166,14 @@ class ProducerFunction(Construct):
             max_event_age=ASYNC_MAX_EVENT_AGE,
         )
         access.grant_connect(self.function)
+        # With IAM: connect, the idempotent producer's InitProducerId on the cluster
+        # (WriteDataIdempotently, which MSK asks for on Kafka 2.8+, KIP-679), and on the topic
+        # only metadata and writes.
+        access.grant_kafka(
+            self.function,
+            access.cluster_statement(PRODUCER_CLUSTER_ACTIONS),
+            access.topic_statement(topic_name, PRODUCER_TOPIC_ACTIONS),
+        )
         self.rejected_queue.grant_send_messages(self.function)
         # On the function resource only, not its role: the secret's key policy names the role,
         # and the SCRAM association (one of the dependencies) references the secret.
@@ -451,8 +463,15 @@ def _environment(
 ) -> dict[str, str]:
     """The function's environment: where to connect and how to behave, never a password."""
     message = contract.ENVIRONMENT_VARIABLES
+    # With IAM the function signs in with its role: no secret to name, and the auth mode
+    # tells the runtime to use AWS_MSK_IAM on the IAM broker string.
+    authentication = (
+        {KAFKA_AUTH_VARIABLE: access.auth_mode}
+        if access.uses_iam
+        else {connection.SECRET_ARN_VARIABLE: access.secret.secret_arn}
+    )
     environment = {
-        connection.SECRET_ARN_VARIABLE: access.secret.secret_arn,
+        **authentication,
         connection.BOOTSTRAP_BROKERS_VARIABLE: access.bootstrap_brokers,
         connection.CLUSTER_ARN_VARIABLE: access.cluster_arn,
         message["topic"]: topic_name,

@@ -11,6 +11,8 @@ Register in tests/conftest.py: `pytest_plugins = [..., "tests.stack_fixtures"]`.
 - `kafka3_variants`: the same environments moved to `KAFKA3_VERSION`, synthesized twice:
   "custom" (the topic stays the custom resource: an environment upgraded from 2.8.1) and
   "native" (`AWS::MSK::Topic`: a new environment on 3.x).
+- `scram_only_synthesized`: the same environments with `"kafka_auth": "scram"` (SASL/SCRAM
+  only, as before IAM access control), to compare with the default IAM templates.
 """
 
 from __future__ import annotations
@@ -124,6 +126,17 @@ def environment_configs() -> dict[str, EnvironmentConfig]:
 @pytest.fixture(scope="session")
 def synthesized() -> Synthesized:
     return synthesize()
+
+
+def scram_only_environments() -> dict[str, Any]:
+    """cdk.json's environments with every one set to SASL/SCRAM only."""
+    environments = cdk_context()["environments"]
+    return {name: {**raw, "kafka_auth": "scram"} for name, raw in environments.items()}
+
+
+@pytest.fixture(scope="session")
+def scram_only_synthesized() -> Synthesized:
+    return synthesize(environments=scram_only_environments())
 
 
 @pytest.fixture(scope="session")

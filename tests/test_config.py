@@ -614,6 +614,13 @@ BAD_INPUT = [
         "scram_username: 'a user': 1-64 letters, digits, '_', '.', '-'",
     ),
     (
+        "kafka_auth_bad",
+        IMPORTED,
+        "kafka_auth",
+        "tls",
+        "kafka_auth: 'tls' is not one of 'iam', 'scram'",
+    ),
+    (
         "removal_bad",
         IMPORTED,
         "removal",
@@ -758,6 +765,13 @@ BAD_INPUT = [
 def test_configuration_mistake_is_one_line_naming_environment_and_key(base, path, value, expected):
     message = error_of(changed(base, path, value))
     assert message.startswith(f"environment 'dev': {expected}")
+
+
+def test_own_clients_use_iam_unless_set_to_scram_only(environment_configs):
+    assert {config.kafka_auth for config in environment_configs.values()} == {"iam"}
+    assert load_environments({"dev": {**IMPORTED, "kafka_auth": "scram"}})["dev"].kafka_auth == (
+        "scram"
+    )
 
 
 def test_environment_that_is_not_an_object_is_refused():

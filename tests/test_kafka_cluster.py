@@ -10,7 +10,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from stacks.config import SCRAM_PORT, EnvironmentConfig
+from stacks.config import IAM_PORT, SCRAM_PORT, EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
 from stacks.kafka_cluster import KafkaCluster
 from stacks.network import Network
@@ -21,6 +21,7 @@ from tests.test_document_exceptions_stack import PINNED_LOGICAL_IDS
 pytestmark = pytest.mark.parametrize("env", ENVIRONMENTS)
 
 CLUSTER = "KafkaCluster21A1BE89"
+SECRET_KEY = "KafkaSecretKeyF157E757"
 
 
 def only(template: Template, resource_type: str) -> tuple[str, dict]:
@@ -57,12 +58,82 @@ def test_brokers_sit_in_two_subnets(env, stack_templates, environment_configs):
         ]
 
 
-def test_clients_authenticate_with_sasl_scram_only(env, stack_templates):
+def test_clients_authenticate_with_iam_beside_sasl_scram(env, stack_templates):
     authentication = cluster_properties(stack_templates[env])["ClientAuthentication"]
+    assert authentication == {
+        "Sasl": {"Scram": {"Enabled": True}, "Iam": {"Enabled": True}},
+        "Unauthenticated": {"Enabled": False},
+    }
+
+
+def test_scram_only_setting_turns_iam_off(env, scram_only_synthesized):
+    authentication = cluster_properties(scram_only_synthesized.templates[env])[
+        "ClientAuthentication"
+    ]
     assert authentication == {
         "Sasl": {"Scram": {"Enabled": True}, "Iam": {"Enabled": False}},
         "Unauthenticated": {"Enabled": False},
     }
+
+
+# AWS::MSK::Cluster properties CloudFormation updates in place (msk-facts.md; the resource
+# schema's createOnlyProperties are ClusterName, BrokerNodeGroupInfo's ClientSubnets,
+# SecurityGroups and BrokerAZDistribution, and EncryptionAtRest / EncryptionInTransit.InCluster).
+CLUSTER_IN_PLACE_PROPERTIES = frozenset(
+    {
+        "ClientAuthentication",
+        "KafkaVersion",
+        "NumberOfBrokerNodes",
+        "ConfigurationInfo",
+        "EnhancedMonitoring",
+        "LoggingInfo",
+        "OpenMonitoring",
+    }
+)
+
+
+def test_enabling_iam_replaces_nothing_stateful(env, stack_templates, scram_only_synthesized):
+    """Moving an environment from SASL/SCRAM only to IAM: every pinned stateful resource keeps
+    its logical ID; the cluster changes only in properties MSK updates in place; every other
+    stateful resource, and the cluster's security group, is identical."""
+    iam_resources = stack_templates[env].to_json()["Resources"]
+    scram_resources = scram_only_synthesized.templates[env].to_json()["Resources"]
+    for logical_id in PINNED_LOGICAL_IDS:
+        assert logical_id in iam_resources, logical_id
+        assert logical_id in scram_resources, logical_id
+        before, after = scram_resources[logical_id], iam_resources[logical_id]
+        assert before["Type"] == after["Type"]
+        changed = {
+            key
+            for key in {*before.get("Properties", {}), *after.get("Properties", {})}
+            if before.get("Properties", {}).get(key) != after.get("Properties", {}).get(key)
+        }
+        if after["Type"] == "AWS::MSK::Cluster":
+            assert changed == {"ClientAuthentication"}
+            assert changed <= CLUSTER_IN_PLACE_PROPERTIES
+        elif logical_id == SECRET_KEY:
+            # Updated in place: the functions' roles leave the SCRAM secret key's policy.
+            assert changed == {"KeyPolicy"}
+        else:
+            assert changed == set(), f"{logical_id} changes {sorted(changed)}"
+        assert before.get("DeletionPolicy") == after.get("DeletionPolicy")
+    group = "KafkaSecurityGroup4C1F93F4"
+    assert scram_resources[group] == iam_resources[group]
+
+
+def test_with_iam_no_function_role_may_use_the_scram_secret_key(
+    env, stack_templates, scram_only_synthesized
+):
+    def roles_in_key_policy(template: Template) -> set[str]:
+        policy = json.dumps(template.to_json()["Resources"][SECRET_KEY]["Properties"]["KeyPolicy"])
+        return {
+            logical_id
+            for logical_id in template.find_resources("AWS::IAM::Role")
+            if f'"{logical_id}"' in policy
+        }
+
+    assert roles_in_key_policy(scram_only_synthesized.templates[env]), "SCRAM: the roles decrypt"
+    assert roles_in_key_policy(stack_templates[env]) == set()
 
 
 def test_traffic_is_tls_between_clients_and_brokers_and_inside_the_cluster(env, stack_templates):
@@ -128,18 +199,45 @@ def test_cluster_security_group_has_no_inline_ingress(env, stack_templates):
     assert "SecurityGroupIngress" not in group["Properties"]
 
 
-def test_cluster_accepts_only_9096_and_only_from_configured_clients(
-    env, stack_templates, environment_configs
-):
-    access = environment_configs[env].client_access
-    rules = [
+def cluster_ingress_rules(template: Template) -> list[dict]:
+    return [
         rule["Properties"]
-        for rule in stack_templates[env].find_resources("AWS::EC2::SecurityGroupIngress").values()
+        for rule in template.find_resources("AWS::EC2::SecurityGroupIngress").values()
         if rule["Properties"]["GroupId"]
         == {"Fn::GetAtt": ["KafkaSecurityGroup4C1F93F4", "GroupId"]}
     ]
+
+
+def test_configured_clients_keep_9096_and_this_apps_functions_use_9098(
+    env, stack_templates, environment_configs
+):
+    """Django apps (client_access) keep SASL/SCRAM; the producer and topic resource use IAM."""
+    ports = {}
+    for rule in cluster_ingress_rules(stack_templates[env]):
+        assert rule["FromPort"] == rule["ToPort"]
+        assert rule["IpProtocol"] == "tcp"
+        source = rule.get("SourceSecurityGroupId") or rule.get("CidrIp")
+        own = not isinstance(source, str)
+        ports.setdefault(own, set()).add(rule["FromPort"])
+    assert ports[True] == {IAM_PORT}
+    configured = environment_configs[env].client_access
+    if configured.security_group_ids or configured.cidrs:
+        assert ports[False] == {SCRAM_PORT}
+
+
+def test_scram_only_functions_use_9096(env, scram_only_synthesized):
+    rules = cluster_ingress_rules(scram_only_synthesized.templates[env])
+    assert {(rule["FromPort"], rule["ToPort"]) for rule in rules} == {(SCRAM_PORT, SCRAM_PORT)}
+
+
+def test_cluster_accepts_only_its_ports_and_only_from_configured_clients(
+    env, stack_templates, environment_configs
+):
+    access = environment_configs[env].client_access
+    rules = cluster_ingress_rules(stack_templates[env])
     assert {(rule["FromPort"], rule["ToPort"], rule["IpProtocol"]) for rule in rules} <= {
-        (SCRAM_PORT, SCRAM_PORT, "tcp")
+        (SCRAM_PORT, SCRAM_PORT, "tcp"),
+        (IAM_PORT, IAM_PORT, "tcp"),
     }
     sources = [rule.get("SourceSecurityGroupId") or rule.get("CidrIp") for rule in rules]
     configured = sorted(source for source in sources if isinstance(source, str))
@@ -203,7 +301,10 @@ def test_bootstrap_brokers_are_looked_up_at_deploy_time(env, stack_templates):
         assert call["service"] == "Kafka"
         assert call["action"] == "getBootstrapBrokers"
         assert call["parameters"] == {"ClusterArn": "CLUSTER"}
-        assert call["outputPaths"] == ["BootstrapBrokerStringSaslScram"]
+        assert call["outputPaths"] == [
+            "BootstrapBrokerStringSaslScram",
+            "BootstrapBrokerStringSaslIam",
+        ]
     assert lookup["Properties"]["InstallLatestAwsSdk"] is False
     assert "KafkaScramSecretAssociation10A7F168" in lookup["DependsOn"]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.stack_fixtures import scram_only_environments
 from tools.rehearse import iam
 from tools.rehearse.__main__ import broker_info
 from tools.rehearse.bundle import check_imports
@@ -22,7 +23,15 @@ from tools.rehearse.checks import (
     check_time,
     worst_case_seconds,
 )
-from tools.rehearse.rehearsal import Assembly, Row, rehearse, render, synthesize
+from tools.rehearse.kafka_requests import ACTIONS_OF_REQUEST, describe, needed_actions
+from tools.rehearse.rehearsal import (
+    Assembly,
+    Row,
+    kafka_iam_calls,
+    rehearse,
+    render,
+    synthesize,
+)
 from tools.rehearse.template import Resolver
 
 ROLE = "arn:aws:iam::111111111111:role/Fn"
@@ -404,14 +413,174 @@ def test_every_function_of_every_environment_is_rehearsed(rows: list[Row]) -> No
 
 
 def test_the_producer_calls_what_its_code_does(rows: list[Row]) -> None:
+    """With IAM (the default) the producer reads no secret (its run as SASL/SCRAM on the local
+    broker is rehearsal-only) and its Kafka requests need exactly these MSK IAM actions."""
     producer = next(row for row in rows if row.function == "producer")
     assert any(
         call.startswith("sqs SendMessageBatch ProducerRejectedQueue") for call in producer.calls
     )
-    assert any(
-        call.startswith("secretsmanager GetSecretValue KafkaScramSecret") for call in producer.calls
-    )
+    assert not any(call.startswith("secretsmanager") for call in producer.calls)
+    assert "kafka-cluster IAM connect brokers" in producer.calls
+    kafka_actions = {
+        call.split()[1] for call in producer.calls if call.startswith("kafka-cluster ")
+    } - {"IAM"}
+    assert kafka_actions == {"Connect", "WriteDataIdempotently", "WriteData", "DescribeTopic"}
+    assert "kafka: 9098 to the cluster SG" in producer.cells["network"].summary()
+
+
+def test_the_topic_resource_needs_delete_only_where_it_deletes(rows: list[Row]) -> None:
+    """dev's topic has DeletionPolicy Delete: its Delete event deletes the topic (and its role
+    may); the other environments retain theirs."""
+    dev = next(row for row in rows if row.function == "topic on-event" and row.environment == "dev")
+    assert any(call.startswith("kafka-cluster DeleteTopic") for call in dev.calls)
+    assert any(call.startswith("kafka-cluster CreateTopic") for call in dev.calls)
+    assert any(call.startswith("kafka-cluster DescribeCluster") for call in dev.calls)
+    for row in rows:
+        if row.function == "topic on-event" and row.environment != "dev":
+            assert not any(call.startswith("kafka-cluster DeleteTopic") for call in row.calls)
+
+
+def test_scram_only_environment_rehearses_as_before(
+    secure_kafka_broker: Any, tmp_path: Path
+) -> None:
+    """With "kafka_auth": "scram" the functions read the secret and use 9096, with no gap."""
+    scram_dev = synthesize(tmp_path / "cdk.out", env="dev", environments=scram_only_environments())
+    scram_rows = rehearse(scram_dev, broker_info(secure_kafka_broker), tmp_path)
+    assert [gap for row in scram_rows for gap in row.gaps] == [], render(scram_rows)
+    producer = next(row for row in scram_rows if row.function == "producer")
+    assert any(call.startswith("secretsmanager GetSecretValue") for call in producer.calls)
     assert "kafka-cluster SASL/SCRAM connect brokers" in producer.calls
+    assert not any(call.startswith("kafka-cluster Connect") for call in producer.calls)
+    assert "kafka: 9096 to the cluster SG" in producer.cells["network"].summary()
+
+
+def test_an_iam_role_without_write_data_is_a_gap(assembly: Assembly) -> None:
+    """The producer's recorded Kafka requests, checked against a dev template whose producer
+    policy lost its topic statement: WriteData and DescribeTopic are denied."""
+    dev = next(e for e in assembly.environments if e.name == "dev")
+    template = copy.deepcopy(dict(dev.template))
+    policy = next(
+        v["Properties"]["PolicyDocument"]
+        for k, v in template["Resources"].items()
+        if k.startswith("ProducerFunctionRoleDefaultPolicy")
+    )
+    policy["Statement"] = [
+        st for st in policy["Statement"] if "kafka-cluster:WriteData" not in st["Action"]
+    ]
+    resolver = Resolver(template, dev.region, dev.account, dev.stack_name)
+    requests = [
+        {"api": "InitProducerIdRequest", "topics": [], "groups": []},
+        {"api": "ProduceRequest", "topics": ["DocumentExceptions"], "groups": []},
+    ]
+    calls, unknown = kafka_iam_calls(resolver, requests)
+    assert unknown == []
+    role = next(k for k in template["Resources"] if k.startswith("ProducerFunctionRole"))
+    gaps = check_iam(resolver, role, calls).gaps
+    assert [gap.split(" on ")[0] for gap in gaps] == [
+        "IAM: kafka-cluster:WriteData",
+        "IAM: kafka-cluster:DescribeTopic",
+    ]
+    assert all(
+        "topic/document-exceptions-cluster-dev/rehearsal-uuid/DocumentExceptions" in g for g in gaps
+    )
+
+
+def test_kafka_requests_are_read_from_kafka_pythons_request_schemas() -> None:
+    """Guards the one place that reaches into kafka-python: request names and the topic and
+    group names their schemas mark (entityType), including config resources."""
+    from kafka.protocol.admin import (  # noqa: PLC0415
+        CreateTopicsRequest,
+        DescribeClusterRequest,
+        DescribeConfigsRequest,
+    )
+    from kafka.protocol.consumer import JoinGroupRequest  # noqa: PLC0415
+    from kafka.protocol.metadata import MetadataRequest  # noqa: PLC0415
+
+    metadata = MetadataRequest(
+        topics=[MetadataRequest.MetadataRequestTopic(name="T")], allow_auto_topic_creation=False
+    )
+    assert describe(metadata) == {"api": "MetadataRequest", "topics": ["T"], "groups": []}
+    create = CreateTopicsRequest(
+        topics=[
+            CreateTopicsRequest.CreatableTopic(
+                name="T", num_partitions=1, replication_factor=1, assignments=[], configs=[]
+            )
+        ],
+        timeout_ms=1,
+        validate_only=False,
+    )
+    assert describe(create)["topics"] == ["T"]
+    configs = DescribeConfigsRequest(
+        resources=[
+            DescribeConfigsRequest.DescribeConfigsResource(
+                resource_type=2, resource_name="T", configuration_keys=None
+            )
+        ],
+        include_synonyms=False,
+        include_documentation=False,
+    )
+    assert describe(configs)["topics"] == ["T"]
+    join = JoinGroupRequest(
+        group_id="G", session_timeout_ms=1, member_id="", protocol_type="consumer", protocols=[]
+    )
+    assert describe(join) == {"api": "JoinGroupRequest", "topics": [], "groups": ["G"]}
+    cluster = DescribeClusterRequest(
+        include_cluster_authorized_operations=True, include_fenced_brokers=True
+    )
+    assert describe(cluster)["api"] in ACTIONS_OF_REQUEST
+
+
+def test_needed_actions_follow_the_msk_semantics() -> None:
+    def arn_of(kind: str, name: str) -> str:
+        return f"{kind}:{name}" if name else kind
+
+    needed, unknown = needed_actions(
+        [
+            {"api": "ProduceRequest", "topics": ["T"]},
+            {"api": "InitProducerIdRequest"},
+            {"api": "CreatePartitionsRequest", "topics": ["T"]},
+            {"api": "JoinGroupRequest", "groups": ["G"]},
+            {"api": "WriteTxnMarkersRequest"},
+        ],
+        arn_of,
+    )
+    assert needed == [
+        ("kafka-cluster:Connect", "cluster"),
+        ("kafka-cluster:WriteData", "topic:T"),
+        ("kafka-cluster:DescribeTopic", "topic:T"),
+        ("kafka-cluster:WriteDataIdempotently", "cluster"),
+        ("kafka-cluster:AlterTopic", "topic:T"),
+        ("kafka-cluster:AlterGroup", "group:G"),
+    ]
+    assert unknown == ["WriteTxnMarkersRequest"]
+
+
+def test_network_checks_the_port_of_the_functions_authentication() -> None:
+    """An IAM function needs 9098 to the cluster's group; 9096 alone is a gap."""
+    resolver = _template(
+        FnSg=_sg(
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 9096,
+                "ToPort": 9096,
+                "DestinationSecurityGroupId": {"Fn::GetAtt": ["ClusterSg", "GroupId"]},
+            }
+        ),
+        ClusterSg=_sg(),
+        ClusterIngress=_ingress("ClusterSg", "FnSg", 9096),
+        Cluster={
+            "Type": "AWS::MSK::Cluster",
+            "Properties": {
+                "BrokerNodeGroupInfo": {
+                    "SecurityGroups": [{"Fn::GetAtt": ["ClusterSg", "GroupId"]}]
+                }
+            },
+        },
+    )
+    assert check_network(resolver, FUNCTION_IN_VPC, [], kafka=True, kafka_port=9096).gaps == []
+    assert check_network(resolver, FUNCTION_IN_VPC, [], kafka=True, kafka_port=9098).gaps == [
+        "network: Kafka 9098 to the cluster's security group not open"
+    ]
 
 
 def test_rehearsal_has_no_gap(rows: list[Row]) -> None:
@@ -452,3 +621,34 @@ def test_without_the_sqs_endpoint_the_producer_cannot_reach_sqs(
         "network: sqs unreachable: no interface endpoint for "
         "com.amazonaws.eu-west-1.sqs and no NAT route"
     ]
+
+
+def test_a_broker_that_speaks_iam_is_used_with_its_credentials_in_its_region() -> None:
+    """With a harness that accepts AWS_MSK_IAM (`iam_client_env`), IAM functions sign in
+    with its test credentials; in another region, or without it, they run as SASL/SCRAM."""
+    from tools.rehearse.worker import _iam_credentials  # noqa: PLC0415
+
+    class Broker:
+        bootstrap, username, password, cafile = "127.0.0.1:9", "u", "p", "/ca.pem"
+
+        def iam_client_env(self) -> dict[str, str]:
+            return {
+                "AWS_ACCESS_KEY_ID": "AKID",
+                "AWS_SECRET_ACCESS_KEY": "SECRET",
+                "AWS_DEFAULT_REGION": "eu-west-1",
+            }
+
+    info = broker_info(Broker())
+    assert info["iam"] == {
+        "access_key_id": "AKID",
+        "secret_access_key": "SECRET",
+        "region": "eu-west-1",
+    }
+    assert _iam_credentials(_template(), info) == {
+        "AWS_ACCESS_KEY_ID": "AKID",
+        "AWS_SECRET_ACCESS_KEY": "SECRET",
+    }
+    elsewhere = Resolver({"Resources": {}}, "us-east-1", "111111111111", "Stack")
+    assert _iam_credentials(elsewhere, info) is None
+    scram_only = {key: value for key, value in info.items() if key != "iam"}
+    assert _iam_credentials(_template(), scram_only) is None

@@ -24,7 +24,7 @@ def broker_info(broker: object) -> dict[str, object]:
     """What the worker needs to stand the broker in for MSK's."""
     bootstrap = broker.bootstrap  # type: ignore[attr-defined]
     host, port = bootstrap.rsplit(":", 1)
-    return {
+    info: dict[str, object] = {
         "bootstrap": bootstrap,
         "host": host,
         "port": int(port),
@@ -32,6 +32,16 @@ def broker_info(broker: object) -> dict[str, object]:
         "password": broker.password,  # type: ignore[attr-defined]
         "cafile": broker.cafile,  # type: ignore[attr-defined]
     }
+    # A broker that speaks AWS_MSK_IAM names the test credentials and region it accepts.
+    iam_env = getattr(broker, "iam_client_env", None)
+    if callable(iam_env):
+        env = iam_env()
+        info["iam"] = {
+            "access_key_id": env["AWS_ACCESS_KEY_ID"],
+            "secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+            "region": env["AWS_DEFAULT_REGION"],
+        }
+    return info
 
 
 if __name__ == "__main__":

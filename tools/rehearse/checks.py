@@ -10,12 +10,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from stacks.config import SCRAM_PORT
 from stacks.vpc_function import ENI_ACTIONS
 from tools.rehearse import iam
 from tools.rehearse.template import Resolver, referenced_logical_id, resources_of_type
 
 HTTPS_PORT = 443
-KAFKA_PORT = 9096
 # Interface endpoint service per API endpoint prefix (the MSK API's is not com.amazonaws.*).
 ENDPOINT_SERVICE = {"kafka": "aws.api.{region}.kafka-api"}
 # IAM action of an API operation where it differs from the operation's name.
@@ -173,8 +173,14 @@ def endpoint_service_name(prefix: str, region: str) -> str:
 
 
 def check_network(
-    resolver: Resolver, function: Mapping[str, Any], calls: Sequence[Call], kafka: bool
+    resolver: Resolver,
+    function: Mapping[str, Any],
+    calls: Sequence[Call],
+    kafka: bool,
+    kafka_port: int = SCRAM_PORT,
 ) -> Outcome:
+    """Each called AWS service reachable (endpoint or NAT), and, when the function talks to
+    Kafka, `kafka_port` (9098 for IAM, 9096 for SASL/SCRAM) open to the cluster's group."""
     outcome = Outcome()
     vpc_config = function.get("VpcConfig")
     runtime_calls = [c for c in calls if c.origin != "platform"]
@@ -245,11 +251,11 @@ def check_network(
             for _, r in resources_of_type(resolver.template, "AWS::MSK::Cluster")
             for g in resolver.resolve(r["Properties"]["BrokerNodeGroupInfo"]["SecurityGroups"])
         ]
-        if any(tcp_path(rules, g, c, KAFKA_PORT) for g in groups for c in cluster_groups):
-            outcome.lines.append(f"kafka: {KAFKA_PORT} to the cluster SG")
+        if any(tcp_path(rules, g, c, kafka_port) for g in groups for c in cluster_groups):
+            outcome.lines.append(f"kafka: {kafka_port} to the cluster SG")
         else:
             outcome.gaps.append(
-                f"network: Kafka {KAFKA_PORT} to the cluster's security group not open"
+                f"network: Kafka {kafka_port} to the cluster's security group not open"
             )
     return outcome
 

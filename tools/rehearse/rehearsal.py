@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from document_exceptions.names import KAFKA_AUTH_IAM, KAFKA_AUTH_VARIABLE
+from stacks.config import IAM_PORT, SCRAM_PORT
 from stacks.vpc_function import ENI_ACTIONS
 from tools.rehearse import checks
 from tools.rehearse.bundle import check_imports, host_paths
 from tools.rehearse.checks import Call, Outcome
+from tools.rehearse.kafka_requests import needed_actions
 from tools.rehearse.template import (
     Resolver,
     json_properties,
@@ -57,14 +60,16 @@ class Row:
         return [gap for outcome in self.cells.values() for gap in outcome.gaps]
 
 
-def synthesize(outdir: Path) -> Assembly:
-    """Every environment of cdk.json, synthesized as `cdk synth` does, assets bundled."""
+def synthesize(outdir: Path, **context_overrides: Any) -> Assembly:
+    """Every environment of cdk.json, synthesized as `cdk synth` does, assets bundled
+    (`context_overrides` replace context keys, e.g. `env` or `environments`, for tests)."""
     import aws_cdk as cdk  # noqa: PLC0415 - slow import, only when synthesizing
 
     import app as app_module  # noqa: PLC0415
 
     context = dict(json.loads((REPO_ROOT / "cdk.json").read_text())["context"])
     context.update(json.loads((REPO_ROOT / "cdk.context.json").read_text()))
+    context.update(context_overrides)
     app = cdk.App(outdir=str(outdir), context=context)
     stacks = app_module.build(app)
     cloud_assembly = app.synth()
@@ -274,9 +279,11 @@ def run_worker(  # noqa: PLR0917
     return json.loads(out_file.read_text())
 
 
-def _recorded(resolver: Resolver, physical: Mapping[str, str], raw: Mapping[str, Any]) -> Call:
+def _recorded(
+    resolver: Resolver, physical: Mapping[str, str], raw: Mapping[str, Any], listener: str
+) -> Call:
     if raw["kind"] == "kafka":
-        return Call("kafka-cluster", "SASL/SCRAM connect", "brokers", origin="recorded")
+        return Call("kafka-cluster", f"{listener} connect", "brokers", origin="recorded")
     logical = physical.get(raw["resource"]) or _logical_of(resolver, raw["resource"])
     resource = _arn_of(resolver, logical) if logical else raw["resource"]
     return Call(
@@ -350,7 +357,7 @@ def rehearse(
     return rows
 
 
-def _row(  # noqa: PLR0917
+def _row(  # noqa: PLR0917, PLR0915 - one cell of the table after the other
     assembly: Assembly,
     environment: Environment,
     resolver: Resolver,
@@ -363,6 +370,10 @@ def _row(  # noqa: PLR0917
     function = environment.template["Resources"][logical]["Properties"]
     role = referenced_logical_id(function["Role"])
     result = results.get((environment.name, logical))
+    iam_auth = _uses_iam(resolver, function)
+    listener = "IAM" if iam_auth else "SASL/SCRAM"
+    kafka_requests: list[Mapping[str, Any]] = []
+    rehearsal_only: list[Mapping[str, Any]] = []
     invocations: list[tuple[str, list[Call]]] = []
     run = Outcome()
     environment_cell = Outcome()
@@ -371,7 +382,15 @@ def _row(  # noqa: PLR0917
             run.gaps.append(f"run: handler import failed: {result['import_error']}")
         physical = result.get("physical", {})
         for invocation in result["invocations"]:
-            calls = [_recorded(resolver, physical, raw) for raw in invocation["calls"]]
+            kafka_requests += [r for r in invocation["calls"] if r["kind"] == "kafka-request"]
+            rehearsal_only += [
+                r for r in invocation["calls"] if r["kind"] == "aws" and r.get("rehearsal_only")
+            ]
+            calls = [
+                _recorded(resolver, physical, raw, listener)
+                for raw in invocation["calls"]
+                if raw["kind"] != "kafka-request" and not raw.get("rehearsal_only")
+            ]
             invocations.append((invocation["scenario"], calls))
             if invocation["problem"]:
                 run.gaps.append(f"run: '{invocation['scenario']}': {invocation['problem']}")
@@ -409,11 +428,20 @@ def _row(  # noqa: PLR0917
     all_calls = runtime_calls + platform_calls(resolver, logical)
     kafka = any(c.service == "kafka-cluster" for c in runtime_calls)
     aws_calls = [c for c in all_calls if c.service != "kafka-cluster"]
-    row = Row(label, environment.name, [c.label() for c in _unique(runtime_calls)])
-    row.cells["network"] = checks.check_network(resolver, function, aws_calls, kafka)
-    row.cells["IAM"] = (
-        checks.check_iam(resolver, role, aws_calls) if role else Outcome(gaps=["IAM: no role"])
+    kafka_calls, unknown = kafka_iam_calls(resolver, kafka_requests) if iam_auth else ([], [])
+    row = Row(label, environment.name, [c.label() for c in _unique(runtime_calls + kafka_calls)])
+    row.cells["network"] = checks.check_network(
+        resolver, function, aws_calls, kafka, kafka_port=IAM_PORT if iam_auth else SCRAM_PORT
     )
+    row.cells["IAM"] = (
+        checks.check_iam(resolver, role, aws_calls + kafka_calls)
+        if role
+        else Outcome(gaps=["IAM: no role"])
+    )
+    row.cells["IAM"].gaps += [f"IAM: no MSK IAM action known for Kafka {api}" for api in unknown]
+    run.lines += _iam_as_scram_note(rehearsal_only)
+    if result is not None and result.get("iam_login"):
+        run.lines.append("IAM login (AWS_MSK_IAM) on the local broker with its test credentials")
     row.cells["environment"] = environment_cell
     budget = float(function.get("Timeout", 3))
     budget_name = "function timeout"
@@ -426,6 +454,52 @@ def _row(  # noqa: PLR0917
         row.cells["time"] = Outcome(lines=["CDK code, not checked"])
     row.cells["run"] = run
     return row
+
+
+def _iam_as_scram_note(rehearsal_only: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not rehearsal_only:
+        return []
+    return [
+        "IAM run as SASL/SCRAM on the local broker (no AWS_MSK_IAM there): "
+        f"{len(rehearsal_only)} secret reads left out of the checks; the Kafka requests' "
+        "MSK IAM actions checked against the role"
+    ]
+
+
+def _uses_iam(resolver: Resolver, function: Mapping[str, Any]) -> bool:
+    variables = function.get("Environment", {}).get("Variables", {})
+    return str(resolver.resolve(variables.get(KAFKA_AUTH_VARIABLE, ""))) == KAFKA_AUTH_IAM
+
+
+def kafka_iam_calls(
+    resolver: Resolver, requests: Sequence[Mapping[str, Any]]
+) -> tuple[list[Call], list[str]]:
+    """The `kafka-cluster:*` authorizations the recorded Kafka requests need, as calls on the
+    template's cluster, topic and group ARNs (built like MSK builds them)."""
+    clusters = list(resources_of_type(resolver.template, "AWS::MSK::Cluster"))
+    if not clusters:
+        return [], []
+    cluster_logical = clusters[0][0]
+    cluster_arn = str(resolver.ref(cluster_logical))
+    prefix, name, uuid = cluster_arn.split("/", 2)
+
+    def arn_of(kind: str, resource: str) -> str:
+        if kind == "cluster":
+            return cluster_arn
+        return f"{prefix.rsplit(':', 1)[0]}:{kind}/{name}/{uuid}/{resource}"
+
+    needed, unknown = needed_actions(requests, arn_of)
+    calls = [
+        Call(
+            "kafka-cluster",
+            action.split(":", 1)[1],
+            arn,
+            cluster_logical if arn == cluster_arn else None,
+            "recorded",
+        )
+        for action, arn in needed
+    ]
+    return calls, unknown
 
 
 def _unique(calls: Sequence[Call]) -> list[Call]:

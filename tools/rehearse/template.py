@@ -17,6 +17,7 @@ from typing import Any
 
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
+KAFKA_TOPIC_DATA = ("TopicName", "Partitions", "ReplicationFactor")
 
 
 class UnresolvableError(ValueError):
@@ -155,6 +156,9 @@ class Resolver:
             return self.arn("events", f"event-bus/{name}") if attribute == "Arn" else name
         if kind == "AWS::Events::Rule":
             return self.arn("events", f"rule/{logical}")
+        if kind == "Custom::KafkaTopic" and attribute in KAFKA_TOPIC_DATA:
+            # The topic handler answers with its own properties as Data.
+            return self.resolve(properties[attribute])
         if attribute == "Ref":
             return logical
         return f"{logical}.{attribute}"

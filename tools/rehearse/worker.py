@@ -11,7 +11,8 @@ Recorded, per invocation:
   service, operation, parameters, the client's timeouts and retries; `request-created`: the host it
   would connect to; a request for a VPC endpoint's own DNS name is then handed to moto as
   if sent to the regional name);
-- every TCP connection to the broker (Kafka on 9096 in MSK);
+- every TCP connection to the broker (Kafka on 9096 or 9098 in MSK), and every Kafka request
+  with the topics and groups it names (`kafka_requests`), for the MSK IAM actions it needs;
 - every environment variable read by the function's own code (not by its libraries), and
   whether it was read as required (`os.environ[...]`) or optional (`.get`, `in`).
 """
@@ -31,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tools.rehearse.bundle import HostBuildFinder, own_top_level_names, purge_modules
+from tools.rehearse.kafka_requests import install_recorder
 from tools.rehearse.template import Resolver, resources_of_type
 
 RESOURCE_PARAMETERS = ("QueueUrl", "SecretId", "ClusterArn", "FunctionName", "EventBusName")
@@ -39,6 +41,13 @@ LAMBDA_RUNTIME_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNC
 # private CA. Rehearsal only; listed apart in the report.
 REHEARSAL_ONLY = ("KAFKA_SSL_CAFILE",)
 LOCAL_REPLICATION_FACTOR = "1"
+AUTH_MODE_VARIABLE = "KAFKA_AUTH_MODE"
+SECRET_ARN_VARIABLE = "KAFKA_SECRET_ARN"  # noqa: S105 - a variable name
+# A function set up for MSK IAM (KAFKA_AUTH_MODE=iam) signs in with AWS_MSK_IAM when the local
+# broker speaks it (broker info "iam": its test credentials and region); otherwise it runs as
+# SASL/SCRAM: rehearsal-only, its secret reads are marked and left out of the checks. Either
+# way the IAM policy is checked against the Kafka requests the code sent.
+IAM_AS_SCRAM_VARIABLES = (SECRET_ARN_VARIABLE, AUTH_MODE_VARIABLE)
 ASYNC_FAILURE_BOOTSTRAP_VARIABLE = "PRODUCER_BOOTSTRAP_TIMEOUT_MS"
 
 
@@ -48,6 +57,8 @@ class Recorder:
         self.env_reads: dict[str, str] = {}
         self.own_files: tuple[str, ...] = ()
         self.broker_address: tuple[str, int] | None = None
+        # Set while an IAM function runs as SASL/SCRAM: its secret reads are rehearsal-only.
+        self.secret_reads_rehearsal_only = False
 
     def call(self, model: Any, params: dict[str, Any], context: Any = None, **_: Any) -> None:
         if self.invocation is None:
@@ -67,8 +78,14 @@ class Recorder:
                 "retry_mode": retries.get("mode"),
                 "total_max_attempts": retries.get("total_max_attempts"),
                 "host": None,
+                "rehearsal_only": self.secret_reads_rehearsal_only
+                and model.service_model.signing_name == "secretsmanager",
             }
         )
+
+    def kafka_request(self, request: dict[str, Any]) -> None:
+        if self.invocation is not None:
+            self.invocation.append({"kind": "kafka-request", **request})
 
     def request(self, request: Any, **_: Any) -> None:
         parts = urlsplit(request.url)
@@ -342,7 +359,8 @@ def _moto_resources(resolver: Resolver, broker: dict[str, Any]) -> dict[str, str
         resolver.overrides[(logical, "Ref")] = arn
         physical[arn] = logical
     for logical, _ in resources_of_type(resolver.template, "Custom::AWS"):
-        resolver.overrides[(logical, "BootstrapBrokerStringSaslScram")] = broker["bootstrap"]
+        for field in ("BootstrapBrokerStringSaslScram", "BootstrapBrokerStringSaslIam"):
+            resolver.overrides[(logical, field)] = broker["bootstrap"]
     for logical, resource in resolver.resources.items():
         if resource["Type"] == "Custom::KafkaTopic":
             for attribute in ("TopicName", "Partitions", "ReplicationFactor"):
@@ -350,6 +368,46 @@ def _moto_resources(resolver: Resolver, broker: dict[str, Any]) -> dict[str, str
             # The local broker is one node: Kafka (and the handler) refuse a larger factor.
             resource["Properties"]["ReplicationFactor"] = LOCAL_REPLICATION_FACTOR
     return physical
+
+
+def _iam_credentials(resolver: Resolver, broker: dict[str, Any]) -> dict[str, str] | None:
+    """The test credentials an AWS_MSK_IAM broker accepts, when it signs for this region."""
+    iam = broker.get("iam")
+    if not iam or iam["region"] != resolver.region:
+        return None
+    return {
+        "AWS_ACCESS_KEY_ID": iam["access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": iam["secret_access_key"],
+    }
+
+
+def _iam_as_scram(
+    resolver: Resolver, variables: dict[str, str], broker: dict[str, Any]
+) -> str | None:
+    """For a function set up for IAM on a broker without AWS_MSK_IAM: switch `variables` to
+    SASL/SCRAM with the template's secret (made in moto) and return its ARN; else None."""
+    if variables.get(AUTH_MODE_VARIABLE) != "iam" or _iam_credentials(resolver, broker):
+        return None
+    secret_arn = next(
+        str(resolver.ref(logical))
+        for logical, _ in resources_of_type(resolver.template, "AWS::SecretsManager::Secret")
+    )
+    variables.update({SECRET_ARN_VARIABLE: secret_arn, AUTH_MODE_VARIABLE: "scram"})
+    return secret_arn
+
+
+def _scenarios(
+    kind: str, resolver: Resolver, secret_arn: str | None
+) -> list[tuple[str, Any, Check]]:
+    if kind == "producer":
+        return _producer_scenarios()
+    topic = next(r for _, r in resources_of_type(resolver.template, "Custom::KafkaTopic"))
+    properties = {
+        k: resolver.resolve(v) for k, v in topic["Properties"].items() if k != "ServiceToken"
+    }
+    if secret_arn is not None:  # an IAM topic resource run as SASL/SCRAM (rehearsal-only)
+        properties["SecretArn"] = secret_arn
+    return _topic_scenarios(properties)
 
 
 def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:
@@ -370,17 +428,22 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
             name: str(resolver.resolve(value))
             for name, value in function.get("Environment", {}).get("Variables", {}).items()
         }
+        iam_function = variables.get(AUTH_MODE_VARIABLE) == "iam"
         runtime = {
             "AWS_REGION": environment["region"],
             "AWS_DEFAULT_REGION": environment["region"],
             "AWS_LAMBDA_FUNCTION_NAME": environment["function"],
             "AWS_ACCESS_KEY_ID": "rehearsal",
             "AWS_SECRET_ACCESS_KEY": "rehearsal",
+            # An IAM function signs its Kafka login with the broker's test credentials.
+            **((_iam_credentials(resolver, broker) or {}) if iam_function else {}),
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "LAMBDA_TASK_ROOT": job["asset_dir"],
             "_HANDLER": job["handler"],
         }
+        secret_arn = _iam_as_scram(resolver, variables, broker)
+        RECORDER.secret_reads_rehearsal_only = secret_arn is not None
         os.environ.clear()
         os.environ.update({**runtime, **variables, "KAFKA_SSL_CAFILE": broker["cafile"]})
         RECORDER.env_reads = {}
@@ -389,20 +452,12 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
         RECORDER.invocation = []
         try:
             entry = getattr(__import__(module_name), function_name)
+            install_recorder(RECORDER.kafka_request)
             import_calls = RECORDER.invocation
         except Exception as exc:  # the import itself is a finding
             result["import_error"] = f"{type(exc).__name__}: {exc}"
             return result
-        if job["kind"] == "producer":
-            scenarios = _producer_scenarios()
-        else:
-            topic = next(r for _, r in resources_of_type(template, "Custom::KafkaTopic"))
-            properties = {
-                k: resolver.resolve(v)
-                for k, v in topic["Properties"].items()
-                if k != "ServiceToken"
-            }
-            scenarios = _topic_scenarios(properties)
+        scenarios = _scenarios(job["kind"], resolver, secret_arn)
         state: dict[str, int] = {}
         for name, event, check in scenarios:
             RECORDER.invocation = list(import_calls)
@@ -425,7 +480,8 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
         RECORDER.invocation = None
     result["physical"] = physical
     result["variables"] = sorted(variables)
-    result["rehearsal_only"] = list(REHEARSAL_ONLY)
+    result["rehearsal_only"] = [*REHEARSAL_ONLY, *(IAM_AS_SCRAM_VARIABLES if secret_arn else ())]
+    result["iam_login"] = iam_function and secret_arn is None
     result["env_reads"] = dict(RECORDER.env_reads)
     return result
 
