@@ -740,7 +740,7 @@ def cpu_breakdown(
     tuning; records sent in chunks of `config.sqs_batch`, each chunk flushed):
     `prepare_json`; kafka-python's `send()` and `flush()` in the calling thread and its I/O
     thread; then the handler path itself, split into its calling thread and the rest. The
-    handler's own share (Powertools, BatchProcessor, building results) is what its calling
+    handler's own share (Powertools, SQS envelope checks, building results) is what its calling
     thread spends beyond `prepare_json` and kafka-python's calling-thread work.
     """
     settings = ProducerSettings.from_environment()

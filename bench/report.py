@@ -177,7 +177,10 @@ def print_profile(profile: dict[str, Any]) -> None:
                 ("prepare_json: parse, validate, serialize (handler thread)", cpu["prepare_json"]),
                 ("kafka-python send() (handler thread)", cpu["kafka_send_calling_thread"]),
                 ("kafka-python flush() (handler thread)", cpu["kafka_flush_calling_thread"]),
-                ("handler, Powertools, BatchProcessor, results (the rest)", cpu["handler_own"]),
+                (
+                    "handler, Powertools, SQS envelope checks, results (the rest)",
+                    cpu["handler_own"],
+                ),
                 ("handler path: other threads (kafka-python I/O)", cpu["handler_other_threads"]),
                 ("handler path, all threads", cpu["handler_total"]),
                 (

@@ -322,11 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser(
         "doctor",
         parents=[aws, kafka_options],
-        help="check the secret, DNS, the SASL/SCRAM login and the topic",
+        help="check the secret (SCRAM), DNS, the login (IAM or SCRAM) and the topic",
         **_described(
             "Check, from a deployed environment's outputs (or the local KAFKA_* "
-            "settings): the SCRAM secret is readable, the brokers resolve, accept TLS and the "
-            "SASL/SCRAM login, and the topic exists with the configured partitions. Prints "
+            "settings): the brokers resolve, accept TLS and the login (AWS_MSK_IAM where the "
+            "stack uses IAM; SASL/SCRAM with a readable secret otherwise), and the topic exists "
+            "with the configured partitions. Prints "
             "each check with what to check on failure; exit status 1 if any failed.",
             "doctor --stack DocumentExceptions-dev --region eu-west-1",
             "doctor --config config.json --partitions 3",
