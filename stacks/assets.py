@@ -198,6 +198,7 @@ TOPIC_ASSET = LambdaAsset(
     runtime_dir=REPO_ROOT / "topic_bootstrap",
     runtime_modules=(
         "handler.py",
+        "topic_acls.py",
         "topic_admin.py",
         "topic_planning.py",
         "topic_properties.py",

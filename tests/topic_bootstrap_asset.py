@@ -17,7 +17,13 @@ from types import ModuleType
 
 ASSET_ROOT = Path(__file__).resolve().parent.parent / "topic_bootstrap"
 # In dependency order: each module imports only the ones before it.
-MODULES = ("topic_planning", "topic_properties", "topic_admin", "topic_resource")
+MODULES = (
+    "topic_acls",
+    "topic_planning",
+    "topic_properties",
+    "topic_admin",
+    "topic_resource",
+)
 HANDLER_MODULE = "topic_bootstrap_handler"
 
 

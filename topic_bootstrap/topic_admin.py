@@ -23,10 +23,23 @@ from typing import Any, Protocol
 
 import kafka.errors as kafka_errors
 from kafka import KafkaAdminClient
-from kafka.admin import AlterConfigOp, ConfigResource, ConfigResourceType
+from kafka.admin import (
+    ACL,
+    ACLFilter,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    AlterConfigOp,
+    ConfigResource,
+    ConfigResourceType,
+    ResourcePattern,
+    ResourcePatternFilter,
+    ResourceType,
+)
 
 from document_exceptions.connection import KafkaConnection
 from document_exceptions.kafka_connect import FailureKind, KafkaConnectError, open_client
+from topic_acls import AclBinding
 from topic_planning import ActualTopic, ConfigValue, TopicSpec
 
 log = logging.getLogger(__name__)
@@ -39,6 +52,8 @@ MAX_AUTH_BACKOFF_SECONDS = 15.0
 RETRY_CONNECT_SECONDS = 5.0
 MIN_ATTEMPT_SECONDS = 0.5
 TOPIC_READY_SECONDS = 10.0
+# The ACLs this resource manages are for any host ("*").
+ANY_HOST = "*"
 
 
 class TopicAdminError(Exception):
@@ -97,6 +112,12 @@ class TopicAdmin(Protocol):
     ) -> None: ...
 
     def delete_topic(self, name: str) -> bool: ...
+
+    def describe_acls(self, principal: str) -> frozenset[AclBinding]: ...
+
+    def create_acls(self, bindings: tuple[AclBinding, ...]) -> None: ...
+
+    def delete_acls(self, bindings: tuple[AclBinding, ...]) -> int: ...
 
     def close(self) -> None: ...
 
@@ -234,6 +255,53 @@ class KafkaTopicAdmin:
                 f"Kafka refused to delete topic {name!r}: {_error_text(exc)}"
             ) from None
         return True
+
+    def describe_acls(self, principal: str) -> frozenset[AclBinding]:
+        """``principal``'s ALLOW, LITERAL, any-host ACLs on topics and the cluster."""
+        self._time_for(f"describing the ACLs of {principal}")
+        everything = ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.LITERAL)
+        acl_filter = ACLFilter(
+            principal=principal,
+            host=ANY_HOST,
+            operation=ACLOperation.ANY,
+            permission_type=ACLPermissionType.ALLOW,
+            resource_pattern=everything,
+        )
+        acls, _ = self._call(
+            f"describe the ACLs of {principal}", self._client.describe_acls, acl_filter
+        )
+        return frozenset(
+            binding
+            for binding in (_binding(acl) for acl in acls)
+            if binding is not None and binding.principal == principal
+        )
+
+    def create_acls(self, bindings: tuple[AclBinding, ...]) -> None:
+        if not bindings:
+            return
+        self._time_for(f"creating {len(bindings)} ACLs")
+        result = self._call("create ACLs", self._client.create_acls, [_acl(b) for b in bindings])
+        failed = result.get("failed") or []
+        if failed:
+            raise TopicAdminError(
+                f"Kafka refused to create ACLs ({', '.join(b.describe() for b in bindings)}): "
+                f"{_error_text(failed[0])}"
+            )
+
+    def delete_acls(self, bindings: tuple[AclBinding, ...]) -> int:
+        """Delete exactly ``bindings`` (each filter names one ACL); the number removed."""
+        if not bindings:
+            return 0
+        self._time_for(f"deleting {len(bindings)} ACLs")
+        results = self._call("delete ACLs", self._client.delete_acls, [_acl(b) for b in bindings])
+        removed = 0
+        for acl_filter, matched, error in results:
+            if error is not kafka_errors.NoError:
+                raise TopicAdminError(
+                    f"Kafka refused to delete ACL {_binding(acl_filter)}: {_error_text(error)}"
+                )
+            removed += len(matched)
+        return removed
 
     def close(self) -> None:
         self._client.close()
@@ -374,6 +442,46 @@ def _error_text(error: BaseException | type[BaseException]) -> str:
     if not text or "Request '" in text or len(text) > 200 or text == name:
         text = getattr(error_type, "description", "") or ""
     return f"{name} ({text})" if text else name
+
+
+_RESOURCE_TYPES = {"TOPIC": ResourceType.TOPIC, "CLUSTER": ResourceType.CLUSTER}
+_OPERATIONS = {
+    "WRITE": ACLOperation.WRITE,
+    "DESCRIBE": ACLOperation.DESCRIBE,
+    "IDEMPOTENT_WRITE": ACLOperation.IDEMPOTENT_WRITE,
+}
+
+
+def _acl(binding: AclBinding) -> ACL:
+    """kafka-python's ACL (also a valid filter matching exactly this ACL)."""
+    return ACL(
+        principal=binding.principal,
+        host=ANY_HOST,
+        operation=_OPERATIONS[binding.operation],
+        permission_type=ACLPermissionType.ALLOW,
+        resource_pattern=ResourcePattern(
+            _RESOURCE_TYPES[binding.resource_type], binding.resource_name
+        ),
+    )
+
+
+def _binding(acl: ACLFilter) -> AclBinding | None:
+    """The binding ``acl`` is, if it is an ALLOW, LITERAL, any-host ACL of a kind this
+    resource manages; None otherwise (left alone)."""
+    pattern = acl.resource_pattern
+    resource_type = next(
+        (k for k, v in _RESOURCE_TYPES.items() if v == pattern.resource_type), None
+    )
+    operation = next((k for k, v in _OPERATIONS.items() if v == acl.operation), None)
+    if (
+        resource_type is None
+        or operation is None
+        or acl.permission_type != ACLPermissionType.ALLOW
+        or pattern.pattern_type != ACLResourcePatternType.LITERAL
+        or acl.host != ANY_HOST
+    ):
+        return None
+    return AclBinding(acl.principal, resource_type, pattern.resource_name, operation)  # type: ignore[arg-type]
 
 
 def _clamp(value: float, low: float, high: float) -> float:

@@ -36,6 +36,7 @@ PROPERTY_NAMES = (
     "BootstrapBrokers",
     "DeletionPolicy",
     "TimeoutSeconds",
+    "AclPrincipal",
 )
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -43,6 +44,8 @@ _CLUSTER_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):kafka:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"cluster/(?P<cluster>[A-Za-z0-9-]+)/(?P<uuid>[A-Za-z0-9-]+)$"
 )
+# A SASL/SCRAM user as Kafka names it in ACLs (MSK SCRAM usernames: stacks/config.py).
+_ACL_PRINCIPAL = re.compile(r"^User:[A-Za-z0-9_.-]{1,64}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(?P<name>.+)$")
 
 # Topic-level configs of Apache Kafka 2.8 (and the tiered-storage ones of 3.x). The value
@@ -109,6 +112,8 @@ class TopicProperties:
     cluster_arn: str | None
     secret_arn: str | None
     bootstrap_brokers: tuple[str, ...] | None
+    acl_principal: str | None = None
+    """The SCRAM principal whose ACLs this resource keeps (topic_acls), or None: no ACLs."""
 
     def physical_resource_id(self, local_servers: tuple[str, ...] | None = None) -> str:
         """Stable id for (cluster, topic): the topic's ARN, or the local brokers + name.
@@ -157,6 +162,7 @@ def parse_properties(raw: Any, *, local: bool, iam: bool = False) -> TopicProper
         cluster_arn=_cluster_arn(raw.get("ClusterArn"), required=not local),
         secret_arn=_secret_arn(raw.get("SecretArn"), required=not (local or iam)),
         bootstrap_brokers=_broker_list(raw.get("BootstrapBrokers")),
+        acl_principal=_acl_principal(raw.get("AclPrincipal")),
     )
 
 
@@ -299,6 +305,18 @@ def _secret_arn(value: Any, *, required: bool) -> str | None:
     if not match["name"].startswith("AmazonMSK_"):
         raise PropertyError(
             "SecretArn", "MSK SCRAM secrets must have a name starting with AmazonMSK_"
+        )
+    return value
+
+
+def _acl_principal(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _ACL_PRINCIPAL.match(value):
+        raise PropertyError(
+            "AclPrincipal",
+            f"{echo(value)} is not a SASL/SCRAM principal (User:NAME, NAME 1-64 characters "
+            "from A-Z, a-z, 0-9, '_', '.', '-')",
         )
     return value
 

@@ -31,6 +31,7 @@ from document_exceptions.connection import (
 )
 from document_exceptions.echo import echo
 from document_exceptions.names import KAFKA_AUTH_IAM
+from topic_acls import app_bindings, missing_bindings
 from topic_admin import Timeouts, TopicAdmin, TopicExistsError, open_admin
 from topic_planning import (
     AlterConfigs,
@@ -148,16 +149,36 @@ def handle_event(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
             actual = admin.describe_topic(desired.name, _config_keys(desired, previous))
             plan = plan_update(desired, previous, actual, _broker_count(admin, actual))
             _carry_out(plan, admin)
+        if props.acl_principal is not None:
+            _ensure_acls(admin, props.acl_principal, desired.name)
     finally:
         admin.close()
-    return {
-        "PhysicalResourceId": physical_id,
-        "Data": {
-            "TopicName": desired.name,
-            "Partitions": desired.partitions,
-            "ReplicationFactor": desired.replication_factor,
-        },
+    data: dict[str, Any] = {
+        "TopicName": desired.name,
+        "Partitions": desired.partitions,
+        "ReplicationFactor": desired.replication_factor,
     }
+    if props.acl_principal is not None:
+        data["AclPrincipal"] = props.acl_principal
+    return {"PhysicalResourceId": physical_id, "Data": data}
+
+
+def _ensure_acls(admin: TopicAdmin, principal: str, topic: str) -> None:
+    """Give ``principal`` its ACLs on ``topic`` (topic_acls): describe first, adopt what
+    exists, create only what is missing. The topic exists by now, so the app user never
+    holds rights on a topic that is not there yet."""
+    desired = app_bindings(principal, topic)
+    existing = admin.describe_acls(principal)
+    missing = missing_bindings(desired, existing)
+    admin.create_acls(missing)
+    log.info(
+        "ACLs in place",
+        extra={
+            "principal": principal,
+            "created_acls": [b.describe() for b in missing],
+            "adopted_acls": [b.describe() for b in desired if b in existing],
+        },
+    )
 
 
 def _create_or_adopt(admin: TopicAdmin, desired: TopicSpec) -> None:
@@ -204,9 +225,27 @@ def _delete(
     try:
         exists = admin.describe_topic(name, ()) is not None
         _carry_out(plan_delete(name, props.deletion_policy, owned, exists), admin)
+        # Here the policy is Delete and the resource owns the topic (delete_needs_lookup).
+        if props.acl_principal is not None:
+            _remove_acls(admin, props.acl_principal, name)
     finally:
         admin.close()
     return answer
+
+
+def _remove_acls(admin: TopicAdmin, principal: str, topic: str) -> None:
+    """With the topic gone (DeletionPolicy Delete), remove the bindings this resource keeps
+    for it, each by an exact filter: never another principal's, host's or topic's ACLs."""
+    bindings = app_bindings(principal, topic)
+    removed = admin.delete_acls(bindings)
+    log.info(
+        "removed the topic's ACLs",
+        extra={
+            "principal": principal,
+            "acls": [b.describe() for b in bindings],
+            "removed": removed,
+        },
+    )
 
 
 def _carry_out(plan: Plan, admin: TopicAdmin) -> None:

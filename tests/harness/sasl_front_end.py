@@ -13,8 +13,10 @@ Tansu 0.6.0 can do neither TLS nor SCRAM users, so this front-end does both in f
    SASL_AUTHENTICATION_FAILED (58) with a message, and the connection is closed once the
    client has read that (see :meth:`SaslScramFrontEnd._linger`);
 5. after a successful login it relays bytes both ways between the client and Tansu; when
-   given Kafka ACLs (:mod:`tests.harness.acls`), a SCRAM session's requests are relayed one
-   by one instead, and those the ACLs deny are answered by the front-end as Kafka would.
+   given Kafka ACLs (:mod:`tests.harness.acls`), every session's requests are relayed one
+   by one instead: those the ACLs deny a SCRAM session, and the ACL APIs (CreateAcls,
+   DescribeAcls, DeleteAcls, which it adds to Tansu's ApiVersions answer), are answered by
+   the front-end as Kafka would.
 
 Any other request before a successful login closes the connection (Apache Kafka answers
 ILLEGAL_SASL_STATE where it can; clients treat both as a failed connection).
@@ -52,7 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.harness.acls import AclAuthorizer, denial
+from tests.harness.acls import AclAuthorizer, advertise_acl_apis, denial
 from tests.harness.certs import TlsFiles, make_tls_files
 from tests.harness.msk_iam import MECHANISM as IAM_MECHANISM
 from tests.harness.msk_iam import (
@@ -374,7 +376,7 @@ class SaslScramFrontEnd(FaultyRelay):
         # Kafka ACLs for SCRAM sessions (None: everything allowed, MSK's default).
         self.acls = acls
         self.denied_requests = 0
-        self._principals: dict[Link, str] = {}
+        self._principals: dict[Link, str | None] = {}
         self.failed_authentication_delay = 1.0
 
     @property
@@ -403,7 +405,12 @@ class SaslScramFrontEnd(FaultyRelay):
         await link.upstream_writer.drain()
         size_bytes = await link.upstream_reader.readexactly(4)
         (size,) = struct.unpack(">i", size_bytes)
-        await self.write_client(link, size_bytes + await link.upstream_reader.readexactly(size))
+        answer = await link.upstream_reader.readexactly(size)
+        if self.acls is None:
+            await self.write_client(link, size_bytes + answer)
+            return
+        request_version = int.from_bytes(payload[2:4], "big", signed=True)
+        await self.write_client(link, advertise_acl_apis(answer, request_version))
 
     async def open_session(self, link: Link) -> bool:
         """Run the pre-authentication conversation; True once the client has logged in."""
@@ -487,15 +494,19 @@ class SaslScramFrontEnd(FaultyRelay):
 
     async def _logged_in(self, link: Link, server: SaslServer) -> bool:
         self.logins += 1
+        # None: an IAM session (IAM policies decide on MSK; here only the ACL APIs answer).
+        principal = None
         if isinstance(server, ScramSha512Server):
-            self._principals[link] = f"User:{server.credential.username}"
+            principal = f"User:{server.credential.username}"
+        self._principals[link] = principal
         if link.upstream_writer is None:
             await self.connect_upstream(link)
         return True
 
     async def _relay(self, link: Link) -> None:
+        logged_in = link in self._principals
         principal = self._principals.pop(link, None)
-        if self.acls is None or principal is None:
+        if self.acls is None or not logged_in:
             await super()._relay(link)
             return
         assert link.upstream_reader is not None
@@ -512,7 +523,7 @@ class SaslScramFrontEnd(FaultyRelay):
             await self._close_gracefully(writer)
 
     async def _authorize_requests(
-        self, link: Link, principal: str, pending: collections.deque[bytes | None]
+        self, link: Link, principal: str | None, pending: collections.deque[bytes | None]
     ) -> None:
         assert self.acls is not None
         assert link.upstream_writer is not None
@@ -528,7 +539,8 @@ class SaslScramFrontEnd(FaultyRelay):
                     link.upstream_writer.write(size_bytes + payload)
                     await link.upstream_writer.drain()
                     continue
-                self.denied_requests += 1
+                if check.denied:
+                    self.denied_requests += 1
                 if pending:
                     pending.append(check.answer)
                 else:
