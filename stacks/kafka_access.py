@@ -60,6 +60,8 @@ class KafkaClientAccess:
     subnets: ec2.SubnetSelection
     endpoints_security_group: ec2.ISecurityGroup | None
     auth_mode: KafkaAuthMode = "scram"
+    # The SASL/SCRAM user the secret holds: the Django apps' principal (`User:<name>`).
+    scram_username: str | None = None
     dependencies: tuple[IDependable, ...] = ()
     # AWS_ENDPOINT_URL_<SERVICE> variables for functions in the VPC when the interface
     # endpoints do not own the services' public names (see Network).

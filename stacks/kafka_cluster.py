@@ -278,6 +278,7 @@ class KafkaCluster(Construct):
             cluster_security_group=self.security_group,
             secret=self.secret,
             auth_mode=self.config.kafka_auth,
+            scram_username=self.config.scram_username,
             bootstrap_brokers=self.iam_bootstrap_brokers or self.bootstrap_brokers,
             vpc=network.vpc,
             subnets=network.broker_subnets,

@@ -56,6 +56,10 @@ TOPIC_ARN_NAME_INDEX = 3
 # broker count before a create (DescribeCluster, Kafka 2.8+), then describe, create, grow
 # and reconfigure its own topic; DeleteTopic only for a topic with DeletionPolicy Delete.
 TOPIC_CLUSTER_ACTIONS = ("kafka-cluster:DescribeCluster",)
+# With IAM the handler also keeps the SCRAM app user's Kafka ACLs (topic_bootstrap/
+# topic_acls.py): Kafka's CreateAcls and DeleteAcls need ALTER on the cluster, DescribeAcls
+# DESCRIBE, which MSK maps to these IAM actions (developer guide, IAM access control).
+ACL_CLUSTER_ACTIONS = ("kafka-cluster:AlterCluster", "kafka-cluster:DescribeCluster")
 TOPIC_ACTIONS = (
     "kafka-cluster:DescribeTopic",
     "kafka-cluster:CreateTopic",
@@ -133,7 +137,8 @@ class TopicBootstrapProvider(Construct):
         )
         access.grant_connect(self.on_event_function)
         # Kafka actions on each topic are granted by that topic (KafkaTopic.grant_topic).
-        access.grant_kafka(self.on_event_function, access.cluster_statement(TOPIC_CLUSTER_ACTIONS))
+        cluster_actions = dict.fromkeys((*TOPIC_CLUSTER_ACTIONS, *ACL_CLUSTER_ACTIONS))
+        access.grant_kafka(self.on_event_function, access.cluster_statement(tuple(cluster_actions)))
 
         # No `vpc` here: the framework function answers CloudFormation's pre-signed S3 URL,
         # which an in-VPC function without NAT could not reach.
@@ -247,6 +252,7 @@ class KafkaTopic(Construct):
                 "BootstrapBrokers": access.bootstrap_brokers,
                 "DeletionPolicy": settings.deletion_policy,
                 "TimeoutSeconds": str(int(timeout.to_seconds())),
+                **self._acl_properties(access),
             },
         )
         self.resource.node.add_dependency(*provider.dependencies)
@@ -254,6 +260,17 @@ class KafkaTopic(Construct):
         self.topic_name = self.resource.get_att_string("TopicName")
         self.partitions = self.resource.get_att_string("Partitions")
         self.replication_factor = self.resource.get_att_string("ReplicationFactor")
+
+    @staticmethod
+    def _acl_properties(access: KafkaClientAccess) -> dict[str, str]:
+        """`AclPrincipal` (the SCRAM user, whose ACLs the handler keeps) with IAM only.
+
+        With SASL/SCRAM only the handler signs in as that same user; ACLs on it would take
+        away the rights the handler needs (topic_bootstrap/topic_acls.py), so none are set.
+        """
+        if not access.uses_iam or access.scram_username is None:
+            return {}
+        return {"AclPrincipal": f"User:{access.scram_username}"}
 
     def _native_topic(self, settings: TopicSettings, cluster_arn: str) -> None:
         # Its own construct id (not "Resource"): moving an environment from "custom" to

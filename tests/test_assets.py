@@ -65,6 +65,7 @@ TOP_LEVEL = {
     },
     "topic custom resource": {
         "handler.py",
+        "topic_acls.py",
         "topic_admin.py",
         "topic_planning.py",
         "topic_properties.py",

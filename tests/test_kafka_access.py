@@ -104,9 +104,35 @@ def test_topic_resource_may_manage_only_its_topic(env, synthesized, environment_
     template = synthesized.template_json[env]
     deletes = environment_configs[env].topic.deletion_policy == "Delete"
     assert kafka_grants(template, TOPIC_ROLE_POLICY) == {
-        CLUSTER_ARN: {"kafka-cluster:Connect", "kafka-cluster:DescribeCluster"},
+        # AlterCluster and DescribeCluster: CreateAcls/DeleteAcls and DescribeAcls for the
+        # SCRAM app user's ACLs (topic_bootstrap/topic_acls.py).
+        CLUSTER_ARN: {
+            "kafka-cluster:Connect",
+            "kafka-cluster:DescribeCluster",
+            "kafka-cluster:AlterCluster",
+        },
         TOPIC_ARN: TOPIC_ACTIONS | ({"kafka-cluster:DeleteTopic"} if deletes else set()),
     }
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_with_iam_the_topic_resource_keeps_the_scram_users_acls_and_never_with_scram_only(
+    env, synthesized, scram_only_synthesized, environment_configs
+) -> None:
+    """With SASL/SCRAM only the handler signs in as the app user: ACLs on that user would
+    take away the handler's own rights, so none are asked for."""
+
+    def acl_principal(template: dict[str, Any]) -> str | None:
+        (properties,) = [
+            resource["Properties"]
+            for resource in template["Resources"].values()
+            if resource["Type"] == "Custom::KafkaTopic"
+        ]
+        return properties.get("AclPrincipal")
+
+    username = environment_configs[env].scram_username
+    assert acl_principal(synthesized.template_json[env]) == f"User:{username}"
+    assert acl_principal(scram_only_synthesized.template_json[env]) is None
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -1,5 +1,6 @@
 """Kafka ACLs for the harness's SASL/SCRAM sessions, enforced as MSK enforces them with
-``allow.everyone.if.no.acl.found=false``: what no ACL allows is denied.
+``allow.everyone.if.no.acl.found=false``: what no ACL allows is denied (or, with
+``allow_everyone_if_no_acl_found``, MSK's default: a resource no ACL names is open to all).
 
 :class:`AclAuthorizer` answers Kafka's authorization question (principal, operation,
 resource) with Apache Kafka's rules for the operations this project's clients use:
@@ -99,10 +100,15 @@ class AclAuthorizer:
     DeleteAcls (one asyncio loop serves every session, so no lock is needed)."""
 
     acls: list[Acl]
+    # Kafka's allow.everyone.if.no.acl.found: True lets anyone act on a resource no ACL
+    # names (MSK's default); False (MSK with the setting off) denies what no ACL allows.
+    allow_everyone_if_no_acl_found: bool = False
 
     @classmethod
-    def of(cls, acls: Iterable[Acl]) -> AclAuthorizer:
-        return cls(list(dict.fromkeys(acls)))
+    def of(
+        cls, acls: Iterable[Acl], *, allow_everyone_if_no_acl_found: bool = False
+    ) -> AclAuthorizer:
+        return cls(list(dict.fromkeys(acls)), allow_everyone_if_no_acl_found)
 
     def add(self, acl: Acl) -> None:
         if acl not in self.acls:
@@ -114,6 +120,10 @@ class AclAuthorizer:
     def allowed(
         self, principal: str, operation: Operation, resource_type: ResourceType, name: str
     ) -> bool:
+        if self.allow_everyone_if_no_acl_found and not any(
+            acl.resource_type == resource_type and acl.name in (name, "*") for acl in self.acls
+        ):
+            return True
         for acl in self.acls:
             if acl.principal != principal or acl.resource_type != resource_type:
                 continue

@@ -6,18 +6,26 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tools.rehearse.rehearsal import rehearse, render, synthesize
 
 
 def main() -> int:
-    from tests.harness import SaslSslBroker  # noqa: PLC0415 - the local broker the tests use
-
-    with tempfile.TemporaryDirectory(prefix="rehearse-") as folder, SaslSslBroker() as broker:
+    with tempfile.TemporaryDirectory(prefix="rehearse-") as folder, rehearsal_broker() as broker:
         assembly = synthesize(Path(folder, "cdk.out"))
         rows = rehearse(assembly, broker_info(broker), Path(folder))
     print(render(rows))
     return 1 if any(row.gaps for row in rows) else 0
+
+
+def rehearsal_broker() -> Any:
+    """The tests' SASL_SSL harness, with an ACL table so it answers Kafka's ACL APIs (the
+    topic resource keeps the SCRAM user's ACLs), open where no ACL is: MSK's default
+    ``allow.everyone.if.no.acl.found=true``, as this app deploys it."""
+    from tests.harness import AclAuthorizer, SaslSslBroker  # noqa: PLC0415 - the tests' broker
+
+    return SaslSslBroker(acls=AclAuthorizer.of([], allow_everyone_if_no_acl_found=True))
 
 
 def broker_info(broker: object) -> dict[str, object]:

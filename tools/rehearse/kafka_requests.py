@@ -53,6 +53,11 @@ ACTIONS_OF_REQUEST: Mapping[str, tuple[tuple[str, str], ...]] = {
     "HeartbeatRequest": (("kafka-cluster:AlterGroup", "group"),),
     "LeaveGroupRequest": (("kafka-cluster:AlterGroup", "group"),),
     "OffsetCommitRequest": (("kafka-cluster:AlterGroup", "group"),),
+    # Kafka's ACL APIs need DESCRIBE / ALTER on the cluster, which MSK maps to these actions
+    # (developer guide, IAM access control); the topic resource keeps the SCRAM user's ACLs.
+    "DescribeAclsRequest": (("kafka-cluster:DescribeCluster", "cluster"),),
+    "CreateAclsRequest": (("kafka-cluster:AlterCluster", "cluster"),),
+    "DeleteAclsRequest": (("kafka-cluster:AlterCluster", "cluster"),),
 }
 # ConfigResource types of DescribeConfigs / (Incremental)AlterConfigs.
 TOPIC_RESOURCE_TYPE = 2
