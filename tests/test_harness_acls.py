@@ -12,8 +12,23 @@ from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
-from kafka.errors import TopicAuthorizationFailedError
+from kafka.admin import (
+    ACL,
+    ACLFilter,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    NewTopic,
+    ResourcePattern,
+    ResourcePatternFilter,
+    ResourceType,
+)
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    InvalidRequestError,
+    NoError,
+    TopicAuthorizationFailedError,
+)
 
 from document_exceptions.kafka_connect import close_producer
 from tests.harness import SaslSslBroker
@@ -160,3 +175,103 @@ def test_requests_the_acls_do_not_cover_are_forwarded() -> None:
     api_versions_v0 = b"\x00\x12\x00\x00\x00\x00\x00\x01\xff\xff"
     check = denial(APP_ACLS, PRINCIPAL, api_versions_v0)
     assert (check.answer, check.expects_response) == (None, True)
+
+
+# --- the ACL APIs: answered by the front-end from the table it enforces -------------------------
+
+
+@pytest.fixture
+def iam_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness's test identity, for every IAM login of the test (kafka-python signs each
+    connection when it opens)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", TEST_REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+
+def iam_admin(broker: SaslSslBroker) -> KafkaAdminClient:
+    return KafkaAdminClient(**broker.kafka_python_iam_config())
+
+
+def kafka_acl(operation: ACLOperation, resource_type: ResourceType, name: str) -> ACL:
+    return ACL(
+        PRINCIPAL, "*", operation, ACLPermissionType.ALLOW, ResourcePattern(resource_type, name)
+    )
+
+
+def principal_filter(principal: str | None) -> ACLFilter:
+    return ACLFilter(
+        principal,
+        None,
+        ACLOperation.ANY,
+        ACLPermissionType.ANY,
+        ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
+    )
+
+
+@pytest.mark.usefixtures("iam_credentials")
+def test_an_iam_session_creates_describes_and_deletes_acls_in_the_enforced_table() -> None:
+    table = AclAuthorizer.of([])
+    with SaslSslBroker(username=APP_USER, acls=table) as broker:
+        admin = iam_admin(broker)
+        try:
+            write = kafka_acl(ACLOperation.WRITE, ResourceType.TOPIC, TOPIC)
+            idempotent = kafka_acl(ACLOperation.IDEMPOTENT_WRITE, ResourceType.CLUSTER, CLUSTER)
+            assert admin.create_acls([write, idempotent])["failed"] == []
+            assert set(table.acls) == {
+                Acl(PRINCIPAL, "Write", "topic", TOPIC),
+                Acl(PRINCIPAL, "IdempotentWrite", "cluster", CLUSTER),
+            }
+            described, _ = admin.describe_acls(principal_filter(PRINCIPAL))
+            assert set(described) == {write, idempotent}
+            assert admin.describe_acls(principal_filter("User:nobody"))[0] == []
+
+            ((_, removed, error),) = admin.delete_acls([write])
+            assert (removed, error) == ([write], NoError)
+            assert table.acls == [Acl(PRINCIPAL, "IdempotentWrite", "cluster", CLUSTER)]
+            assert broker.front_end.denied_requests == 0
+        finally:
+            admin.close()
+
+
+@pytest.mark.usefixtures("iam_credentials")
+def test_the_table_stores_only_what_it_enforces() -> None:
+    with SaslSslBroker(username=APP_USER, acls=AclAuthorizer.of([])) as broker:
+        admin = iam_admin(broker)
+        try:
+            deny = ACL(
+                PRINCIPAL,
+                "*",
+                ACLOperation.READ,
+                ACLPermissionType.DENY,
+                ResourcePattern(ResourceType.TOPIC, TOPIC),
+            )
+            assert admin.create_acls([deny])["failed"] == [InvalidRequestError]
+        finally:
+            admin.close()
+
+
+def test_a_scram_session_without_cluster_rights_cannot_read_or_change_acls(
+    acl_broker: SaslSslBroker,
+) -> None:
+    admin = app_admin(acl_broker)
+    try:
+        with pytest.raises(ClusterAuthorizationFailedError):
+            admin.describe_acls(principal_filter(None))
+        ((_, removed, error),) = admin.delete_acls([principal_filter(PRINCIPAL)])
+        assert (removed, error) == ([], ClusterAuthorizationFailedError)
+    finally:
+        admin.close()
+    assert len(APP_ACLS.acls) == 3
+
+
+def test_allow_everyone_if_no_acl_found_opens_only_resources_no_acl_names() -> None:
+    """MSK's default: a resource with any ACL is closed to principals no ACL names on it."""
+    table = AclAuthorizer.of(APP_ACLS.acls, allow_everyone_if_no_acl_found=True)
+    assert table.allowed("User:other", "Read", "topic", "unnamed-topic")
+    assert table.allowed(PRINCIPAL, "Create", "topic", "unnamed-topic")
+    assert not table.allowed(PRINCIPAL, "Read", "topic", TOPIC)
+    assert not table.allowed("User:other", "Write", "topic", TOPIC)
+    assert not table.allowed(PRINCIPAL, "Alter", "cluster", CLUSTER)
