@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import (
     ACL,
     ACLFilter,
@@ -31,6 +31,12 @@ from kafka.errors import (
 )
 
 from document_exceptions.kafka_connect import close_producer
+from tests.app_user_checks import (
+    cannot_create_a_topic,
+    cannot_delete,
+    cannot_read,
+    writes_idempotently,
+)
 from tests.harness import SaslSslBroker
 from tests.harness.acls import CLUSTER, Acl, AclAuthorizer, denial
 from tests.harness.msk_iam import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY
@@ -78,53 +84,19 @@ def app_admin(broker: SaslSslBroker) -> KafkaAdminClient:
 def test_the_app_user_writes_its_topic_with_the_idempotent_producer(
     acl_broker: SaslSslBroker, topic: str
 ) -> None:
-    denied = acl_broker.front_end.denied_requests
-    producer = KafkaProducer(**acl_broker.kafka_python_config(), enable_idempotence=True)
-    try:
-        producer.send(topic, b"allowed").get(timeout=10)
-    finally:
-        close_producer(producer, 5)
-    assert acl_broker.front_end.denied_requests == denied
+    writes_idempotently(acl_broker, topic)
 
 
 def test_the_app_user_cannot_create_a_topic(acl_broker: SaslSslBroker, topic: str) -> None:
-    denied = acl_broker.front_end.denied_requests
-    admin = app_admin(acl_broker)
-    try:
-        with pytest.raises(TopicAuthorizationFailedError):
-            admin.create_topics([NewTopic("not-allowed", 1, 1)], raise_errors=True)
-        assert "not-allowed" not in admin.list_topics()
-    finally:
-        admin.close()
-    assert acl_broker.front_end.denied_requests > denied
+    cannot_create_a_topic(acl_broker)
 
 
 def test_the_app_user_cannot_delete_its_topic(acl_broker: SaslSslBroker, topic: str) -> None:
-    admin = app_admin(acl_broker)
-    try:
-        with pytest.raises(TopicAuthorizationFailedError):
-            admin.delete_topics([topic], raise_errors=True)
-        assert topic in admin.list_topics()
-    finally:
-        admin.close()
+    cannot_delete(acl_broker, topic)
 
 
 def test_the_app_user_cannot_read_its_topic(acl_broker: SaslSslBroker, topic: str) -> None:
-    consumer = KafkaConsumer(**acl_broker.kafka_python_config(), enable_auto_commit=False)
-    try:
-        consumer.assign([TopicPartition(topic, 0)])
-        consumer.seek_to_beginning()
-        denied = acl_broker.front_end.denied_requests
-        with pytest.raises(TopicAuthorizationFailedError):
-            poll_for_ten_seconds(consumer)
-        assert acl_broker.front_end.denied_requests > denied
-    finally:
-        consumer.close()
-
-
-def poll_for_ten_seconds(consumer: KafkaConsumer) -> None:
-    for _ in range(50):
-        consumer.poll(timeout_ms=200)
+    cannot_read(acl_broker, topic)
 
 
 def test_the_app_user_cannot_write_another_topic(acl_broker: SaslSslBroker, topic: str) -> None:

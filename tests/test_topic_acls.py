@@ -12,12 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import ACL, ACLOperation, ACLPermissionType, NewTopic, ResourcePattern
+from kafka import KafkaAdminClient
+from kafka.admin import ACL, ACLOperation, ACLPermissionType, ResourcePattern
 from kafka.admin import ResourceType as KafkaResourceType
-from kafka.errors import ClusterAuthorizationFailedError, TopicAuthorizationFailedError
+from kafka.errors import ClusterAuthorizationFailedError
 
-from document_exceptions.kafka_connect import close_producer
+from tests.app_user_checks import (
+    cannot_create_a_topic,
+    cannot_delete,
+    cannot_read,
+    writes_idempotently,
+)
 from tests.harness import Acl, AclAuthorizer, SaslSslBroker
 from tests.harness.acls import CLUSTER
 from tests.ops_helpers import LambdaContext, throwaway_aws_credentials
@@ -120,40 +125,11 @@ def test_after_create_the_app_user_writes_but_cannot_create_delete_or_read(
     broker: SaslSslBroker,
 ) -> None:
     on_event("Create", resource_properties(broker))
-    denied = broker.front_end.denied_requests
 
-    producer = KafkaProducer(**broker.kafka_python_config(), enable_idempotence=True)
-    try:
-        producer.send(TOPIC, b"allowed").get(timeout=10)
-    finally:
-        close_producer(producer, 5)
-    assert broker.front_end.denied_requests == denied
-
-    admin = KafkaAdminClient(**broker.kafka_python_config())
-    try:
-        with pytest.raises(TopicAuthorizationFailedError):
-            admin.create_topics([NewTopic("AnotherTopic", 1, 1)], raise_errors=True)
-        with pytest.raises(TopicAuthorizationFailedError):
-            admin.delete_topics([TOPIC], raise_errors=True)
-        topics = admin.list_topics()
-    finally:
-        admin.close()
-    assert TOPIC in topics
-    assert "AnotherTopic" not in topics
-
-    consumer = KafkaConsumer(**broker.kafka_python_config(), enable_auto_commit=False)
-    try:
-        consumer.assign([TopicPartition(TOPIC, 0)])
-        consumer.seek_to_beginning()
-        with pytest.raises(TopicAuthorizationFailedError):
-            poll_for_ten_seconds(consumer)
-    finally:
-        consumer.close()
-
-
-def poll_for_ten_seconds(consumer: KafkaConsumer) -> None:
-    for _ in range(50):
-        consumer.poll(timeout_ms=200)
+    writes_idempotently(broker, TOPIC)
+    cannot_create_a_topic(broker, "AnotherTopic")
+    cannot_delete(broker, TOPIC)
+    cannot_read(broker, TOPIC)
 
 
 def test_the_app_user_cannot_grant_itself_more(broker: SaslSslBroker, table: AclAuthorizer) -> None:
