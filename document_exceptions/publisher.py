@@ -58,7 +58,6 @@ from document_exceptions.settings import ConfigurationError, Settings
 
 logger = logging.getLogger(__name__)
 
-ENVIRONMENT_PREFIX = PRODUCER_VARIABLE_PREFIX
 COMPRESSION_CODECS: Mapping[str, Callable[[], bool]] = {
     "gzip": has_gzip,
     "snappy": has_snappy,
@@ -232,7 +231,7 @@ class ProducerSettings:
 
 
 def environment_variable(setting: str) -> str:
-    return ENVIRONMENT_PREFIX + setting.upper()
+    return PRODUCER_VARIABLE_PREFIX + setting.upper()
 
 
 _OPTIONAL_TEXT = str | None

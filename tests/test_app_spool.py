@@ -25,17 +25,17 @@ from document_exceptions.app.spool import (
     SPOOL_FILE,
     Spool,
     SpoolDirectoryError,
-    WireRecord,
     check_directory,
 )
 from document_exceptions.connection import ConfigurationError
 from document_exceptions.contract import ContractSettings, FieldError, prepare_record
+from document_exceptions.record import Record
 from tests.app_helpers import configure_app, message_fields, messages
 
 __all__ = ["configure_app"]  # a fixture
 
 
-def records(count: int, prefix: str = "m") -> list[WireRecord]:
+def records(count: int, prefix: str = "m") -> list[Record]:
     """Records as the contract makes them (the spool checks each again on replay)."""
     return [prepare_record(message_fields(prefix, i)).record for i in range(count)]
 
@@ -144,7 +144,7 @@ def _spool_in_forked_child(directory: Path) -> None:
     """Use the shared spool from a child forked while the parent's thread uses it."""
     signal.alarm(CHILD_DEADLINE_SECONDS)  # a child waiting on an inherited lock dies here
     spool = Spool(directory)
-    spool.put([WireRecord(b"k", b"from the child", [])])
+    spool.put([Record(b"k", b"from the child", [])])
     spool.count()
 
 
@@ -162,7 +162,7 @@ def test_a_child_forked_while_the_parent_uses_the_spool_can_use_it_at_once(
 
     def use_the_spool() -> None:
         while not stop.is_set():
-            parent.put([WireRecord(b"k", b"from the parent", [])])
+            parent.put([Record(b"k", b"from the parent", [])])
             parent.delete(row.row_id for row in parent.claim(5))
             time.sleep(0.001)  # busy, but leaves the children's writes a chance
 
@@ -402,7 +402,7 @@ def test_a_bad_row_among_four_is_parked_and_the_three_behind_it_are_claimed(
 
 def test_a_crafted_row_with_its_own_key_and_headers_is_parked_not_replayed(tmp_path: Path) -> None:
     genuine = records(1)[0]
-    crafted = WireRecord(b"attacker-key", genuine.value, [("x-admin", b"true")])
+    crafted = Record(b"attacker-key", genuine.value, [("x-admin", b"true")])
     Spool(tmp_path).put([crafted, genuine])
     spool = Spool(tmp_path)
     assert [row.record for row in spool.claim(10)] == [genuine]
@@ -448,7 +448,7 @@ def test_sending_goes_on_to_the_broker_over_a_corrupt_or_foreign_spool_file(
 
 def topic_with_records(
     kafka_broker: Any, fresh_topic: Callable[..., str], count: int
-) -> tuple[str, str, list[WireRecord]]:
+) -> tuple[str, str, list[Record]]:
     """A new topic, a run id, and ``count`` records the contract made for that topic."""
     topic = kafka_broker.create_topic(fresh_topic())
     run = uuid.uuid4().hex[:8]
@@ -491,8 +491,8 @@ def test_a_crafted_row_is_never_published_and_the_genuine_rows_are(
     topic, _, genuine = topic_with_records(kafka_broker, fresh_topic, 2)
     forged_value = json.dumps({"order_req_id": "forged", "anything": "goes"}).encode()
     crafted = [
-        WireRecord(b"attacker", genuine[0].value, [("x-role", b"admin")]),
-        WireRecord(genuine[0].key, forged_value, genuine[0].headers),
+        Record(b"attacker", genuine[0].value, [("x-role", b"admin")]),
+        Record(genuine[0].key, forged_value, genuine[0].headers),
     ]
     spool_dir = tmp_path / "spool"
     Spool(spool_dir).put([crafted[0], genuine[0], crafted[1], genuine[1]])

@@ -124,9 +124,6 @@ CREATE TABLE IF NOT EXISTS parked (
 
 T = TypeVar("T")
 
-# The spool's name for the one record type (rows hold exactly what the contract prepared).
-WireRecord = Record
-
 
 class SpoolDirectoryError(OSError):
     """The spool directory cannot be used safely (the message says why)."""
@@ -141,7 +138,7 @@ class SpooledRecord:
     """A record read back from the spool, with its row id."""
 
     row_id: int
-    record: WireRecord
+    record: Record
     attempts: int
 
 
@@ -224,14 +221,14 @@ def _decode_headers(text: Any) -> list[tuple[str, bytes]]:
     return headers
 
 
-def _stored_record(key: Any, value: Any, headers: Any) -> tuple[WireRecord | None, str | None]:
+def _stored_record(key: Any, value: Any, headers: Any) -> tuple[Record | None, str | None]:
     """The record a row holds, or why it holds none."""
     if key is not None and not isinstance(key, bytes):
         return None, f"key stored as {type(key).__name__}, not bytes"
     if not isinstance(value, bytes):
         return None, f"value stored as {type(value).__name__}, not bytes"
     try:
-        return WireRecord(key, value, _decode_headers(headers)), None
+        return Record(key, value, _decode_headers(headers)), None
     except ValueError as exc:  # json, base64 (binascii.Error) and shape errors alike
         return None, f"headers cannot be decoded ({exc})"
 
@@ -400,7 +397,7 @@ class Spool:
 
     # --- records --------------------------------------------------------------------------
 
-    def put(self, records: Sequence[WireRecord], *, leased: bool = False) -> list[int]:
+    def put(self, records: Sequence[Record], *, leased: bool = False) -> list[int]:
         """Store ``records`` durably (one transaction); return their row ids.
 
         ``leased`` rows start out leased to the caller (a delivery attempt is still open).
@@ -518,14 +515,14 @@ class Spool:
         )
         return row is not None
 
-    def rejected(self) -> list[tuple[WireRecord, str]]:
+    def rejected(self) -> list[tuple[Record, str]]:
         """Rows that can never be delivered, with the reason."""
         rows = self._run(
             lambda db: db.execute(
                 "SELECT key, value, headers, error FROM rejected ORDER BY id"
             ).fetchall()
         )
-        return [(WireRecord(r[0], r[1], _decode_headers(r[2])), r[3]) for r in rows]
+        return [(Record(r[0], r[1], _decode_headers(r[2])), r[3]) for r in rows]
 
     # --- parked ---------------------------------------------------------------------------
 

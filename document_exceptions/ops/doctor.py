@@ -51,7 +51,11 @@ from document_exceptions.ops.aws import (
     stack_auth_mode,
 )
 from document_exceptions.ops.errors import OpsError, error_text
-from document_exceptions.ops.kafka_clients import KafkaConnectError, close_quietly, open_client
+from document_exceptions.ops.kafka_clients import (
+    BrokerConnectionError,
+    close_quietly,
+    open_client,
+)
 from document_exceptions.ops.target import (
     DEFAULT_PARTITIONS,
     NO_CONNECTION_HINT,
@@ -295,7 +299,7 @@ class Doctor:
         self.signed_in_with_iam = connection.uses_iam
         try:
             admin = open_client(KafkaAdminClient, connection, timeout_s=self.options.timeout_s)
-        except KafkaConnectError as exc:
+        except BrokerConnectionError as exc:
             raise _Failed(exc.message, exc.hint) from None
         except ConfigurationError as exc:  # the IAM signer's region or credentials
             raise _Failed(str(exc), "--region, --profile or the AWS_* variables") from None

@@ -23,10 +23,10 @@ CLIENT_ID_PREFIX = "document-exceptions-cli"
 
 ClientT = TypeVar("ClientT")
 
-__all__ = ["KafkaConnectError", "close_quietly", "open_client", "still_trying"]
+__all__ = ["BrokerConnectionError", "close_quietly", "open_client", "still_trying"]
 
 
-class KafkaConnectError(OpsError):
+class BrokerConnectionError(OpsError):
     """The brokers could not be reached or refused us; ``kind`` says which."""
 
     def __init__(self, kind: FailureKind, message: str, hint: str) -> None:
@@ -34,7 +34,7 @@ class KafkaConnectError(OpsError):
         self.kind = kind
 
     @classmethod
-    def of(cls, failure: kafka_connect.KafkaConnectError) -> KafkaConnectError:
+    def of(cls, failure: kafka_connect.KafkaConnectError) -> BrokerConnectionError:
         return cls(failure.kind, failure.message, failure.hint)
 
 
@@ -53,7 +53,7 @@ def open_client(
 ) -> ClientT:
     """``client_class(**connection settings, **configs)``, bootstrapped within ``timeout_s``.
 
-    Raises :class:`KafkaConnectError` naming the cause: at once for a rejected login, an
+    Raises :class:`BrokerConnectionError` naming the cause: at once for a rejected login, an
     untrusted certificate or a refused connection, after at most ``timeout_s`` (plus a small
     grace) otherwise.
     """
@@ -69,4 +69,4 @@ def open_client(
             **configs,
         )
     except kafka_connect.KafkaConnectError as failure:
-        raise KafkaConnectError.of(failure) from None
+        raise BrokerConnectionError.of(failure) from None
