@@ -27,3 +27,14 @@ EVENTBRIDGE_DETAIL_TYPE = "DocumentAccessException"
 KAFKA_AUTH_VARIABLE = "KAFKA_AUTH_MODE"
 KAFKA_AUTH_IAM = "iam"
 KAFKA_AUTH_SCRAM = "scram"
+
+# The principal MSK's brokers have towards each other on a SASL/SCRAM cluster's
+# REPLICATION_SECURE listener (AWS knowledge center, "msk-sasl-scram-issues"). The ACL custom
+# resource grants it the brokers' ACLs (topic_bootstrap/topic_acls.py); the constructs put it
+# in the template (stacks/kafka_acls.py). Safe only while no client can be ANONYMOUS.
+BROKER_PRINCIPAL = "User:ANONYMOUS"
+
+# The custom resource types the topic bootstrap handler serves (topic_bootstrap/handler.py
+# dispatches on them; stacks/kafka_topic.py and stacks/kafka_acls.py declare them).
+TOPIC_RESOURCE_TYPE = "Custom::KafkaTopic"
+ACL_RESOURCE_TYPE = "Custom::KafkaAcls"

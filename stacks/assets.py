@@ -191,12 +191,13 @@ PRODUCER_ASSET = LambdaAsset(
     requirements=REPO_ROOT / "lambda_src" / "requirements.txt",
 )
 
-# The topic custom resource (`handler.on_event`): topic_bootstrap/ and the library modules
-# it imports.
+# The topic and ACL custom resources (`handler.on_event`): topic_bootstrap/ and the library
+# modules it imports.
 TOPIC_ASSET = LambdaAsset(
     name="topic custom resource",
     runtime_dir=REPO_ROOT / "topic_bootstrap",
     runtime_modules=(
+        "acl_resource.py",
         "handler.py",
         "topic_acls.py",
         "topic_admin.py",

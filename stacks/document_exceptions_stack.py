@@ -10,6 +10,7 @@ from constructs import Construct
 from document_exceptions.connection import MSK_SASL_MECHANISM, MSK_SECURITY_PROTOCOL
 from stacks.config import EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
+from stacks.kafka_acls import KafkaAcls
 from stacks.kafka_cluster import KafkaCluster, log_retention, removal_policy
 from stacks.kafka_topic import KafkaTopic, TopicBootstrapProvider
 from stacks.log_groups import EncryptedLogGroups
@@ -23,7 +24,8 @@ class DocumentExceptionsStack(Stack):
     """Composes the constructs of one environment; holds no resources of its own.
 
     `log_groups`, `network`, `cluster`, `monitoring` and `client_access` are there for the
-    constructs that talk to the cluster (producer function, topic bootstrap).
+    constructs that talk to the cluster (producer function, topic bootstrap); `acls` (None
+    with SASL/SCRAM only) for what must follow the ACLs.
     """
 
     def __init__(
@@ -57,9 +59,11 @@ class DocumentExceptionsStack(Stack):
         )
         self.monitoring = ClusterMonitoring(self, "Monitoring", config=config)
         self.client_access: KafkaClientAccess = self.cluster.client_access(self.network)
-        # The custom resource's provider (Lambda functions, roles) only where a topic uses it.
+        # The custom resources' provider (Lambda functions, roles) where a topic or the ACLs
+        # use it: a custom-resource topic, and with IAM the ACLs (also beside a native topic).
+        uses_iam = self.client_access.uses_iam
         topic_bootstrap = None
-        if config.topic.resource != "native":
+        if config.topic.resource != "native" or uses_iam:
             topic_bootstrap = TopicBootstrapProvider(
                 self,
                 "TopicBootstrap",
@@ -72,6 +76,16 @@ class DocumentExceptionsStack(Stack):
             settings=config.topic,
             provider=topic_bootstrap,
             cluster_arn=self.cluster.cluster_arn,
+        )
+        # With IAM, the SCRAM app user's and the brokers' Kafka ACLs, after the topic (none
+        # with SASL/SCRAM only: README). Enforcing allow.everyone.if.no.acl.found=false must
+        # depend on `self.acls.resource`, so the ACLs exist before the setting applies.
+        self.acls = (
+            KafkaAcls(
+                self, "Acls", provider=topic_bootstrap, topic=self.topic, settings=config.topic
+            )
+            if uses_iam and topic_bootstrap is not None
+            else None
         )
         # The topic's name is read from the topic resource, so the function waits for the topic.
         self.producer = ProducerFunction(

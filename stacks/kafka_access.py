@@ -66,6 +66,10 @@ class KafkaClientAccess:
     # AWS_ENDPOINT_URL_<SERVICE> variables for functions in the VPC when the interface
     # endpoints do not own the services' public names (see Network).
     endpoint_environment: Mapping[str, str] = field(default_factory=dict)
+    # Whether a client can reach the cluster without an identity, as `User:ANONYMOUS` (the
+    # brokers' own principal, which the ACL resource grants ALL on the cluster): the cluster
+    # construct reads it from the cluster's properties; unknown counts as yes.
+    anonymous_clients: bool = True
 
     @property
     def uses_iam(self) -> bool:

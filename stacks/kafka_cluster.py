@@ -40,6 +40,19 @@ def log_retention(config: EnvironmentConfig) -> logs.RetentionDays:
     return logs.RetentionDays[config.log_retention_name]
 
 
+def allows_anonymous_clients(cluster: msk.CfnCluster) -> bool:
+    """Whether a client could reach `cluster` without an identity, i.e. as `User:ANONYMOUS`,
+    the principal MSK's brokers replicate as on a SASL/SCRAM cluster: read from the cluster's
+    own properties (unauthenticated access enabled, or a client listener that is not TLS
+    only). Anything that cannot be read at synth time counts as allowing them."""
+    authentication = cluster.client_authentication
+    unauthenticated = getattr(authentication, "unauthenticated", None)
+    encryption = getattr(cluster.encryption_info, "encryption_in_transit", None)
+    return getattr(unauthenticated, "enabled", True) is not False or (
+        getattr(encryption, "client_broker", None) != "TLS"
+    )
+
+
 class KafkaCluster(Construct):
     """An MSK provisioned cluster reachable over TLS only: SASL/SCRAM on 9096 and, with
     `kafka_auth` "iam" (the default), IAM access control on 9098 beside it.
@@ -285,4 +298,5 @@ class KafkaCluster(Construct):
             endpoints_security_group=network.endpoints_security_group,
             endpoint_environment=dict(network.endpoint_environment),
             dependencies=(self.cluster, self.scram_association, self.broker_lookup),
+            anonymous_clients=allows_anonymous_clients(self.cluster),
         )

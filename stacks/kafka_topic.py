@@ -7,7 +7,9 @@ Kafka 2.8.1 needs the custom resource; `TopicSettings.resource` chooses ("custom
 `TopicBootstrapProvider` is one per cluster: the on-event Lambda (`handler.on_event`, the
 runtime in `topic_bootstrap/`, its asset `stacks.assets.TOPIC_ASSET`) runs in the VPC next
 to the brokers; the CDK Provider framework's function stays outside the VPC so it can always
-answer CloudFormation, also when the handler fails.
+answer CloudFormation, also when the handler fails. It serves the topic resource and the ACL
+resource (`stacks.kafka_acls.KafkaAcls`); each grants the handler the Kafka actions its own
+events need (`allow_on_cluster`, and the topic's statement).
 
 `KafkaTopic` is one per topic. Its properties reach the handler as strings (CloudFormation
 turns every custom resource property value into a string, so the template spells them as
@@ -39,7 +41,7 @@ from aws_cdk import custom_resources as cr
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct, IDependable
 
-from document_exceptions.names import KAFKA_AUTH_VARIABLE
+from document_exceptions.names import KAFKA_AUTH_VARIABLE, TOPIC_RESOURCE_TYPE
 from stacks.assets import RUNTIME, TOPIC_ASSET
 from stacks.config import TopicSettings
 from stacks.kafka_access import KafkaClientAccess
@@ -47,7 +49,7 @@ from stacks.log_groups import EncryptedLogGroups
 from stacks.vpc_function import execution_role, kafka_client_security_group
 
 HANDLER = "handler.on_event"
-RESOURCE_TYPE = "Custom::KafkaTopic"
+RESOURCE_TYPE = TOPIC_RESOURCE_TYPE
 NATIVE_RESOURCE_TYPE = "AWS::MSK::Topic"
 # The topic's name is the last part of its ARN: arn:aws:kafka:<region>:<account>:topic/
 # <cluster name>/<cluster uuid>/<topic name>.
@@ -56,10 +58,6 @@ TOPIC_ARN_NAME_INDEX = 3
 # broker count before a create (DescribeCluster, Kafka 2.8+), then describe, create, grow
 # and reconfigure its own topic; DeleteTopic only for a topic with DeletionPolicy Delete.
 TOPIC_CLUSTER_ACTIONS = ("kafka-cluster:DescribeCluster",)
-# With IAM the handler also keeps the SCRAM app user's Kafka ACLs (topic_bootstrap/
-# topic_acls.py): Kafka's CreateAcls and DeleteAcls need ALTER on the cluster, DescribeAcls
-# DESCRIBE, which MSK maps to these IAM actions (developer guide, IAM access control).
-ACL_CLUSTER_ACTIONS = ("kafka-cluster:AlterCluster", "kafka-cluster:DescribeCluster")
 TOPIC_ACTIONS = (
     "kafka-cluster:DescribeTopic",
     "kafka-cluster:CreateTopic",
@@ -83,8 +81,8 @@ class TopicBootstrapProvider(Construct):
 
     Attributes: `access`, `on_event_function`, `security_group`, `cluster_ingress` (the 9096
     rule on the cluster's SG), `provider`, `service_token`, `handler_timeout`, `dependencies`
-    (what every topic resource must be created after: cluster, SCRAM association, broker
-    lookup, the SG rules of the handler).
+    (what every topic or ACL resource must be created after: cluster, SCRAM association,
+    broker lookup, the SG rules of the handler).
     """
 
     def __init__(
@@ -110,7 +108,7 @@ class TopicBootstrapProvider(Construct):
         self.on_event_function = lambda_.Function(
             self,
             "OnEvent",
-            description="Creates, updates and deletes Kafka topics on MSK (custom resource)",
+            description="Creates, updates and deletes Kafka topics and ACLs on MSK",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             handler=HANDLER,
@@ -126,7 +124,7 @@ class TopicBootstrapProvider(Construct):
                 "OnEventRole",
                 log_group=on_event_logs,
                 in_vpc=True,
-                description="Topic custom resource handler (in the VPC)",
+                description="Topic and ACL custom resource handler (in the VPC)",
             ),
             environment={
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
@@ -136,9 +134,11 @@ class TopicBootstrapProvider(Construct):
             },
         )
         access.grant_connect(self.on_event_function)
-        # Kafka actions on each topic are granted by that topic (KafkaTopic.grant_topic).
-        cluster_actions = dict.fromkeys((*TOPIC_CLUSTER_ACTIONS, *ACL_CLUSTER_ACTIONS))
-        access.grant_kafka(self.on_event_function, access.cluster_statement(tuple(cluster_actions)))
+        # Connect here; each resource adds the cluster actions its events need
+        # (allow_on_cluster) and grants its own topic actions (KafkaTopic._grant_topic), so a
+        # provider serving ACLs alone (native topic) gets no topic action.
+        self._cluster_statement = access.cluster_statement()
+        access.grant_kafka(self.on_event_function, self._cluster_statement)
 
         # No `vpc` here: the framework function answers CloudFormation's pre-signed S3 URL,
         # which an in-VPC function without NAT could not reach.
@@ -169,6 +169,11 @@ class TopicBootstrapProvider(Construct):
             *endpoint_rules,
         )
         self._suppress_nag_findings()
+
+    def allow_on_cluster(self, actions: tuple[str, ...]) -> None:
+        """Let the handler do `actions` on the cluster (one statement with Connect; with
+        SASL/SCRAM only it is not in the policy: Kafka ignores IAM then)."""
+        self._cluster_statement.add_actions(*actions)
 
     def _suppress_nag_findings(self) -> None:
         NagSuppressions.add_resource_suppressions(
@@ -252,7 +257,6 @@ class KafkaTopic(Construct):
                 "BootstrapBrokers": access.bootstrap_brokers,
                 "DeletionPolicy": settings.deletion_policy,
                 "TimeoutSeconds": str(int(timeout.to_seconds())),
-                **self._acl_properties(access),
             },
         )
         self.resource.node.add_dependency(*provider.dependencies)
@@ -260,17 +264,6 @@ class KafkaTopic(Construct):
         self.topic_name = self.resource.get_att_string("TopicName")
         self.partitions = self.resource.get_att_string("Partitions")
         self.replication_factor = self.resource.get_att_string("ReplicationFactor")
-
-    @staticmethod
-    def _acl_properties(access: KafkaClientAccess) -> dict[str, str]:
-        """`AclPrincipal` (the SCRAM user, whose ACLs the handler keeps) with IAM only.
-
-        With SASL/SCRAM only the handler signs in as that same user; ACLs on it would take
-        away the rights the handler needs (topic_bootstrap/topic_acls.py), so none are set.
-        """
-        if not access.uses_iam or access.scram_username is None:
-            return {}
-        return {"AclPrincipal": f"User:{access.scram_username}"}
 
     def _native_topic(self, settings: TopicSettings, cluster_arn: str) -> None:
         # Its own construct id (not "Resource"): moving an environment from "custom" to
@@ -300,6 +293,7 @@ class KafkaTopic(Construct):
             *TOPIC_ACTIONS,
             *((DELETE_TOPIC_ACTION,) if settings.deletion_policy == "Delete" else ()),
         )
+        provider.allow_on_cluster(TOPIC_CLUSTER_ACTIONS)
         access = provider.access
         access.grant_kafka(
             provider.on_event_function, access.topic_statement(settings.name, actions)

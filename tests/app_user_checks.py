@@ -29,6 +29,23 @@ def writes_idempotently(broker: SaslSslBroker, topic: str) -> None:
     assert broker.front_end.denied_requests == denied
 
 
+def cannot_write(broker: SaslSslBroker, topic: str) -> None:
+    denied = broker.front_end.denied_requests
+    producer = KafkaProducer(
+        **broker.kafka_python_config(),
+        enable_idempotence=False,
+        max_block_ms=3000,
+        delivery_timeout_ms=3000,
+        request_timeout_ms=2000,
+    )
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            producer.send(topic, b"denied").get(timeout=10)
+    finally:
+        close_producer(producer, 2)
+    assert broker.front_end.denied_requests > denied
+
+
 def cannot_create_a_topic(broker: SaslSslBroker, name: str = "not-allowed") -> None:
     denied = broker.front_end.denied_requests
     admin = KafkaAdminClient(**broker.kafka_python_config())

@@ -64,6 +64,7 @@ TOP_LEVEL = {
         "orjson-3.13.0.dist-info",
     },
     "topic custom resource": {
+        "acl_resource.py",
         "handler.py",
         "topic_acls.py",
         "topic_admin.py",

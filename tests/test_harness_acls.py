@@ -247,3 +247,22 @@ def test_allow_everyone_if_no_acl_found_opens_only_resources_no_acl_names() -> N
     assert not table.allowed(PRINCIPAL, "Read", "topic", TOPIC)
     assert not table.allowed("User:other", "Write", "topic", TOPIC)
     assert not table.allowed(PRINCIPAL, "Alter", "cluster", CLUSTER)
+
+
+def test_all_allows_every_operation_on_its_resource_only() -> None:
+    """The brokers' ALL on the cluster (topic_acls.broker_bindings)."""
+    table = AclAuthorizer.of([Acl("User:ANONYMOUS", "All", "cluster", CLUSTER)])
+    for operation in ("Alter", "Describe", "IdempotentWrite", "Create"):
+        assert table.allowed("User:ANONYMOUS", operation, "cluster", CLUSTER)
+    assert table.allowed("User:ANONYMOUS", "Create", "topic", "new-topic")  # via the cluster
+    assert not table.allowed("User:ANONYMOUS", "Read", "topic", TOPIC)
+    assert not table.allowed(PRINCIPAL, "Alter", "cluster", CLUSTER)
+
+
+def test_the_setting_switches_at_runtime_as_a_configuration_update() -> None:
+    table = AclAuthorizer.of([], allow_everyone_if_no_acl_found=True)
+    assert table.allowed(PRINCIPAL, "Write", "topic", TOPIC)
+    table.set_allow_everyone_if_no_acl_found(False)
+    assert not table.allowed(PRINCIPAL, "Write", "topic", TOPIC)
+    table.set_allow_everyone_if_no_acl_found(True)
+    assert table.allowed(PRINCIPAL, "Write", "topic", TOPIC)

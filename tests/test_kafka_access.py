@@ -105,7 +105,7 @@ def test_topic_resource_may_manage_only_its_topic(env, synthesized, environment_
     deletes = environment_configs[env].topic.deletion_policy == "Delete"
     assert kafka_grants(template, TOPIC_ROLE_POLICY) == {
         # AlterCluster and DescribeCluster: CreateAcls/DeleteAcls and DescribeAcls for the
-        # SCRAM app user's ACLs (topic_bootstrap/topic_acls.py).
+        # ACL resource, which the same handler serves (topic_bootstrap/topic_acls.py).
         CLUSTER_ARN: {
             "kafka-cluster:Connect",
             "kafka-cluster:DescribeCluster",
@@ -116,23 +116,23 @@ def test_topic_resource_may_manage_only_its_topic(env, synthesized, environment_
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_with_iam_the_topic_resource_keeps_the_scram_users_acls_and_never_with_scram_only(
+def test_with_iam_the_acl_resource_keeps_the_scram_users_acls_and_never_with_scram_only(
     env, synthesized, scram_only_synthesized, environment_configs
 ) -> None:
     """With SASL/SCRAM only the handler signs in as the app user: ACLs on that user would
-    take away the handler's own rights, so none are asked for."""
+    take away the handler's own rights, so there is no ACL resource. The topic resource keeps
+    no ACLs in either mode (no AclPrincipal: tests/test_acl_resource.py, the migration)."""
 
-    def acl_principal(template: dict[str, Any]) -> str | None:
-        (properties,) = [
-            resource["Properties"]
-            for resource in template["Resources"].values()
-            if resource["Type"] == "Custom::KafkaTopic"
-        ]
-        return properties.get("AclPrincipal")
+    def of_type(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+        return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
 
     username = environment_configs[env].scram_username
-    assert acl_principal(synthesized.template_json[env]) == f"User:{username}"
-    assert acl_principal(scram_only_synthesized.template_json[env]) is None
+    (acls,) = of_type(synthesized.template_json[env], "Custom::KafkaAcls")
+    assert acls["AppPrincipal"] == f"User:{username}"
+    assert of_type(scram_only_synthesized.template_json[env], "Custom::KafkaAcls") == []
+    for template in (synthesized.template_json[env], scram_only_synthesized.template_json[env]):
+        (topic,) = of_type(template, "Custom::KafkaTopic")
+        assert "AclPrincipal" not in topic
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

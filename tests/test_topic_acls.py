@@ -1,10 +1,12 @@
-"""The topic custom resource keeps the Django apps' SCRAM user's Kafka ACLs (topic_acls).
+"""The ACL model (topic_acls) and the topic resource's legacy ``AclPrincipal``.
 
-End to end on the local harness: the handler signs in with IAM (as it does on MSK beside
-SASL/SCRAM), creates the topic and the ACLs through Kafka's admin API (CreateAcls and
-DescribeAcls, answered by the harness from the table it enforces), and the SCRAM app user
-then writes DocumentExceptions but cannot create, delete or read topics, nor grant itself
-more. The harness starts with no ACLs and enforces as ``allow.everyone.if.no.acl.found=false``.
+Today the ACL resource keeps the ACLs (tests/test_acl_resource.py). A topic resource
+deployed by the previous version carries ``AclPrincipal``; its events still do what that
+says, end to end on the local harness: the handler signs in with IAM, creates the topic and
+the app user's ACLs through Kafka's admin API (answered by the harness from the table it
+enforces), and the SCRAM app user then writes DocumentExceptions but cannot create, delete or
+read topics, nor grant itself more. The harness starts with no ACLs and enforces as
+``allow.everyone.if.no.acl.found=false``.
 """
 
 from __future__ import annotations
@@ -175,9 +177,10 @@ def test_delete_with_retain_keeps_the_acls(broker: SaslSslBroker, table: AclAuth
     assert set(table.acls) == APP_ACLS
 
 
-def test_delete_with_delete_policy_removes_only_this_resources_acls(
+def test_delete_with_delete_policy_removes_only_this_topics_acls(
     broker: SaslSslBroker, table: AclAuthorizer
 ) -> None:
+    """The cluster's IdempotentWrite stays: the ACL resource shares (adopts) it."""
     others = {
         Acl("User:someone-else", "Write", "topic", TOPIC),
         Acl(PRINCIPAL, "Write", "topic", "OtherTopic"),
@@ -190,7 +193,7 @@ def test_delete_with_delete_policy_removes_only_this_resources_acls(
 
     on_event("Delete", properties)
 
-    assert set(table.acls) == others
+    assert set(table.acls) == others | {Acl(PRINCIPAL, "IdempotentWrite", "cluster", CLUSTER)}
 
 
 def test_without_acl_principal_no_acl_is_touched(
@@ -210,6 +213,23 @@ def test_app_bindings_are_write_describe_on_the_topic_and_idempotent_write() -> 
         ("CLUSTER", "kafka-cluster", "IDEMPOTENT_WRITE"),
     }
     assert {b.principal for b in bindings} == {PRINCIPAL}
+
+
+def test_broker_bindings_are_all_on_the_cluster_and_read_on_the_topic() -> None:
+    bindings = topic_acls.broker_bindings(TOPIC)
+    assert {(b.principal, b.resource_type, b.resource_name, b.operation) for b in bindings} == {
+        ("User:ANONYMOUS", "CLUSTER", "kafka-cluster", "ALL"),
+        ("User:ANONYMOUS", "TOPIC", TOPIC, "READ"),
+    }
+    assert topic_acls.BROKER_PRINCIPAL == "User:ANONYMOUS"
+
+
+def test_resource_bindings_put_the_brokers_first() -> None:
+    both = topic_acls.resource_bindings(PRINCIPAL, TOPIC, brokers=True)
+    assert both == (*topic_acls.broker_bindings(TOPIC), *topic_acls.app_bindings(PRINCIPAL, TOPIC))
+    assert topic_acls.resource_bindings(PRINCIPAL, TOPIC, brokers=False) == (
+        topic_acls.app_bindings(PRINCIPAL, TOPIC)
+    )
 
 
 @pytest.mark.parametrize("value", ["document-exceptions", "User:", "User:a b", "Group:x", 7])

@@ -23,6 +23,7 @@ MODULES = (
     "topic_properties",
     "topic_admin",
     "topic_resource",
+    "acl_resource",
 )
 HANDLER_MODULE = "topic_bootstrap_handler"
 

@@ -54,6 +54,28 @@ def topic_properties(**overrides: Any) -> dict[str, Any]:
     return {key: value for key, value in props.items() if value is not None}
 
 
+def acl_properties(**overrides: Any) -> dict[str, Any]:
+    """ResourceProperties of the KafkaAcls construct with IAM; ``None`` removes a property."""
+    props: dict[str, Any] = {
+        "ServiceToken": SERVICE_TOKEN,
+        "ServiceTimeout": "420",
+        "AppPrincipal": "User:document-exceptions",
+        "BrokerPrincipal": "User:ANONYMOUS",
+        "TopicName": "DocumentExceptions",
+        "ClusterArn": CLUSTER_ARN,
+        "BootstrapBrokers": SCRAM_BROKERS.replace(":9096", ":9098"),
+        "DeletionPolicy": "Retain",
+        "TimeoutSeconds": "120",
+    }
+    props.update(overrides)
+    return {key: value for key, value in props.items() if value is not None}
+
+
+def acls_id() -> str:
+    """The physical resource id of the ACL resource on CLUSTER_ARN's cluster."""
+    return f"kafka-acls:{CLUSTER_ARN}"
+
+
 def cloudformation_event(
     request_type: str,
     properties: dict[str, Any],
@@ -61,6 +83,7 @@ def cloudformation_event(
     old_properties: dict[str, Any] | None = None,
     physical_id: str | None = None,
     request_id: str = "1f0e7a55-4c3d-4c1f-9a3e-7d8c2b1a0f00",
+    resource_type: str = "Custom::KafkaTopic",
 ) -> dict[str, Any]:
     """A Create, Update (with OldResourceProperties) or Delete request."""
     event: dict[str, Any] = {
@@ -69,8 +92,12 @@ def cloudformation_event(
         "ResponseURL": "...",
         "StackId": STACK_ID,
         "RequestId": request_id,
-        "LogicalResourceId": "DocumentExceptionsTopicResource8F3A2B1C",
-        "ResourceType": "Custom::KafkaTopic",
+        "LogicalResourceId": (
+            "DocumentExceptionsTopicResource8F3A2B1C"
+            if resource_type == "Custom::KafkaTopic"
+            else "AclsF9747DA2"
+        ),
+        "ResourceType": resource_type,
         "ResourceProperties": properties,
     }
     if request_type == "Update":

@@ -1,4 +1,7 @@
-"""Lambda entry point of the Kafka topic custom resource: ``handler.on_event``.
+"""Lambda entry point of the Kafka topic and ACL custom resources: ``handler.on_event``.
+
+One function serves both resource types, chosen by the event's ``ResourceType``:
+``Custom::KafkaTopic`` (topic_resource) and ``Custom::KafkaAcls`` (acl_resource).
 
 The CDK Provider framework invokes ``on_event`` with CloudFormation's event, sends the
 returned ``PhysicalResourceId`` and ``Data`` back as SUCCESS, and turns a raised exception
@@ -19,14 +22,19 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
+from acl_resource import handle_acl_event
 from document_exceptions.connection import ConfigurationError
+from document_exceptions.echo import echo
+from document_exceptions.names import ACL_RESOURCE_TYPE, TOPIC_RESOURCE_TYPE
 from topic_admin import Timeouts, TopicAdminError
 from topic_planning import Refusal
 from topic_properties import PropertyError
 from topic_resource import EventError, LookupFailedError, Runtime, handle_event
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "topic-bootstrap")
-copy_config_to_registered_loggers(source_logger=logger, include={"topic_admin", "topic_resource"})
+copy_config_to_registered_loggers(
+    source_logger=logger, include={"topic_admin", "topic_resource", "acl_resource", "topic_acls"}
+)
 # kafka-python logs its whole configuration, SASL password included, at DEBUG level.
 logging.getLogger("kafka").setLevel(logging.WARNING)
 
@@ -46,6 +54,7 @@ AWS_CLIENT_ATTEMPTS = 3
 MAX_REASON_BYTES = 1024
 CUT_MARKER = " [cut: the function's log has the whole reason]"
 UNEXPECTED_TEXT_CHARS = 300
+RESOURCE_TYPES = (TOPIC_RESOURCE_TYPE, ACL_RESOURCE_TYPE)
 
 
 class UnexpectedFailureError(RuntimeError):
@@ -80,7 +89,7 @@ def _json_bytes(text: str) -> int:
 
 
 def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Create, update or delete the topic described by the event's ResourceProperties."""
+    """Create, update or delete the topic or the ACLs the event's ResourceProperties describe."""
     logger.append_keys(
         request_type=event.get("RequestType"),
         request_id=event.get("RequestId"),
@@ -90,7 +99,7 @@ def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else None
     try:
         runtime = Runtime(environ=os.environ, remaining_seconds=remaining, aws_client=aws_client)
-        result = handle_event(event, runtime)
+        result = _handler_for(event)(event, runtime)
         logger.info("request succeeded", extra={"result": result})
         return result
     except EXPECTED_FAILURES as exc:
@@ -112,6 +121,17 @@ def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.remove_keys(
             ["request_type", "request_id", "logical_resource_id", "physical_resource_id"]
         )
+
+
+def _handler_for(event: dict[str, Any]) -> Any:
+    resource_type = event.get("ResourceType")
+    if resource_type == TOPIC_RESOURCE_TYPE:
+        return handle_event
+    if resource_type == ACL_RESOURCE_TYPE:
+        return handle_acl_event
+    raise EventError(
+        f"ResourceType: {echo(resource_type)} is not one of {', '.join(RESOURCE_TYPES)}"
+    )
 
 
 def aws_client(service: str, timeouts: Timeouts) -> Any:

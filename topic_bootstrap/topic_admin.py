@@ -1,4 +1,4 @@
-"""The admin boundary: every call the topic resource makes to Kafka.
+"""The admin boundary: every call the topic and ACL resources make to Kafka.
 
 :class:`TopicAdmin` is the interface the resource logic uses; :class:`KafkaTopicAdmin`
 implements it over kafka-python's ``KafkaAdminClient``; :func:`open_admin` connects through
@@ -449,6 +449,8 @@ _OPERATIONS = {
     "WRITE": ACLOperation.WRITE,
     "DESCRIBE": ACLOperation.DESCRIBE,
     "IDEMPOTENT_WRITE": ACLOperation.IDEMPOTENT_WRITE,
+    "READ": ACLOperation.READ,
+    "ALL": ACLOperation.ALL,
 }
 
 

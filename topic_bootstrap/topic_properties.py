@@ -1,4 +1,7 @@
-"""The custom resource's properties: validated once, with one-line errors naming the key.
+"""The custom resources' properties: validated once, with one-line errors naming the key.
+
+``parse_properties`` reads a topic resource's (``Custom::KafkaTopic``),
+``parse_acl_properties`` an ACL resource's (``Custom::KafkaAcls``).
 
 CloudFormation passes every scalar as a string ("3", "true"), so numbers are parsed here.
 The checks include what Apache Kafka and MSK enforce but the local Tansu broker does not
@@ -15,6 +18,7 @@ from typing import Any
 
 from document_exceptions.connection import ConfigurationError, parse_broker_string
 from document_exceptions.echo import echo, echo_name
+from document_exceptions.names import BROKER_PRINCIPAL
 from topic_planning import DeletionPolicy, TopicSpec
 
 DEFAULT_TIMEOUT_SECONDS = 120
@@ -36,7 +40,19 @@ PROPERTY_NAMES = (
     "BootstrapBrokers",
     "DeletionPolicy",
     "TimeoutSeconds",
+    # Legacy: the topic resource kept the app user's ACLs before Custom::KafkaAcls did. Still
+    # read, so a resource deployed that way (or a rollback to that template) is handled as its
+    # properties say.
     "AclPrincipal",
+)
+ACL_PROPERTY_NAMES = (
+    "AppPrincipal",
+    "BrokerPrincipal",
+    "TopicName",
+    "ClusterArn",
+    "BootstrapBrokers",
+    "DeletionPolicy",
+    "TimeoutSeconds",
 )
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -113,7 +129,8 @@ class TopicProperties:
     secret_arn: str | None
     bootstrap_brokers: tuple[str, ...] | None
     acl_principal: str | None = None
-    """The SCRAM principal whose ACLs this resource keeps (topic_acls), or None: no ACLs."""
+    """Legacy ``AclPrincipal``: the SCRAM principal whose ACLs a topic resource of the
+    previous version kept (topic_acls), or None (today's topic resources: no ACLs)."""
 
     def physical_resource_id(self, local_servers: tuple[str, ...] | None = None) -> str:
         """Stable id for (cluster, topic): the topic's ARN, or the local brokers + name.
@@ -140,11 +157,7 @@ def parse_properties(raw: Any, *, local: bool, iam: bool = False) -> TopicProper
     and SecretArn are optional (they are required for MSK). ``iam`` is True when the
     function signs in with MSK IAM access control: then there is no secret to name.
     """
-    if not isinstance(raw, Mapping):
-        raise PropertyError("ResourceProperties", f"expected a map, got {_kind(raw)}")
-    unknown = sorted(set(raw) - {*PROPERTY_NAMES, *FRAMEWORK_PROPERTIES})
-    if unknown:
-        raise PropertyError(unknown[0], f"unknown property (expected {', '.join(PROPERTY_NAMES)})")
+    _check_known(raw, PROPERTY_NAMES)
     name = _topic_name(raw.get("TopicName"))
     partitions = _whole_number(raw, "Partitions", minimum=1, maximum=INT32_MAX)
     replication = _whole_number(raw, "ReplicationFactor", minimum=1, maximum=INT16_MAX)
@@ -162,8 +175,76 @@ def parse_properties(raw: Any, *, local: bool, iam: bool = False) -> TopicProper
         cluster_arn=_cluster_arn(raw.get("ClusterArn"), required=not local),
         secret_arn=_secret_arn(raw.get("SecretArn"), required=not (local or iam)),
         bootstrap_brokers=_broker_list(raw.get("BootstrapBrokers")),
-        acl_principal=_acl_principal(raw.get("AclPrincipal")),
+        acl_principal=_acl_principal(raw.get("AclPrincipal"), "AclPrincipal"),
     )
+
+
+@dataclass(frozen=True)
+class AclProperties:
+    """What one ACL resource keeps (topic_acls.resource_bindings), validated."""
+
+    app_principal: str
+    topic_name: str
+    brokers: bool
+    """True with ``BrokerPrincipal``: the brokers' bindings too (topic_acls)."""
+    deletion_policy: DeletionPolicy
+    timeout_seconds: int
+    cluster_arn: str | None
+    bootstrap_brokers: tuple[str, ...] | None
+    # The ACL resource signs in with IAM only: never a secret (the connection reads this).
+    secret_arn: None = None
+
+    def physical_resource_id(self, local_servers: tuple[str, ...] | None = None) -> str:
+        """One id per cluster: a new topic name or principal is an Update (the resource then
+        removes the bindings it no longer keeps), never a replacement whose Delete would take
+        away the cluster bindings the new resource shares."""
+        if self.cluster_arn is not None:
+            return f"kafka-acls:{self.cluster_arn}"
+        if not local_servers:
+            raise PropertyError("ClusterArn", "required (no local KAFKA_BOOTSTRAP_SERVERS either)")
+        return f"kafka-acls://{','.join(sorted(local_servers))}"
+
+
+def parse_acl_properties(raw: Any, *, local: bool) -> AclProperties:
+    """Validate an ACL resource's ``ResourceProperties`` (``local``: as for a topic)."""
+    _check_known(raw, ACL_PROPERTY_NAMES)
+    app_principal = _acl_principal(raw.get("AppPrincipal"), "AppPrincipal")
+    if app_principal is None:
+        raise PropertyError("AppPrincipal", "required")
+    if app_principal == BROKER_PRINCIPAL:
+        raise PropertyError(
+            "AppPrincipal", f"{BROKER_PRINCIPAL} is the brokers' principal, not an app user"
+        )
+    broker_principal = raw.get("BrokerPrincipal")
+    if broker_principal not in (None, "", BROKER_PRINCIPAL):
+        raise PropertyError(
+            "BrokerPrincipal",
+            f"{echo(broker_principal)} is not {BROKER_PRINCIPAL} (the principal MSK's brokers "
+            "replicate as on a SASL/SCRAM cluster); leave it out for no brokers' ACLs",
+        )
+    return AclProperties(
+        app_principal=app_principal,
+        topic_name=_topic_name(raw.get("TopicName")),
+        brokers=bool(broker_principal),
+        deletion_policy=_deletion_policy(raw.get("DeletionPolicy")),
+        timeout_seconds=_whole_number(
+            raw,
+            "TimeoutSeconds",
+            minimum=MIN_TIMEOUT_SECONDS,
+            maximum=MAX_TIMEOUT_SECONDS,
+            default=DEFAULT_TIMEOUT_SECONDS,
+        ),
+        cluster_arn=_cluster_arn(raw.get("ClusterArn"), required=not local),
+        bootstrap_brokers=_broker_list(raw.get("BootstrapBrokers")),
+    )
+
+
+def _check_known(raw: Any, names: tuple[str, ...]) -> None:
+    if not isinstance(raw, Mapping):
+        raise PropertyError("ResourceProperties", f"expected a map, got {_kind(raw)}")
+    unknown = sorted(set(raw) - {*names, *FRAMEWORK_PROPERTIES})
+    if unknown:
+        raise PropertyError(unknown[0], f"unknown property (expected {', '.join(names)})")
 
 
 def _topic_name(value: Any) -> str:
@@ -309,12 +390,12 @@ def _secret_arn(value: Any, *, required: bool) -> str | None:
     return value
 
 
-def _acl_principal(value: Any) -> str | None:
+def _acl_principal(value: Any, key: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not _ACL_PRINCIPAL.match(value):
         raise PropertyError(
-            "AclPrincipal",
+            key,
             f"{echo(value)} is not a SASL/SCRAM principal (User:NAME, NAME 1-64 characters "
             "from A-Z, a-z, 0-9, '_', '.', '-')",
         )

@@ -4,7 +4,14 @@
 the topic, asks :mod:`topic_planning` for a plan and carries it out through the admin
 boundary (:mod:`topic_admin`). It returns what the CDK Provider framework expects
 (``PhysicalResourceId`` and ``Data``) or raises an exception whose message is the one-line
-reason CloudFormation shows.
+reason CloudFormation shows. :class:`Runtime` (environment, time budget, connection) serves
+the ACL resource (:mod:`acl_resource`) too.
+
+The topic resource keeps no ACLs: ``Custom::KafkaAcls`` does. A resource deployed by the
+previous version carries ``AclPrincipal``; its events still do what that says (Create and
+Update keep the app user's bindings, Delete under DeletionPolicy Delete removes the topic's),
+so a rollback to that template loses nothing, and an Update that drops the property never
+removes an ACL.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from document_exceptions.connection import (
 )
 from document_exceptions.echo import echo
 from document_exceptions.names import KAFKA_AUTH_IAM
-from topic_acls import app_bindings, missing_bindings
+from topic_acls import app_bindings, ensure_bindings, remove_bindings
 from topic_admin import Timeouts, TopicAdmin, TopicExistsError, open_admin
 from topic_planning import (
     AlterConfigs,
@@ -45,7 +52,7 @@ from topic_planning import (
     plan_delete,
     plan_update,
 )
-from topic_properties import PropertyError, TopicProperties, parse_properties
+from topic_properties import AclProperties, PropertyError, TopicProperties, parse_properties
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,7 +104,9 @@ class Runtime:
         """``KAFKA_AUTH_MODE=iam``: sign in with the function's role, read no secret."""
         return auth_mode(self.environ) == KAFKA_AUTH_IAM
 
-    def open_admin(self, props: TopicProperties, local: KafkaConnection | None) -> TopicAdmin:
+    def open_admin(
+        self, props: TopicProperties | AclProperties, local: KafkaConnection | None
+    ) -> TopicAdmin:
         """Connect within the budget: the smaller of TimeoutSeconds and the Lambda's time
         left less a margin (so the function always gets to raise its reason)."""
         budget = float(props.timeout_seconds)
@@ -150,7 +159,7 @@ def handle_event(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
             plan = plan_update(desired, previous, actual, _broker_count(admin, actual))
             _carry_out(plan, admin)
         if props.acl_principal is not None:
-            _ensure_acls(admin, props.acl_principal, desired.name)
+            _ensure_legacy_acls(admin, props.acl_principal, desired.name)
     finally:
         admin.close()
     data: dict[str, Any] = {
@@ -163,22 +172,11 @@ def handle_event(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     return {"PhysicalResourceId": physical_id, "Data": data}
 
 
-def _ensure_acls(admin: TopicAdmin, principal: str, topic: str) -> None:
-    """Give ``principal`` its ACLs on ``topic`` (topic_acls): describe first, adopt what
-    exists, create only what is missing. The topic exists by now, so the app user never
-    holds rights on a topic that is not there yet."""
-    desired = app_bindings(principal, topic)
-    existing = admin.describe_acls(principal)
-    missing = missing_bindings(desired, existing)
-    admin.create_acls(missing)
-    log.info(
-        "ACLs in place",
-        extra={
-            "principal": principal,
-            "created_acls": [b.describe() for b in missing],
-            "adopted_acls": [b.describe() for b in desired if b in existing],
-        },
-    )
+def _ensure_legacy_acls(admin: TopicAdmin, principal: str, topic: str) -> None:
+    """A topic resource with the legacy ``AclPrincipal`` (deployed by the previous version,
+    or a rollback to its template) keeps the app user's ACLs as that version did: adopt what
+    exists, create what is missing. Today's template leaves ACLs to ``Custom::KafkaAcls``."""
+    ensure_bindings(admin, app_bindings(principal, topic))
 
 
 def _create_or_adopt(admin: TopicAdmin, desired: TopicSpec) -> None:
@@ -227,24 +225,18 @@ def _delete(
         _carry_out(plan_delete(name, props.deletion_policy, owned, exists), admin)
         # Here the policy is Delete and the resource owns the topic (delete_needs_lookup).
         if props.acl_principal is not None:
-            _remove_acls(admin, props.acl_principal, name)
+            _remove_legacy_acls(admin, props.acl_principal, name)
     finally:
         admin.close()
     return answer
 
 
-def _remove_acls(admin: TopicAdmin, principal: str, topic: str) -> None:
-    """With the topic gone (DeletionPolicy Delete), remove the bindings this resource keeps
-    for it, each by an exact filter: never another principal's, host's or topic's ACLs."""
-    bindings = app_bindings(principal, topic)
-    removed = admin.delete_acls(bindings)
-    log.info(
-        "removed the topic's ACLs",
-        extra={
-            "principal": principal,
-            "acls": [b.describe() for b in bindings],
-            "removed": removed,
-        },
+def _remove_legacy_acls(admin: TopicAdmin, principal: str, topic: str) -> None:
+    """With the topic gone (DeletionPolicy Delete), a legacy topic resource removes the app
+    user's bindings on that topic. The cluster's IdempotentWrite binding stays: it is shared
+    with the ACL resource (``Custom::KafkaAcls``), which adopted it and removes it itself."""
+    remove_bindings(
+        admin, tuple(b for b in app_bindings(principal, topic) if b.resource_type == "TOPIC")
     )
 
 
@@ -294,7 +286,7 @@ def _previous_spec(raw: Any, local: bool) -> TopicSpec | None:
 
 
 def _aws_connection(
-    props: TopicProperties, runtime: Runtime, timeouts: Timeouts
+    props: TopicProperties | AclProperties, runtime: Runtime, timeouts: Timeouts
 ) -> KafkaConnection:
     """Brokers from the deploy-time string or ``kafka:GetBootstrapBrokers``; with IAM
     (``KAFKA_AUTH_MODE=iam``) the function's role signs in, otherwise the SCRAM username and

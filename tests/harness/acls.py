@@ -5,7 +5,8 @@
 :class:`AclAuthorizer` answers Kafka's authorization question (principal, operation,
 resource) with Apache Kafka's rules for the operations this project's clients use:
 
-- Describe is implied by Read, Write, Delete and Alter on the same resource;
+- All allows every operation on its resource; Describe is implied by Read, Write, Delete
+  and Alter on the same resource;
 - creating a topic needs Create on that topic or on the cluster;
 - an idempotent producer's InitProducerId needs IdempotentWrite on the cluster, or Write on
   any topic (Kafka 2.8+, KIP-679);
@@ -58,7 +59,9 @@ from kafka.protocol.producer import (
     ProduceResponse,
 )
 
-Operation = Literal["Read", "Write", "Create", "Delete", "Describe", "Alter", "IdempotentWrite"]
+Operation = Literal[
+    "All", "Read", "Write", "Create", "Delete", "Describe", "Alter", "IdempotentWrite"
+]
 ResourceType = Literal["topic", "cluster"]
 CLUSTER = "kafka-cluster"
 TOPIC_AUTHORIZATION_FAILED = 29
@@ -71,6 +74,7 @@ DESCRIBE_ACLS, CREATE_ACLS, DELETE_ACLS = 29, 30, 31
 ACL_API_VERSIONS = {DESCRIBE_ACLS: (1, 3), CREATE_ACLS: (1, 3), DELETE_ACLS: (1, 3)}
 # Kafka's wire codes (org.apache.kafka.common.acl / resource).
 OPERATION_CODES: dict[str, int] = {
+    "All": 2,
     "Read": 3,
     "Write": 4,
     "Create": 5,
@@ -110,6 +114,11 @@ class AclAuthorizer:
     ) -> AclAuthorizer:
         return cls(list(dict.fromkeys(acls)), allow_everyone_if_no_acl_found)
 
+    def set_allow_everyone_if_no_acl_found(self, value: bool) -> None:
+        """Switch the setting while sessions run, as an MSK configuration update does (MSK
+        rolls it through the brokers; here every later request sees it at once)."""
+        self.allow_everyone_if_no_acl_found = value
+
     def add(self, acl: Acl) -> None:
         if acl not in self.acls:
             self.acls.append(acl)
@@ -129,7 +138,7 @@ class AclAuthorizer:
                 continue
             if acl.name not in (name, "*"):
                 continue
-            if acl.operation == operation:
+            if acl.operation in (operation, "All"):
                 return True
             if operation == "Describe" and acl.operation in IMPLY_DESCRIBE:
                 return True
