@@ -25,6 +25,7 @@ from tools.rehearse.checks import (
 )
 from tools.rehearse.kafka_requests import ACTIONS_OF_REQUEST, describe, needed_actions
 from tools.rehearse.rehearsal import (
+    NATIVE_VARIANT,
     Assembly,
     Row,
     kafka_iam_calls,
@@ -415,8 +416,21 @@ def test_every_function_of_every_environment_is_rehearsed(rows: list[Row]) -> No
         "topic provider framework",
         "broker lookup (AwsCustomResource)",
     }
-    for environment in ("dev", "staging", "prod"):
+    for environment in ("dev", "staging", "prod", NATIVE_VARIANT):
         assert {row.function for row in rows if row.environment == environment} == expected
+
+
+def test_the_acl_resource_is_rehearsed_beside_a_native_topic(rows: list[Row]) -> None:
+    """dev on Kafka 3.x with MSK's native topic: the on-event function serves the ACL resource
+    alone; its ACL requests need DescribeCluster and AlterCluster and never a topic action."""
+    native = next(
+        row
+        for row in rows
+        if row.function == "topic on-event" and row.environment == NATIVE_VARIANT
+    )
+    actions = {call.split()[1] for call in native.calls if call.startswith("kafka-cluster ")}
+    assert actions - {"IAM"} == {"Connect", "DescribeCluster", "AlterCluster"}
+    assert native.gaps == []
 
 
 def test_the_producer_calls_what_its_code_does(rows: list[Row]) -> None:
@@ -442,7 +456,7 @@ def test_the_topic_resource_needs_delete_only_where_it_deletes(rows: list[Row]) 
     assert any(call.startswith("kafka-cluster DeleteTopic") for call in dev.calls)
     assert any(call.startswith("kafka-cluster CreateTopic") for call in dev.calls)
     assert any(call.startswith("kafka-cluster DescribeCluster") for call in dev.calls)
-    # The SCRAM app user's ACLs (CreateAcls needs AlterCluster); gone with the topic in dev.
+    # The ACL resource's CreateAcls/DeleteAcls need AlterCluster; gone with the topic in dev.
     assert any(call.startswith("kafka-cluster AlterCluster") for call in dev.calls)
     for row in rows:
         if row.function == "topic on-event" and row.environment != "dev":

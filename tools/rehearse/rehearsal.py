@@ -30,7 +30,11 @@ from tools.rehearse.template import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON_RUNTIME_PREFIX = "python"
-CUSTOM_RESOURCE_KINDS = ("Custom::KafkaTopic",)
+CUSTOM_RESOURCE_KINDS = ("Custom::KafkaTopic", "Custom::KafkaAcls")
+# Rehearsed beside cdk.json's environments: dev as a new environment on Kafka 3.x gets, with
+# MSK's native topic resource, the provider for the ACL resource alone.
+NATIVE_VARIANT = "dev-native"
+NATIVE_VARIANT_KAFKA_VERSION = "3.8.x"
 
 
 @dataclass(frozen=True)
@@ -60,15 +64,28 @@ class Row:
         return [gap for outcome in self.cells.values() for gap in outcome.gaps]
 
 
+def with_native_variant(environments: Mapping[str, Any]) -> dict[str, Any]:
+    """`environments` and NATIVE_VARIANT: dev on a Kafka 3.x with the native topic."""
+    dev = environments["dev"]
+    variant = {
+        **dev,
+        "kafka_version": NATIVE_VARIANT_KAFKA_VERSION,
+        "topic": {**dev.get("topic", {}), "resource": "native"},
+    }
+    return {**environments, NATIVE_VARIANT: variant}
+
+
 def synthesize(outdir: Path, **context_overrides: Any) -> Assembly:
-    """Every environment of cdk.json, synthesized as `cdk synth` does, assets bundled
-    (`context_overrides` replace context keys, e.g. `env` or `environments`, for tests)."""
+    """Every environment of cdk.json and NATIVE_VARIANT, synthesized as `cdk synth` does,
+    assets bundled (`context_overrides` replace context keys, e.g. `env` or `environments`,
+    for tests; given `environments`, no variant is added)."""
     import aws_cdk as cdk  # noqa: PLC0415 - slow import, only when synthesizing
 
     import app as app_module  # noqa: PLC0415
 
     context = dict(json.loads((REPO_ROOT / "cdk.json").read_text())["context"])
     context.update(json.loads((REPO_ROOT / "cdk.context.json").read_text()))
+    context["environments"] = with_native_variant(context["environments"])
     context.update(context_overrides)
     app = cdk.App(outdir=str(outdir), context=context)
     stacks = app_module.build(app)

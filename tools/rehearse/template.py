@@ -128,6 +128,11 @@ class Resolver:
         if kind == "AWS::MSK::Cluster":
             name = properties.get("ClusterName", logical)
             return self.arn("kafka", f"cluster/{name}/rehearsal-uuid")
+        if kind == "AWS::MSK::Topic" and attribute == "TopicArn":
+            # MSK's topic ARN: the cluster's, with topic/ for cluster/ and the name after.
+            cluster = str(self.resolve(properties["ClusterArn"]))
+            topic = self.resolve(properties["TopicName"])
+            return cluster.replace(":cluster/", ":topic/", 1) + f"/{topic}"
         if kind == "AWS::Lambda::Function":
             return self.arn("lambda", f"function:{logical}") if attribute == "Arn" else logical
         if kind == "AWS::IAM::Role":

@@ -289,16 +289,21 @@ def _producer_scenarios() -> list[tuple[str, Any, Check]]:
     ]
 
 
-def _topic_scenarios(properties: dict[str, Any]) -> list[tuple[str, Any, Check]]:
+def _custom_resource_scenarios(
+    resource_type: str, logical: str, properties: dict[str, Any]
+) -> dict[str, tuple[str, Any, Check]]:
+    """Create, Update (same properties) and Delete of one custom resource, as the Provider
+    framework passes them on, by request type."""
     base = {
         "ServiceToken": "arn:aws:lambda:eu-west-1:111111111111:function:framework",
         "ResponseURL": "https://cloudformation-custom-resource-response.example/",
         "StackId": "arn:aws:cloudformation:eu-west-1:111111111111:stack/rehearsal/1",
         "RequestId": "rehearsal",
-        "ResourceType": "Custom::KafkaTopic",
-        "LogicalResourceId": "Topic",
+        "ResourceType": resource_type,
+        "LogicalResourceId": logical,
         "ResourceProperties": properties,
     }
+    label = resource_type.removeprefix("Custom::Kafka")
 
     def answered(result: Any, _: dict[str, int]) -> str | None:
         return (
@@ -313,10 +318,10 @@ def _topic_scenarios(properties: dict[str, Any]) -> list[tuple[str, Any, Check]]
             physical["id"] = result["PhysicalResourceId"]
         return problem
 
-    return [
-        ("Create", {**base, "RequestType": "Create"}, created),
-        (
-            "Update",
+    return {
+        "Create": (f"{label} Create", {**base, "RequestType": "Create"}, created),
+        "Update": (
+            f"{label} Update",
             lambda: {
                 **base,
                 "RequestType": "Update",
@@ -325,8 +330,8 @@ def _topic_scenarios(properties: dict[str, Any]) -> list[tuple[str, Any, Check]]
             },
             answered,
         ),
-        (
-            "Delete",
+        "Delete": (
+            f"{label} Delete",
             lambda: {
                 **base,
                 "RequestType": "Delete",
@@ -334,7 +339,7 @@ def _topic_scenarios(properties: dict[str, Any]) -> list[tuple[str, Any, Check]]
             },
             answered,
         ),
-    ]
+    }
 
 
 def _moto_resources(resolver: Resolver, broker: dict[str, Any]) -> dict[str, str]:
@@ -399,15 +404,63 @@ def _iam_as_scram(
 def _scenarios(
     kind: str, resolver: Resolver, secret_arn: str | None
 ) -> list[tuple[str, Any, Check]]:
+    """The producer's events, or the events of each custom resource the on-event function
+    serves in CloudFormation's order: the topic's Create and Update, then the ACLs' (created
+    after the topic), the ACLs' Delete before the topic's."""
     if kind == "producer":
         return _producer_scenarios()
-    topic = next(r for _, r in resources_of_type(resolver.template, "Custom::KafkaTopic"))
-    properties = {
-        k: resolver.resolve(v) for k, v in topic["Properties"].items() if k != "ServiceToken"
-    }
-    if secret_arn is not None:  # an IAM topic resource run as SASL/SCRAM (rehearsal-only)
-        properties["SecretArn"] = secret_arn
-    return _topic_scenarios(properties)
+    topics, acls = {}, {}
+    for resource_type, found in (("Custom::KafkaTopic", topics), ("Custom::KafkaAcls", acls)):
+        for logical, resource in resources_of_type(resolver.template, resource_type):
+            properties = {
+                k: resolver.resolve(v)
+                for k, v in resource["Properties"].items()
+                if k != "ServiceToken"
+            }
+            if secret_arn is not None and resource_type == "Custom::KafkaTopic":
+                properties["SecretArn"] = secret_arn  # an IAM topic resource run as SCRAM
+            found.update(_custom_resource_scenarios(resource_type, logical, properties))
+    if acls and secret_arn is not None:
+        # The ACL resource signs in with IAM only: on a broker without AWS_MSK_IAM its
+        # requests cannot be rehearsed (the rehearsal broker speaks it).
+        acls = {}
+    order = [
+        (topics, "Create"),
+        (topics, "Update"),
+        (acls, "Create"),
+        (acls, "Update"),
+        (acls, "Delete"),
+        (topics, "Delete"),
+    ]
+    return [scenarios[request] for scenarios, request in order if scenarios]
+
+
+def _stand_in_native_topics(resolver: Resolver, broker: dict[str, Any]) -> None:
+    """CloudFormation makes an `AWS::MSK::Topic` through MSK's API; on the local broker the
+    rehearsal makes it (over IAM, not recorded: no function's request), so the producer has a
+    topic to publish to."""
+    names = [
+        str(resolver.resolve(resource["Properties"]["TopicName"]))
+        for _, resource in resources_of_type(resolver.template, "AWS::MSK::Topic")
+    ]
+    if not names or not _iam_credentials(resolver, broker):
+        return
+    from kafka import KafkaAdminClient  # noqa: PLC0415 - the asset's kafka-python
+    from kafka.admin import NewTopic  # noqa: PLC0415
+    from kafka.errors import TopicAlreadyExistsError  # noqa: PLC0415
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=[broker["bootstrap"]],
+        security_protocol="SASL_SSL",
+        sasl_mechanism="AWS_MSK_IAM",
+        ssl_cafile=broker["cafile"],
+    )
+    try:
+        for name in names:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([NewTopic(name, 1, int(LOCAL_REPLICATION_FACTOR))])
+    finally:
+        admin.close()
 
 
 def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:
@@ -448,6 +501,9 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
         os.environ.update({**runtime, **variables, "KAFKA_SSL_CAFILE": broker["cafile"]})
         RECORDER.env_reads = {}
         purge_modules(job["asset_dir"])
+        RECORDER.invocation = None
+        if job["kind"] == "custom-resource" and iam_function:
+            _stand_in_native_topics(resolver, broker)
         module_name, function_name = job["handler"].rsplit(".", 1)
         RECORDER.invocation = []
         try:
