@@ -246,3 +246,29 @@ def without_kafka_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("KAFKA_", "PRODUCER_", "MESSAGE_")):
             monkeypatch.delenv(name)
+
+
+# The guide's and the deployed functions' Kafka variables, none of which the harness sets.
+HANDLER_KAFKA_VARIABLES = (
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SECRET_ARN",
+    "KAFKA_CLUSTER_ARN",
+    "KAFKA_BOOTSTRAP_BROKERS",
+)
+
+
+def handler_iam_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, broker: Any) -> None:
+    """The topic/ACL handler's environment as the constructs set it with IAM, on the
+    harness `broker`: KAFKA_AUTH_MODE=iam, its test credentials and CA, no other Kafka
+    variable (the brokers come as a resource property)."""
+    for name in HANDLER_KAFKA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    throwaway_aws_credentials(monkeypatch, tmp_path)
+    environ = broker.iam_client_env()
+    del environ["KAFKA_BOOTSTRAP_BROKERS"]
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)

@@ -23,7 +23,7 @@ from tests.app_user_checks import (
 )
 from tests.harness import Acl, AclAuthorizer, SaslSslBroker
 from tests.harness.acls import CLUSTER
-from tests.ops_helpers import LambdaContext, throwaway_aws_credentials
+from tests.ops_helpers import LambdaContext, handler_iam_environment
 from tests.topic_bootstrap_asset import load
 from tests.topic_events import (
     acl_properties,
@@ -48,16 +48,6 @@ APP_ACLS = {
     Acl(PRINCIPAL, "IdempotentWrite", "cluster", CLUSTER),
 }
 BROKER_ACLS = {Acl(BROKERS, "All", "cluster", CLUSTER), Acl(BROKERS, "Read", "topic", TOPIC)}
-KAFKA_VARIABLES = (
-    "KAFKA_BOOTSTRAP_SERVERS",
-    "KAFKA_SECURITY_PROTOCOL",
-    "KAFKA_SASL_MECHANISM",
-    "KAFKA_SASL_USERNAME",
-    "KAFKA_SASL_PASSWORD",
-    "KAFKA_SECRET_ARN",
-    "KAFKA_CLUSTER_ARN",
-    "KAFKA_BOOTSTRAP_BROKERS",
-)
 
 
 @pytest.fixture
@@ -72,13 +62,7 @@ def broker(
 ) -> Iterator[SaslSslBroker]:
     """The harness, and the handler's environment as the construct sets it with IAM."""
     with SaslSslBroker(username=APP_USER, acls=table) as kafka:
-        for name in KAFKA_VARIABLES:
-            monkeypatch.delenv(name, raising=False)
-        throwaway_aws_credentials(monkeypatch, tmp_path)
-        environ = kafka.iam_client_env()
-        del environ["KAFKA_BOOTSTRAP_BROKERS"]
-        for name, value in environ.items():
-            monkeypatch.setenv(name, value)
+        handler_iam_environment(monkeypatch, tmp_path, kafka)
         yield kafka
 
 
@@ -400,13 +384,7 @@ def open_broker(
     open_table: AclAuthorizer, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> Iterator[SaslSslBroker]:
     with SaslSslBroker(username=APP_USER, acls=open_table) as kafka:
-        for name in KAFKA_VARIABLES:
-            monkeypatch.delenv(name, raising=False)
-        throwaway_aws_credentials(monkeypatch, tmp_path)
-        environ = kafka.iam_client_env()
-        del environ["KAFKA_BOOTSTRAP_BROKERS"]
-        for name, value in environ.items():
-            monkeypatch.setenv(name, value)
+        handler_iam_environment(monkeypatch, tmp_path, kafka)
         topic_event(kafka, "Create", topic(kafka))
         yield kafka
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient
 from kafka.admin import (
     ACL,
     ACLFilter,
@@ -27,14 +27,13 @@ from kafka.errors import (
     ClusterAuthorizationFailedError,
     InvalidRequestError,
     NoError,
-    TopicAuthorizationFailedError,
 )
 
-from document_exceptions.kafka_connect import close_producer
 from tests.app_user_checks import (
     cannot_create_a_topic,
     cannot_delete,
     cannot_read,
+    cannot_write,
     writes_idempotently,
 )
 from tests.harness import SaslSslBroker
@@ -100,18 +99,7 @@ def test_the_app_user_cannot_read_its_topic(acl_broker: SaslSslBroker, topic: st
 
 
 def test_the_app_user_cannot_write_another_topic(acl_broker: SaslSslBroker, topic: str) -> None:
-    producer = KafkaProducer(
-        **acl_broker.kafka_python_config(),
-        enable_idempotence=False,
-        max_block_ms=3000,
-        delivery_timeout_ms=3000,
-        request_timeout_ms=2000,
-    )
-    try:
-        with pytest.raises(TopicAuthorizationFailedError):
-            producer.send(f"{topic}-other", b"denied").get(timeout=10)
-    finally:
-        close_producer(producer, 2)
+    cannot_write(acl_broker, f"{topic}-other")
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from tests.app_user_checks import (
 )
 from tests.harness import Acl, AclAuthorizer, SaslSslBroker
 from tests.harness.acls import CLUSTER
-from tests.ops_helpers import LambdaContext, throwaway_aws_credentials
+from tests.ops_helpers import LambdaContext, handler_iam_environment
 from tests.topic_bootstrap_asset import load
 from tests.topic_events import cloudformation_event, topic_arn, topic_properties
 
@@ -45,16 +45,6 @@ APP_ACLS = {
     Acl(PRINCIPAL, "Describe", "topic", TOPIC),
     Acl(PRINCIPAL, "IdempotentWrite", "cluster", CLUSTER),
 }
-KAFKA_VARIABLES = (
-    "KAFKA_BOOTSTRAP_SERVERS",
-    "KAFKA_SECURITY_PROTOCOL",
-    "KAFKA_SASL_MECHANISM",
-    "KAFKA_SASL_USERNAME",
-    "KAFKA_SASL_PASSWORD",
-    "KAFKA_SECRET_ARN",
-    "KAFKA_CLUSTER_ARN",
-    "KAFKA_BOOTSTRAP_BROKERS",
-)
 
 
 @pytest.fixture
@@ -69,13 +59,7 @@ def broker(
     """A harness with an empty ACL table, and the handler's environment as the construct
     sets it with IAM (KAFKA_AUTH_MODE=iam; the brokers come as a property)."""
     with SaslSslBroker(username=APP_USER, acls=table) as kafka:
-        for name in KAFKA_VARIABLES:
-            monkeypatch.delenv(name, raising=False)
-        throwaway_aws_credentials(monkeypatch, tmp_path)
-        environ = kafka.iam_client_env()
-        del environ["KAFKA_BOOTSTRAP_BROKERS"]
-        for name, value in environ.items():
-            monkeypatch.setenv(name, value)
+        handler_iam_environment(monkeypatch, tmp_path, kafka)
         yield kafka
 
 

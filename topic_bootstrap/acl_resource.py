@@ -28,23 +28,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from document_exceptions.connection import ConfigurationError, KafkaConnection
-from document_exceptions.echo import echo
 from document_exceptions.names import KAFKA_AUTH_IAM, KAFKA_AUTH_VARIABLE
 from topic_acls import AclBinding, ensure_bindings, remove_bindings, resource_bindings
 from topic_planning import DeletionPolicy
 from topic_properties import AclProperties, PropertyError, parse_acl_properties
-from topic_resource import REQUEST_TYPES, EventError, Runtime
+from topic_resource import EventError, Runtime, request_type_of
 
 log = logging.getLogger(__name__)
 
 
 def handle_acl_event(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     """Handle a Create, Update or Delete event; see the module docstring."""
-    request_type = event.get("RequestType")
-    if request_type not in REQUEST_TYPES:
-        raise EventError(
-            f"RequestType: {echo(request_type)} is not one of {', '.join(REQUEST_TYPES)}"
-        )
+    request_type = request_type_of(event)
     local = runtime.local_connection()
     if request_type == "Delete":
         return _delete(event, runtime, local)

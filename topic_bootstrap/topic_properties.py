@@ -165,13 +165,7 @@ def parse_properties(raw: Any, *, local: bool, iam: bool = False) -> TopicProper
     return TopicProperties(
         topic=TopicSpec(name, partitions, replication, configs),
         deletion_policy=_deletion_policy(raw.get("DeletionPolicy")),
-        timeout_seconds=_whole_number(
-            raw,
-            "TimeoutSeconds",
-            minimum=MIN_TIMEOUT_SECONDS,
-            maximum=MAX_TIMEOUT_SECONDS,
-            default=DEFAULT_TIMEOUT_SECONDS,
-        ),
+        timeout_seconds=_timeout_seconds(raw),
         cluster_arn=_cluster_arn(raw.get("ClusterArn"), required=not local),
         secret_arn=_secret_arn(raw.get("SecretArn"), required=not (local or iam)),
         bootstrap_brokers=_broker_list(raw.get("BootstrapBrokers")),
@@ -227,15 +221,19 @@ def parse_acl_properties(raw: Any, *, local: bool) -> AclProperties:
         topic_name=_topic_name(raw.get("TopicName")),
         brokers=bool(broker_principal),
         deletion_policy=_deletion_policy(raw.get("DeletionPolicy")),
-        timeout_seconds=_whole_number(
-            raw,
-            "TimeoutSeconds",
-            minimum=MIN_TIMEOUT_SECONDS,
-            maximum=MAX_TIMEOUT_SECONDS,
-            default=DEFAULT_TIMEOUT_SECONDS,
-        ),
+        timeout_seconds=_timeout_seconds(raw),
         cluster_arn=_cluster_arn(raw.get("ClusterArn"), required=not local),
         bootstrap_brokers=_broker_list(raw.get("BootstrapBrokers")),
+    )
+
+
+def _timeout_seconds(raw: Mapping[str, Any]) -> int:
+    return _whole_number(
+        raw,
+        "TimeoutSeconds",
+        minimum=MIN_TIMEOUT_SECONDS,
+        maximum=MAX_TIMEOUT_SECONDS,
+        default=DEFAULT_TIMEOUT_SECONDS,
     )
 
 

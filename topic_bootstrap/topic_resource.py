@@ -119,13 +119,19 @@ class Runtime:
         return self.connect(connection, deadline=deadline, timeouts=timeouts)
 
 
-def handle_event(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
-    """Handle a Create, Update or Delete event; see the module docstring."""
+def request_type_of(event: Mapping[str, Any]) -> str:
+    """The event's RequestType: Create, Update or Delete."""
     request_type = event.get("RequestType")
     if request_type not in REQUEST_TYPES:
         raise EventError(
             f"RequestType: {echo(request_type)} is not one of {', '.join(REQUEST_TYPES)}"
         )
+    return str(request_type)
+
+
+def handle_event(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
+    """Handle a Create, Update or Delete event; see the module docstring."""
+    request_type = request_type_of(event)
     local = runtime.local_connection()
     if request_type == "Delete":
         return _delete(event, runtime, local)
