@@ -10,7 +10,14 @@ replayed event by event, and the order that keeps the app user working when
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -415,3 +422,59 @@ def test_the_setting_before_the_acls_locks_the_app_user_out(
     cannot_write(open_broker, TOPIC)
     acl_event(open_broker, "Create", acls(open_broker))  # the ACLs repair it
     writes_idempotently(open_broker, TOPIC)
+
+
+# The last commit whose topic resource kept the ACLs itself (AclPrincipal), before this one.
+PREVIOUS_VERSION = "89d0677"
+ROLLBACK_SCRIPT = """
+import json, sys
+import handler
+event = json.load(sys.stdin)
+print(json.dumps(handler.on_event(event, None)))
+"""
+
+
+def test_rollback_the_previous_handler_ignores_the_acl_resources_delete(
+    broker: SaslSslBroker, table: AclAuthorizer, tmp_path
+) -> None:
+    """A rollback restores the previous handler before CloudFormation deletes the ACL resource
+    it created: that handler does not know Custom::KafkaAcls, reads the event as a topic's,
+    finds properties it does not accept and touches nothing (DeletionPolicy Delete here)."""
+    repository = Path(__file__).resolve().parents[1]
+    found = subprocess.run(
+        ["git", "cat-file", "-e", f"{PREVIOUS_VERSION}^{{commit}}"],
+        cwd=repository,
+        capture_output=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        pytest.skip(f"commit {PREVIOUS_VERSION} is not in this clone (shallow checkout)")
+    archive = subprocess.run(
+        ["git", "archive", PREVIOUS_VERSION, "topic_bootstrap", "document_exceptions"],
+        cwd=repository,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tmp_path / "previous", filter="data")
+    properties = acls(broker, DeletionPolicy="Delete")
+    acl_event(broker, "Create", properties)
+    before = list(table.acls)
+
+    event = cloudformation_event(
+        "Delete", properties, physical_id=acls_id(), resource_type=ACL_TYPE
+    )
+    previous = tmp_path / "previous"
+    ran = subprocess.run(
+        [sys.executable, "-c", ROLLBACK_SCRIPT],
+        input=json.dumps(event),
+        env={**os.environ, "PYTHONPATH": f"{previous / 'topic_bootstrap'}{os.pathsep}{previous}"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert json.loads(ran.stdout.strip().splitlines()[-1]) == {"PhysicalResourceId": acls_id()}
+    assert "AppPrincipal: unknown property" in ran.stdout + ran.stderr
+    assert table.acls == before
