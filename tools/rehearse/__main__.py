@@ -21,7 +21,7 @@ def main() -> int:
 
 def rehearsal_broker() -> Any:
     """The tests' SASL_SSL harness, with an ACL table so it answers Kafka's ACL APIs (the
-    topic resource keeps the SCRAM user's ACLs), open where no ACL is: MSK's default
+    ACL resource keeps the app user's and the brokers' ACLs), open where no ACL is: MSK's default
     ``allow.everyone.if.no.acl.found=true``, as this app deploys it."""
     from tests.harness import AclAuthorizer, SaslSslBroker  # noqa: PLC0415 - the tests' broker
 

@@ -54,7 +54,8 @@ ACTIONS_OF_REQUEST: Mapping[str, tuple[tuple[str, str], ...]] = {
     "LeaveGroupRequest": (("kafka-cluster:AlterGroup", "group"),),
     "OffsetCommitRequest": (("kafka-cluster:AlterGroup", "group"),),
     # Kafka's ACL APIs need DESCRIBE / ALTER on the cluster, which MSK maps to these actions
-    # (developer guide, IAM access control); the topic resource keeps the SCRAM user's ACLs.
+    # (developer guide, IAM access control); the ACL resource keeps the app user's and the
+    # brokers' ACLs.
     "DescribeAclsRequest": (("kafka-cluster:DescribeCluster", "cluster"),),
     "CreateAclsRequest": (("kafka-cluster:AlterCluster", "cluster"),),
     "DeleteAclsRequest": (("kafka-cluster:AlterCluster", "cluster"),),
