@@ -81,9 +81,7 @@ class DocumentExceptionsStack(Stack):
         # with SASL/SCRAM only: README). Enforcing allow.everyone.if.no.acl.found=false must
         # depend on `self.acls.resource`, so the ACLs exist before the setting applies.
         self.acls = (
-            KafkaAcls(
-                self, "Acls", provider=topic_bootstrap, topic=self.topic, settings=config.topic
-            )
+            KafkaAcls(self, "Acls", provider=topic_bootstrap, topic=self.topic)
             if uses_iam and topic_bootstrap is not None
             else None
         )

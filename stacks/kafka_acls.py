@@ -24,7 +24,6 @@ from aws_cdk import CustomResource, Duration
 from constructs import Construct
 
 from document_exceptions.names import ACL_RESOURCE_TYPE, BROKER_PRINCIPAL
-from stacks.config import TopicSettings
 from stacks.kafka_topic import (
     DEFAULT_TOPIC_TIMEOUT,
     RESPONSE_MARGIN,
@@ -39,7 +38,8 @@ ACL_CLUSTER_ACTIONS = ("kafka-cluster:AlterCluster", "kafka-cluster:DescribeClus
 
 
 class KafkaAcls(Construct):
-    """The app user's and the brokers' ACLs on one topic and the cluster (see the module).
+    """The app user's and the brokers' ACLs on `topic` and the cluster (see the module); they
+    follow the topic's `deletion_policy`.
 
     `app_principal` is `User:<scram_username>`; `resource` the `CustomResource`.
     """
@@ -51,10 +51,10 @@ class KafkaAcls(Construct):
         *,
         provider: TopicBootstrapProvider,
         topic: KafkaTopic,
-        settings: TopicSettings,
         timeout: Duration = DEFAULT_TOPIC_TIMEOUT,
     ) -> None:
         access = provider.access
+        settings = topic.settings
         if not access.uses_iam:
             raise ValueError(
                 "Kafka ACLs need kafka_auth 'iam': with SASL/SCRAM only the handler signs in as "

@@ -206,7 +206,8 @@ class KafkaTopic(Construct):
 
     `topic_name`, `partitions` and `replication_factor` are strings; `topic_name` is read
     from the resource (custom: its `Data`; native: its `TopicArn`), so a resource using it is
-    created after the topic. `resource` is the `CustomResource` or the `CfnTopic`.
+    created after the topic. `resource` is the `CustomResource` or the `CfnTopic`;
+    `settings` the `TopicSettings` it was made from.
     """
 
     def __init__(
@@ -231,6 +232,7 @@ class KafkaTopic(Construct):
             )
         super().__init__(scope, id)
         self.native = native
+        self.settings = settings
         if native:
             self._native_topic(settings, cluster_arn)
         else:

@@ -66,7 +66,7 @@ def built() -> Built:
         stack, "TopicBootstrap", access=iam_access(stack), log_groups=build_log_groups(stack)
     )
     topic = KafkaTopic(stack, "Topic", settings=NATIVE_TOPIC, cluster_arn=CLUSTER_ARN)
-    acls = KafkaAcls(stack, "Acls", provider=provider, topic=topic, settings=NATIVE_TOPIC)
+    acls = KafkaAcls(stack, "Acls", provider=provider, topic=topic)
     cdk.Aspects.of(stack).add(AwsSolutionsChecks())
     template = Template.from_stack(stack)
     return Built(
@@ -152,8 +152,18 @@ def test_the_construct_refuses(changes: dict[str, Any], message: str) -> None:
     )
     topic = KafkaTopic(stack, "Topic", settings=NATIVE_TOPIC, cluster_arn=CLUSTER_ARN)
     with pytest.raises(ValueError, match=message):
-        KafkaAcls(stack, "Acls", provider=provider, topic=topic, settings=NATIVE_TOPIC)
+        KafkaAcls(stack, "Acls", provider=provider, topic=topic)
     assert stack.node.try_find_child("Acls") is None
+
+
+def test_a_timeout_at_or_above_the_handler_timeout_is_refused() -> None:
+    stack = cdk.Stack(cdk.App(context=SKIP_BUNDLING), "TooSlow")
+    provider = TopicBootstrapProvider(
+        stack, "TopicBootstrap", access=iam_access(stack), log_groups=build_log_groups(stack)
+    )
+    topic = KafkaTopic(stack, "Topic", settings=NATIVE_TOPIC, cluster_arn=CLUSTER_ARN)
+    with pytest.raises(ValueError, match=r"timeout 300 s must be below the handler's Lambda"):
+        KafkaAcls(stack, "Acls", provider=provider, topic=topic, timeout=cdk.Duration.minutes(5))
 
 
 def test_the_platform_access_defaults_to_allowing_anonymous_clients() -> None:
