@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Fn, Stack, Tags
 from constructs import Construct
 
 from document_exceptions.connection import MSK_SASL_MECHANISM, MSK_SECURITY_PROTOCOL
+from stacks.acl_enforcement import AclEnforcement
 from stacks.config import EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
 from stacks.kafka_cluster import KafkaCluster, log_retention, removal_policy
@@ -72,6 +73,21 @@ class DocumentExceptionsStack(Stack):
             settings=config.topic,
             provider=topic_bootstrap,
             cluster_arn=self.cluster.cluster_arn,
+        )
+        # With IAM: allow.everyone.if.no.acl.found applied after the resources that create the
+        # SCRAM user's Kafka ACLs (with the custom topic resource, that resource itself).
+        acl_resources = () if self.topic.native else (self.topic.resource,)
+        self.acl_enforcement = (
+            AclEnforcement(
+                self,
+                "AclEnforcement",
+                cluster=self.cluster,
+                allow_everyone_if_no_acl_found=config.allow_everyone_if_no_acl_found,
+                after=acl_resources,
+                log_groups=self.log_groups,
+            )
+            if self.cluster.enforced_configuration is not None
+            else None
         )
         # The topic's name is read from the topic resource, so the function waits for the topic.
         self.producer = ProducerFunction(
