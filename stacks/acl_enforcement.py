@@ -25,7 +25,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
-from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct, IDependable
 
 from document_exceptions.names import (
@@ -244,18 +243,8 @@ class AclEnforcement(Construct):
             "level ALL to an encrypted log group (AwsSolutions-SF1), and X-Ray by an override "
             "would add xray:* on '*' to its role",
         )
-        NagSuppressions.add_resource_suppressions(
+        nag.suppress_function_versions(
             self,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    reason=(
-                        "CDK Provider framework grants lambda:InvokeFunction on the handler and "
-                        "framework functions' versions and aliases (<fn>.Arn:*); those "
-                        "functions only"
-                    ),
-                    applies_to=[RegexAppliesTo(regex=r"/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/")],
-                ),
-            ],
-            apply_to_children=True,
+            "CDK Provider framework grants lambda:InvokeFunction on the handler and framework "
+            "functions' versions and aliases (<fn>.Arn:*); those functions only",
         )
