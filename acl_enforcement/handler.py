@@ -19,8 +19,9 @@ from aws_lambda_powertools import Logger
 
 import cluster_configuration
 from document_exceptions.aws_clients import aws_client
+from document_exceptions.names import SERVICE_NAME_VARIABLE
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "acl-enforcement")
+logger = Logger(service=os.environ.get(SERVICE_NAME_VARIABLE) or "acl-enforcement")
 UNEXPECTED_TEXT_CHARS = 300
 LOG_KEYS = ("request_type", "request_id", "logical_resource_id", "physical_resource_id")
 

@@ -35,6 +35,8 @@ from document_exceptions.names import (
     ENFORCEMENT_KAFKA_VERSION,
     ENFORCEMENT_OPEN_ARN,
     ENFORCEMENT_OPEN_REVISION,
+    LOG_LEVEL_VARIABLE,
+    SERVICE_NAME_VARIABLE,
 )
 from stacks import nag
 from stacks.assets import ACL_ENFORCEMENT_ASSET, RUNTIME
@@ -195,7 +197,7 @@ class AclEnforcement(Construct):
             memory_size=HANDLER_MEMORY_MB,
             log_group=log_group,
             role=self.role,
-            environment={"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, "LOG_LEVEL": "INFO"},
+            environment={SERVICE_NAME_VARIABLE: SERVICE_NAME, LOG_LEVEL_VARIABLE: "INFO"},
         )
 
     def _grant(self, cluster: KafkaCluster, configuration_arns: Sequence[str]) -> None:
