@@ -17,7 +17,8 @@ from stacks.acl_enforcement import (
     RESOURCE_TYPE,
     check_timeouts,
 )
-from tests.stack_fixtures import ENVIRONMENTS
+from stacks.assets import ACL_ENFORCEMENT_ASSET
+from tests.stack_fixtures import ENVIRONMENTS, asset_s3_key
 
 CLUSTER = "KafkaCluster21A1BE89"
 OPEN_CONFIGURATION = "KafkaConfiguration2E1CE142"
@@ -254,3 +255,17 @@ def test_with_the_native_topic_the_cluster_stays_open(env, kafka3_variants):
     _, resource = enforcement(template)
     assert resource["Properties"]["AllowEveryoneIfNoAclFound"] == "true"
     assert depends_on(resource) == {CLUSTER}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_both_handlers_run_the_acl_enforcement_asset(env, synthesized):
+    functions = functions_of_the_enforcement(synthesized.template_json[env])
+    keys = {
+        f["Properties"]["Handler"]: f["Properties"]["Code"]["S3Key"]
+        for f in functions.values()
+        if f["Properties"]["Handler"].startswith("handler.")
+    }
+    assert keys == {
+        "handler.on_event": asset_s3_key(ACL_ENFORCEMENT_ASSET),
+        "handler.is_complete": asset_s3_key(ACL_ENFORCEMENT_ASSET),
+    }
