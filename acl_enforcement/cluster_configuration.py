@@ -155,12 +155,15 @@ def _configuration(
 def on_event(event: Any, kafka: Any, cloudformation: Any) -> dict[str, Any]:
     """Start what the event asks for; `Data` carries the MSK operation to wait for, if any."""
     request = parse_event(event)
+    physical_id = physical_resource_id(request.cluster_arn)
     if request.request_type == "Delete":
         operation = reopen(request, kafka, cloudformation)
+        # The framework refuses a Delete that answers with another id than it was given.
+        physical_id = event.get("PhysicalResourceId") or physical_id
     else:
         operation = switch(kafka, request.cluster_arn, request.target, describe(kafka, request))
     return {
-        "PhysicalResourceId": physical_resource_id(request.cluster_arn),
+        "PhysicalResourceId": physical_id,
         "Data": {ENFORCEMENT_OPERATION_ARN: operation} if operation else {},
     }
 

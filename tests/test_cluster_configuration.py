@@ -138,6 +138,13 @@ def test_delete_re_opens_an_enforced_cluster(kafka, cloudformation):
     assert on_event(event("Delete"), kafka, cloudformation) == started()
 
 
+def test_delete_answers_with_the_physical_id_it_was_given(kafka, cloudformation):
+    """The Provider framework fails a Delete whose answer changes the physical id."""
+    expect_stack(cloudformation, "DELETE_IN_PROGRESS")
+    request = {**event("Delete"), "PhysicalResourceId": "an-id-from-before"}
+    assert on_event(request, kafka, cloudformation)["PhysicalResourceId"] == "an-id-from-before"
+
+
 def test_delete_while_the_stack_is_deleted_leaves_the_cluster(kafka, cloudformation):
     expect_stack(cloudformation, "DELETE_IN_PROGRESS")
     assert on_event(event("Delete"), kafka, cloudformation) == NOTHING_TO_DO
