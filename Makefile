@@ -48,7 +48,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 # Wheels for the Lambda runtime (Python $(LAMBDA_PYTHON), x86_64), so synth bundles with no network.
-LAMBDA_REQUIREMENTS := lambda_src/requirements.txt topic_bootstrap/requirements.txt
+LAMBDA_REQUIREMENTS := lambda_src/requirements.txt topic_bootstrap/requirements.txt acl_enforcement/requirements.txt
 .wheelhouse/.complete: $(LAMBDA_REQUIREMENTS) $(VENV)/.installed
 	@echo "Downloading the Lambda runtime's wheels into .wheelhouse/ (about 10 s, once)"
 	@$(PY) -m pip download --quiet --disable-pip-version-check --only-binary=:all: \

@@ -20,6 +20,10 @@ from typing import Any
 
 from demo import REPO_ROOT
 from demo.console import INDENT, WIDTH, Console, StepFailedError
+from document_exceptions.names import SERVICE_NAME as PRODUCER_SERVICE
+from document_exceptions.names import SERVICE_NAME_VARIABLE
+from stacks.acl_enforcement import SERVICE_NAME as ACL_ENFORCEMENT_SERVICE
+from stacks.kafka_topic import SERVICE_NAME as TOPIC_SERVICE
 
 SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
 PATH_METADATA = {"aws:cdk:enable-path-metadata": True}
@@ -152,14 +156,22 @@ def describe_topics(template: Mapping[str, Any]) -> str:
 
 
 def describe_functions(template: Mapping[str, Any]) -> str:
-    roles = {"handler.handler": "producer", "handler.on_event": "topic-bootstrap"}
-    own, helpers = [], 0
+    """The project's functions by the service name they log under (the ACL enforcement's two
+    handlers once); the rest are CDK's."""
+    roles = {
+        PRODUCER_SERVICE: "producer",
+        TOPIC_SERVICE: "topic",
+        ACL_ENFORCEMENT_SERVICE: "ACLs",
+    }
+    own: set[str] = set()
+    helpers = 0
     for resource in resources_of(template, "AWS::Lambda::Function").values():
-        role = roles.get(resource["Properties"].get("Handler", ""))
+        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        role = roles.get(variables.get(SERVICE_NAME_VARIABLE))
         if role is None:
             helpers += 1
         else:
-            own.append(role)
+            own.add(role)
     return f"functions {' + '.join(sorted(own)) or 'NONE of the project'} + {helpers} CDK"
 
 

@@ -38,3 +38,16 @@ BROKER_PRINCIPAL = "User:ANONYMOUS"
 # dispatches on them; stacks/kafka_topic.py and stacks/kafka_acls.py declare them).
 TOPIC_RESOURCE_TYPE = "Custom::KafkaTopic"
 ACL_RESOURCE_TYPE = "Custom::KafkaAcls"
+
+# The custom resource that points the cluster at the configuration with
+# `allow.everyone.if.no.acl.found=false` after the Kafka ACLs exist (acl_enforcement/,
+# stacks/acl_enforcement.py): the properties the construct sets and the handler reads, and
+# the Data key that carries MSK's operation from `on_event` to `is_complete`.
+ENFORCEMENT_CLUSTER_ARN = "ClusterArn"
+ENFORCEMENT_KAFKA_VERSION = "KafkaVersion"
+ENFORCEMENT_OPEN_ARN = "OpenConfigurationArn"
+ENFORCEMENT_OPEN_REVISION = "OpenConfigurationRevision"
+ENFORCEMENT_ENFORCED_ARN = "EnforcedConfigurationArn"
+ENFORCEMENT_ENFORCED_REVISION = "EnforcedConfigurationRevision"
+ENFORCEMENT_ALLOW_EVERYONE = "AllowEveryoneIfNoAclFound"
+ENFORCEMENT_OPERATION_ARN = "ClusterOperationArn"

@@ -217,4 +217,14 @@ TOPIC_ASSET = LambdaAsset(
     requirements=REPO_ROOT / "topic_bootstrap" / "requirements.txt",
 )
 
-ASSETS = (PRODUCER_ASSET, TOPIC_ASSET)
+# The ACL enforcement custom resource (`handler.on_event`, `handler.is_complete`):
+# acl_enforcement/ and the library modules it imports (its MSK and CloudFormation clients).
+ACL_ENFORCEMENT_ASSET = LambdaAsset(
+    name="acl enforcement custom resource",
+    runtime_dir=REPO_ROOT / "acl_enforcement",
+    runtime_modules=("cluster_configuration.py", "handler.py"),
+    library_modules=("__init__.py", "aws_clients.py", "names.py"),
+    requirements=REPO_ROOT / "acl_enforcement" / "requirements.txt",
+)
+
+ASSETS = (PRODUCER_ASSET, TOPIC_ASSET, ACL_ENFORCEMENT_ASSET)

@@ -95,6 +95,10 @@ DEFAULT_SERVER_PROPERTIES = MappingProxyType(
     }
 )
 
+# Kafka's broker property that closes what no ACL names; this app sets it only in the
+# configuration a custom resource applies after the ACLs (stacks/acl_enforcement.py).
+ALLOW_EVERYONE_PROPERTY = "allow.everyone.if.no.acl.found"
+
 RemovalMode = Literal["retain", "destroy"]
 TopicDeletionPolicy = Literal["Retain", "Delete"]
 TopicResource = Literal["custom", "native"]
@@ -282,6 +286,11 @@ class EnvironmentConfig:
     kafka_auth: KafkaAuthMode = "iam"
     """How this app's producer, topic resource and operators authenticate: "iam" (IAM access
     control on 9098 beside SASL/SCRAM) or "scram" (SASL/SCRAM only, as before)."""
+    allow_everyone_if_no_acl_found: bool | None = None
+    """Kafka's `allow.everyone.if.no.acl.found` for the SASL/SCRAM clients (the Django apps).
+    Unset: false where this app keeps the SCRAM user's Kafka ACLs (`kafka_auth` "iam", beside
+    either kind of topic), else true. false is applied after the ACLs, by a custom resource
+    (README "Kafka ACLs of the SCRAM user"); synth refuses it where no ACLs are kept."""
     removal: RemovalMode = "retain"
     """What deleting the stack does to stateful resources (keys, logs, secret)."""
     termination_protection: bool = False
@@ -466,14 +475,33 @@ def load_environment(name: str, raw: Any, *, shares_account: bool = False) -> En
         )
     elif config.network.vpc_cidr is None:
         defaults["network"] = dataclasses.replace(config.network, vpc_cidr=DEFAULT_VPC_CIDR)
+    topic_resource = config.topic.resource or default_topic_resource(config.kafka_version)
     if config.topic.resource is None:
-        defaults["topic"] = dataclasses.replace(
-            config.topic, resource=default_topic_resource(config.kafka_version)
+        defaults["topic"] = dataclasses.replace(config.topic, resource=topic_resource)
+    if config.allow_everyone_if_no_acl_found is None:
+        defaults["allow_everyone_if_no_acl_found"] = (
+            acl_enforcement_refusal(config.kafka_auth) is not None
         )
     if defaults:
         config = dataclasses.replace(config, **defaults)
     _validate(reader, config, raw)
     return config
+
+
+def acl_enforcement_refusal(kafka_auth: KafkaAuthMode) -> str | None:
+    """Why `allow.everyone.if.no.acl.found=false` would lock SCRAM clients out, or None where
+    this app keeps the SCRAM user's and the brokers' Kafka ACLs (the ACL resource, beside
+    either kind of topic) and so may enforce them.
+
+    The one place that decides it: the default of `allow_everyone_if_no_acl_found` and its
+    validation both ask here.
+    """
+    if kafka_auth != "iam":
+        return (
+            "false needs kafka_auth 'iam': with SASL/SCRAM only this app sets no Kafka ACLs, "
+            "so every SCRAM client (this app's own too) would lose all rights"
+        )
+    return None
 
 
 def default_topic_resource(kafka_version: str) -> TopicResource:
@@ -571,6 +599,7 @@ def _validate(reader: _Reader, config: EnvironmentConfig, raw: Mapping[str, Any]
         )
     _validate_topic(reader, config)
     _validate_server_properties(reader, config)
+    _validate_acl_enforcement(reader, config)
     _validate_client_access(reader, config.client_access)
     _validate_producer(reader, config.producer)
     _validate_monitoring(reader, config)
@@ -694,6 +723,11 @@ def _validate_topic(reader: _Reader, config: EnvironmentConfig) -> None:
 
 def _validate_server_properties(reader: _Reader, config: EnvironmentConfig) -> None:
     properties = config.server_properties
+    if ALLOW_EVERYONE_PROPERTY in properties:
+        reader.fail(
+            f"server_properties.{ALLOW_EVERYONE_PROPERTY}",
+            "set it with the allow_everyone_if_no_acl_found key (it is applied after the ACLs)",
+        )
     for key, limit, what in (
         ("default.replication.factor", config.broker_nodes, "broker_nodes"),
         ("min.insync.replicas", config.topic.replication_factor, "topic.replication_factor"),
@@ -703,6 +737,13 @@ def _validate_server_properties(reader: _Reader, config: EnvironmentConfig) -> N
             continue
         if not value.isdigit() or not 1 <= int(value) <= limit:
             reader.fail(f"server_properties.{key}", f"{value!r} is outside 1..{what} ({limit})")
+
+
+def _validate_acl_enforcement(reader: _Reader, config: EnvironmentConfig) -> None:
+    if config.allow_everyone_if_no_acl_found is False:
+        refusal = acl_enforcement_refusal(config.kafka_auth)
+        if refusal is not None:
+            reader.fail("allow_everyone_if_no_acl_found", refusal)
 
 
 def _validate_client_access(reader: _Reader, access: ClientAccess) -> None:

@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Fn, Stack, Tags
 from constructs import Construct
 
 from document_exceptions.connection import MSK_SASL_MECHANISM, MSK_SECURITY_PROTOCOL
+from stacks.acl_enforcement import AclEnforcement
 from stacks.config import EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
 from stacks.kafka_acls import KafkaAcls
@@ -78,11 +79,23 @@ class DocumentExceptionsStack(Stack):
             cluster_arn=self.cluster.cluster_arn,
         )
         # With IAM, the SCRAM app user's and the brokers' Kafka ACLs, after the topic (none
-        # with SASL/SCRAM only: README). Enforcing allow.everyone.if.no.acl.found=false must
-        # depend on `self.acls.resource`, so the ACLs exist before the setting applies.
+        # with SASL/SCRAM only: README).
         self.acls = (
             KafkaAcls(self, "Acls", provider=topic_bootstrap, topic=self.topic)
             if uses_iam and topic_bootstrap is not None
+            else None
+        )
+        # allow.everyone.if.no.acl.found applied after the ACLs exist (never before: README).
+        self.acl_enforcement = (
+            AclEnforcement(
+                self,
+                "AclEnforcement",
+                cluster=self.cluster,
+                allow_everyone_if_no_acl_found=config.allow_everyone_if_no_acl_found,
+                after=(self.acls.resource,) if self.acls is not None else (),
+                log_groups=self.log_groups,
+            )
+            if self.cluster.enforced_configuration is not None
             else None
         )
         # The topic's name is read from the topic resource, so the function waits for the topic.

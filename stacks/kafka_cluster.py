@@ -9,6 +9,7 @@ logging off. `CfnBatchScramSecret` associates the secret natively.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -21,7 +22,7 @@ from constructs import Construct
 
 from document_exceptions.names import KAFKA_AUTH_IAM
 from stacks import nag
-from stacks.config import SCRAM_PORT, EnvironmentConfig
+from stacks.config import ALLOW_EVERYONE_PROPERTY, SCRAM_PORT, EnvironmentConfig
 from stacks.kafka_access import KafkaClientAccess
 from stacks.log_groups import EncryptedLogGroups
 from stacks.network import Network
@@ -53,12 +54,19 @@ def allows_anonymous_clients(cluster: msk.CfnCluster) -> bool:
     )
 
 
+def server_properties_text(properties: Mapping[str, str]) -> str:
+    """An MSK configuration's `ServerProperties`: one `key=value` line per property, sorted."""
+    return "".join(f"{key}={value}\n" for key, value in sorted(properties.items()))
+
+
 class KafkaCluster(Construct):
     """An MSK provisioned cluster reachable over TLS only: SASL/SCRAM on 9096 and, with
     `kafka_auth` "iam" (the default), IAM access control on 9098 beside it.
 
     Exposes `cluster` (the `CfnCluster`), `cluster_arn`, `security_group`, `secret`,
-    `configuration`, `data_key`, `secret_key`, `log_group`, `scram_association`,
+    `configuration` (the open one the template references), `enforced_configuration` (with
+    IAM: the same plus `allow.everyone.if.no.acl.found=false`, else None), `data_key`,
+    `secret_key`, `log_group`, `scram_association`,
     `bootstrap_brokers` (a deploy-time token with the SASL/SCRAM broker string) and
     `iam_bootstrap_brokers` (the IAM broker string; None with `kafka_auth` "scram").
     """
@@ -109,11 +117,10 @@ class KafkaCluster(Construct):
             "Configuration",
             name=f"{config.cluster_name}-configuration",
             description=f"Broker settings of {config.cluster_name}",
-            server_properties="".join(
-                f"{key}={value}\n" for key, value in sorted(config.server_properties.items())
-            ),
+            server_properties=server_properties_text(config.server_properties),
         )
         self.configuration.apply_removal_policy(policy)
+        self.enforced_configuration = self._add_enforced_configuration(policy)
 
         subnet_ids = [subnet.subnet_id for subnet in broker_subnets.subnets or ()]
         self.cluster = msk.CfnCluster(
@@ -167,6 +174,10 @@ class KafkaCluster(Construct):
             ),
         )
         self.cluster.apply_removal_policy(policy)
+        if self.enforced_configuration is not None:
+            # Not referenced by the cluster (a custom resource applies it after the ACLs), yet
+            # in use once applied: the cluster is created after it and deleted before it.
+            self.cluster.node.add_dependency(self.enforced_configuration)
         self.cluster_arn = self.cluster.ref
 
         self.secret_key = kms.Key(
@@ -210,6 +221,31 @@ class KafkaCluster(Construct):
             if config.kafka_auth == KAFKA_AUTH_IAM
             else None
         )
+
+    def _add_enforced_configuration(self, policy: RemovalPolicy) -> msk.CfnConfiguration | None:
+        """With IAM: the same broker settings plus `allow.everyone.if.no.acl.found=false`.
+
+        The cluster keeps referencing the open configuration (MSK's default, `true`), so
+        CloudFormation never restarts the brokers with `false` before the SCRAM user's ACLs
+        exist; `stacks.acl_enforcement.AclEnforcement` points the cluster at this one after
+        them. Its own name; an empty KafkaVersionsList like the open one.
+        """
+        if self.config.kafka_auth != KAFKA_AUTH_IAM:
+            return None
+        configuration = msk.CfnConfiguration(
+            self,
+            "EnforcedConfiguration",
+            name=f"{self.config.cluster_name}-configuration-acls-enforced",
+            description=(
+                f"Broker settings of {self.config.cluster_name} with Kafka ACLs enforced for "
+                "SASL/SCRAM clients"
+            ),
+            server_properties=server_properties_text(
+                {**self.config.server_properties, ALLOW_EVERYONE_PROPERTY: "false"}
+            ),
+        )
+        configuration.apply_removal_policy(policy)
+        return configuration
 
     def _allow_configured_clients(self) -> None:
         """One ingress rule resource per client in config: adding one never replaces the cluster."""

@@ -38,10 +38,10 @@ from aws_cdk import CustomResource, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_msk as msk
 from aws_cdk import custom_resources as cr
-from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct, IDependable
 
 from document_exceptions.names import KAFKA_AUTH_VARIABLE, TOPIC_RESOURCE_TYPE
+from stacks import nag
 from stacks.assets import RUNTIME, TOPIC_ASSET
 from stacks.config import TopicSettings
 from stacks.kafka_access import KafkaClientAccess
@@ -176,19 +176,10 @@ class TopicBootstrapProvider(Construct):
         self._cluster_statement.add_actions(*actions)
 
     def _suppress_nag_findings(self) -> None:
-        NagSuppressions.add_resource_suppressions(
+        nag.suppress_function_versions(
             self,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    reason=(
-                        "CDK Provider framework grants lambda:InvokeFunction on the on-event "
-                        "function's versions and aliases (<fn>.Arn:*); that one function only"
-                    ),
-                    applies_to=[RegexAppliesTo(regex=r"/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/")],
-                ),
-            ],
-            apply_to_children=True,
+            "CDK Provider framework grants lambda:InvokeFunction on the on-event function's "
+            "versions and aliases (<fn>.Arn:*); that one function only",
         )
 
 

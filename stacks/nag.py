@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import Aspects
-from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions
+from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
 
 
@@ -31,6 +31,22 @@ def suppress(
         construct,
         [_suppression(rule, reason, applies_to)],
         apply_to_children=apply_to_children,
+    )
+
+
+def suppress_function_versions(construct: IConstruct, reason: str) -> None:
+    """Accept IAM5 for `lambda:InvokeFunction` on functions' versions and aliases
+    (`<fn>.Arn:*`), as the CDK Provider framework grants it, under `construct`."""
+    NagSuppressions.add_resource_suppressions(
+        construct,
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=reason,
+                applies_to=[RegexAppliesTo(regex=r"/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/")],
+            )
+        ],
+        apply_to_children=True,
     )
 
 

@@ -19,7 +19,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
+from stacks.acl_enforcement import ON_EVENT_HANDLER as ACL_ON_EVENT_HANDLER
 from stacks.assets import (
+    ACL_ENFORCEMENT_ASSET,
     ASSETS,
     LIBRARY_PACKAGE,
     PRODUCER_ASSET,
@@ -63,6 +65,17 @@ TOP_LEVEL = {
         "orjson",
         "orjson-3.13.0.dist-info",
     },
+    "acl enforcement custom resource": {
+        "handler.py",
+        "cluster_configuration.py",
+        LIBRARY_PACKAGE,
+        "aws_lambda_powertools",
+        "aws_lambda_powertools-3.37.0.dist-info",
+        "jmespath",
+        "jmespath-1.1.0.dist-info",
+        "typing_extensions.py",
+        "typing_extensions-4.16.0.dist-info",
+    },
     "topic custom resource": {
         "acl_resource.py",
         "handler.py",
@@ -75,7 +88,11 @@ TOP_LEVEL = {
         *WHEELS_OF_BOTH,
     },
 }
-HANDLERS = {PRODUCER_ASSET.name: PRODUCER_HANDLER, TOPIC_ASSET.name: TOPIC_HANDLER}
+HANDLERS = {
+    PRODUCER_ASSET.name: PRODUCER_HANDLER,
+    TOPIC_ASSET.name: TOPIC_HANDLER,
+    ACL_ENFORCEMENT_ASSET.name: ACL_ON_EVENT_HANDLER,
+}
 
 
 @dataclass(frozen=True)
@@ -303,7 +320,16 @@ def test_synth_bundles_the_listed_files_under_the_asset_hash(tmp_path: Path) -> 
 def _checkout(destination: Path) -> Path:
     """The repository's tracked files (as a clone would have them) under `destination`."""
     tracked = subprocess.run(
-        ["git", "ls-files", "-z", "stacks", "lambda_src", "topic_bootstrap", LIBRARY_PACKAGE],
+        [
+            "git",
+            "ls-files",
+            "-z",
+            "stacks",
+            "lambda_src",
+            "topic_bootstrap",
+            "acl_enforcement",
+            LIBRARY_PACKAGE,
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         check=True,

@@ -11,6 +11,7 @@ from stacks.config import (
     DEFAULT_SERVER_PROPERTIES,
     ConfigError,
     EnvironmentConfig,
+    acl_enforcement_refusal,
     load_environment,
     load_environments,
     select_environments,
@@ -801,3 +802,60 @@ def test_acknowledged_warnings_name_a_known_warning_and_a_reason():
     )
     with pytest.raises(ConfigError, match="say why the warning is acknowledged"):
         load_environment("dev", raw)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, False),
+        ({"topic": {"resource": "custom"}}, False),
+        ({"kafka_auth": "scram"}, True),
+        ({"kafka_version": "3.8.x"}, False),  # the native topic, with the ACL resource beside it
+        ({"kafka_version": "3.8.x", "topic": {"resource": "custom"}}, False),
+        ({"allow_everyone_if_no_acl_found": True}, True),
+    ],
+)
+def test_acls_are_enforced_by_default_where_this_app_keeps_them(changes, expected):
+    config = load_environment("dev", {**CREATED, **changes})
+    assert config.allow_everyone_if_no_acl_found is expected
+
+
+def test_the_repository_environments_enforce_the_acls(environment_configs):
+    assert {
+        name: config.allow_everyone_if_no_acl_found for name, config in environment_configs.items()
+    } == {"dev": False, "staging": False, "prod": False}
+
+
+def test_enforcing_acls_where_none_are_kept_fails_naming_the_key_and_why():
+    raw = {**CREATED, "kafka_auth": "scram", "allow_everyone_if_no_acl_found": False}
+    assert error_of(raw).startswith(
+        "environment 'dev': allow_everyone_if_no_acl_found: false needs kafka_auth 'iam': with "
+        "SASL/SCRAM only"
+    )
+
+
+def test_a_native_topic_environment_may_enforce_the_acls():
+    raw = {**CREATED, "kafka_version": "3.8.x", "topic": {"resource": "native"}}
+    config = load_environment("dev", {**raw, "allow_everyone_if_no_acl_found": False})
+    assert (config.topic.resource, config.allow_everyone_if_no_acl_found) == ("native", False)
+
+
+def test_the_setting_is_not_a_server_property():
+    raw = {**CREATED, "server_properties": {"allow.everyone.if.no.acl.found": "false"}}
+    assert error_of(raw).startswith(
+        "environment 'dev': server_properties.allow.everyone.if.no.acl.found: set it with the "
+        "allow_everyone_if_no_acl_found key"
+    )
+
+
+def test_allow_everyone_if_no_acl_found_is_a_boolean():
+    raw = {**CREATED, "allow_everyone_if_no_acl_found": "false"}
+    assert error_of(raw) == (
+        "environment 'dev': allow_everyone_if_no_acl_found: expected true or false, got the "
+        "string 'false'"
+    )
+
+
+def test_acl_enforcement_refusal_is_the_one_place_that_decides():
+    assert acl_enforcement_refusal("iam") is None
+    assert acl_enforcement_refusal("scram") is not None

@@ -28,6 +28,8 @@ from tests.test_kafka_cluster import REPLACEMENT_PROPERTIES
 AWS_SOLUTIONS = Match.string_like_regexp("AwsSolutions-.*")
 CLUSTER = "KafkaCluster21A1BE89"
 CONFIGURATION = "KafkaConfiguration2E1CE142"
+ENFORCED_CONFIGURATION = "KafkaEnforcedConfiguration855AAC85"
+ACL_ENFORCEMENT = "AclEnforcement5C1A9E32"
 NATIVE_TOPIC = "TopicNativeB969B9CE"
 # AWS::MSK::Configuration: a new Name or KafkaVersionsList replaces it, and a configuration
 # in use cannot be deleted, so the replacement fails.
@@ -82,7 +84,13 @@ def test_upgrading_to_3x_changes_only_the_cluster_kafka_version(env, synthesized
         key: value["Type"] for key, value in resources(before).items()
     }
     changed = list(differences(resources(before), resources(after)))
-    assert changed == [(CLUSTER, "Properties", "KafkaVersion")]
+    # The ACL enforcement resource names the version: after the upgrade (which may bring the
+    # open configuration back) it runs again and re-applies the enforced one.
+    assert changed == [
+        (ACL_ENFORCEMENT, "Properties", "KafkaVersion"),
+        (CLUSTER, "Properties", "KafkaVersion"),
+    ]
+    assert dig(resources(after)[ACL_ENFORCEMENT], ("Properties", "KafkaVersion")) == KAFKA3_VERSION
     assert dig(resources(after)[CLUSTER], ("Properties", "KafkaVersion")) == KAFKA3_VERSION
 
 
@@ -96,6 +104,7 @@ def test_3x_keeps_every_property_that_would_replace_the_cluster_or_its_configura
     for logical_id, paths in (
         (CLUSTER, REPLACEMENT_PROPERTIES),
         (CONFIGURATION, CONFIGURATION_REPLACING_PATHS),
+        (ENFORCED_CONFIGURATION, CONFIGURATION_REPLACING_PATHS),
     ):
         for path in paths:
             assert dig(after[logical_id]["Properties"], path) == dig(
@@ -103,16 +112,19 @@ def test_3x_keeps_every_property_that_would_replace_the_cluster_or_its_configura
             ), (logical_id, path)
     assert "KafkaVersionsList" not in after[CONFIGURATION]["Properties"]
     assert after[CONFIGURATION] == before[CONFIGURATION]
+    assert after[ENFORCED_CONFIGURATION] == before[ENFORCED_CONFIGURATION]
 
 
 @pytest.mark.parametrize("variant", ["custom", "native"])
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_3x_server_properties_are_ones_msk_accepts_on_3x(env, variant, kafka3_variants):
-    configuration = resources(kafka3_variants[variant].template_json[env])[CONFIGURATION]
-    lines = configuration["Properties"]["ServerProperties"].splitlines()
-    keys = {line.split("=", 1)[0] for line in lines}
-    assert keys >= set(DEFAULT_SERVER_PROPERTIES)
-    assert keys <= MSK_3X_CONFIGURABLE_PROPERTIES
+    configurations = of_type(kafka3_variants[variant].template_json[env], "AWS::MSK::Configuration")
+    assert set(configurations) == {CONFIGURATION, ENFORCED_CONFIGURATION}
+    for configuration in configurations.values():
+        lines = configuration["Properties"]["ServerProperties"].splitlines()
+        keys = {line.split("=", 1)[0] for line in lines}
+        assert keys >= set(DEFAULT_SERVER_PROPERTIES)
+        assert keys <= MSK_3X_CONFIGURABLE_PROPERTIES
 
 
 def test_the_3x_version_has_the_native_topic_resource_in_the_version_table():

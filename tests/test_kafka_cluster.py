@@ -24,6 +24,11 @@ CLUSTER = "KafkaCluster21A1BE89"
 SECRET_KEY = "KafkaSecretKeyF157E757"
 
 
+# The configuration the cluster's template references (MSK's default: no ACLs enforced);
+# with IAM an enforced one sits beside it (tests/test_acl_enforcement.py).
+OPEN_CONFIGURATION = "KafkaConfiguration2E1CE142"
+
+
 def only(template: Template, resource_type: str) -> tuple[str, dict]:
     resources = template.find_resources(resource_type)
     assert len(resources) == 1, f"expected one {resource_type}, found {list(resources)}"
@@ -176,7 +181,7 @@ def test_cluster_uses_the_latest_revision_of_its_configuration(env, stack_templa
 
 
 def test_configuration_carries_the_server_properties(env, stack_templates, environment_configs):
-    _, configuration = only(stack_templates[env], "AWS::MSK::Configuration")
+    configuration = stack_templates[env].to_json()["Resources"][OPEN_CONFIGURATION]
     lines = configuration["Properties"]["ServerProperties"].splitlines()
     assert lines == [
         "auto.create.topics.enable=false",
@@ -190,8 +195,8 @@ def test_configuration_carries_the_server_properties(env, stack_templates, envir
 
 
 def test_configuration_is_not_pinned_to_kafka_versions(env, stack_templates):
-    _, configuration = only(stack_templates[env], "AWS::MSK::Configuration")
-    assert "KafkaVersionsList" not in configuration["Properties"]
+    for configuration in stack_templates[env].find_resources("AWS::MSK::Configuration").values():
+        assert "KafkaVersionsList" not in configuration["Properties"]
 
 
 def test_cluster_security_group_has_no_inline_ingress(env, stack_templates):

@@ -29,6 +29,7 @@ from tools.rehearse.rehearsal import (
     Assembly,
     Row,
     kafka_iam_calls,
+    recorded_calls,
     rehearse,
     render,
     synthesize,
@@ -415,6 +416,11 @@ def test_every_function_of_every_environment_is_rehearsed(rows: list[Row]) -> No
         "topic on-event",
         "topic provider framework",
         "broker lookup (AwsCustomResource)",
+        "ACL enforcement on-event",
+        "ACL enforcement is-complete",
+        "ACL enforcement provider framework",
+        "ACL enforcement provider framework (isComplete)",
+        "ACL enforcement provider framework (onTimeout)",
     }
     for environment in ("dev", "staging", "prod", NATIVE_VARIANT):
         assert {row.function for row in rows if row.environment == environment} == expected
@@ -508,6 +514,59 @@ def test_an_iam_role_without_write_data_is_a_gap(assembly: Assembly) -> None:
     assert all(
         "topic/document-exceptions-cluster-dev/rehearsal-uuid/DocumentExceptions" in g for g in gaps
     )
+
+
+def test_the_acl_enforcement_handlers_run_and_their_calls_are_checked(rows: list[Row]) -> None:
+    """on_event switched the cluster to the enforced configuration (Create) and back to the
+    open one (Delete), reading its own stack; is_complete followed MSK's operation; both
+    outside the VPC, within their timeouts."""
+    for environment in ("dev", "staging", "prod"):
+        on_event, is_complete = (
+            next(r for r in rows if r.function == name and r.environment == environment)
+            for name in ("ACL enforcement on-event", "ACL enforcement is-complete")
+        )
+        assert sorted(on_event.calls) == [
+            f"cloudformation DescribeStacks stack/DocumentExceptions-{environment}/rehearsal-uuid",
+            "kafka DescribeClusterV2 KafkaCluster21A1BE89",
+            "kafka UpdateClusterConfiguration KafkaCluster21A1BE89",
+            "kafka UpdateClusterConfiguration KafkaConfiguration2E1CE142",
+            "kafka UpdateClusterConfiguration KafkaEnforcedConfiguration855AAC85",
+        ]
+        assert is_complete.calls == ["kafka DescribeClusterOperationV2 *"]
+        for row in (on_event, is_complete):
+            assert row.cells["network"].summary() == "outside a VPC: public endpoints"
+            assert row.cells["time"].summary().endswith("<= function timeout 60 s")
+            assert row.gaps == []
+
+
+def test_an_enforcement_role_without_the_configurations_is_a_gap(assembly: Assembly) -> None:
+    """kafka:UpdateClusterConfiguration acts on the cluster and on the configuration: a
+    recorded call, checked against a dev template whose statement names the cluster alone."""
+    dev = next(e for e in assembly.environments if e.name == "dev")
+    template = copy.deepcopy(dict(dev.template))
+    policy = template["Resources"]["AclEnforcementHandlerRoleDefaultPolicy5E5DFA99"]
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        if statement["Action"] == "kafka:UpdateClusterConfiguration":
+            statement["Resource"] = statement["Resource"][:1]
+    resolver = Resolver(template, dev.region, dev.account, dev.stack_name)
+    recorded = {
+        "kind": "aws",
+        "iam_prefix": "kafka",
+        "endpoint_prefix": "kafka",
+        "operation": "UpdateClusterConfiguration",
+        "resource": resolver.ref("KafkaCluster21A1BE89"),
+        "extra_resources": [resolver.attribute("KafkaEnforcedConfiguration855AAC85", "Arn")],
+        "host": None,
+        "connect_timeout": 2,
+        "read_timeout": 3,
+        "retry_mode": "standard",
+        "total_max_attempts": 2,
+    }
+    calls = recorded_calls(resolver, {}, recorded, "IAM")
+    gaps = check_iam(resolver, "AclEnforcementHandlerRole1D99B604", calls).gaps
+    assert [gap.split(" (")[0] for gap in gaps] == [
+        "IAM: kafka:UpdateClusterConfiguration on KafkaEnforcedConfiguration855AAC85 denied"
+    ]
 
 
 def test_kafka_requests_are_read_from_kafka_pythons_request_schemas() -> None:

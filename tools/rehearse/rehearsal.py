@@ -35,6 +35,28 @@ CUSTOM_RESOURCE_KINDS = ("Custom::KafkaTopic", "Custom::KafkaAcls")
 # MSK's native topic resource, the provider for the ACL resource alone.
 NATIVE_VARIANT = "dev-native"
 NATIVE_VARIANT_KAFKA_VERSION = "3.8.x"
+# This app's custom resources, by the name their functions are labelled with.
+CUSTOM_RESOURCE_NAMES = {
+    "Custom::KafkaTopic": "topic",
+    # The ACL resource shares the topic's provider (alone beside a native topic).
+    "Custom::KafkaAcls": "topic",
+    "Custom::KafkaAclEnforcement": "ACL enforcement",
+}
+# The CDK Provider framework's functions point at the handlers with these variables.
+ON_EVENT_VARIABLE = "USER_ON_EVENT_FUNCTION_ARN"
+IS_COMPLETE_VARIABLE = "USER_IS_COMPLETE_FUNCTION_ARN"
+WAITER_VARIABLE = "WAITER_STATE_MACHINE_ARN"
+FRAMEWORK_STEPS = {
+    "framework.onEvent": "",
+    "framework.isComplete": " (isComplete)",
+    "framework.onTimeout": " (onTimeout)",
+}
+# The worker's kind of run for each label of a Python function (the rest run as the producer).
+WORKER_KINDS = {
+    "topic on-event": "custom-resource",
+    "ACL enforcement on-event": "acl-on-event",
+    "ACL enforcement is-complete": "acl-is-complete",
+}
 
 
 @dataclass(frozen=True)
@@ -129,18 +151,44 @@ def _sdk_call_functions(template: Mapping[str, Any]) -> dict[str, list[str]]:
     return found
 
 
+def _user_functions(template: Mapping[str, Any]) -> dict[str, str]:
+    """This app's custom resource functions (on-event, is-complete) -> the resource's name."""
+    frameworks = _framework_functions(template)
+    found = {}
+    for kind, name in CUSTOM_RESOURCE_NAMES.items():
+        for _, resource in resources_of_type(template, kind):
+            framework = referenced_logical_id(resource["Properties"]["ServiceToken"])
+            variables = _variables(template, framework) if framework else {}
+            for variable in (ON_EVENT_VARIABLE, IS_COMPLETE_VARIABLE):
+                target = referenced_logical_id(variables.get(variable))
+                if target:
+                    found[target] = name
+            if framework in frameworks:
+                found.setdefault(frameworks[framework], name)
+    return found
+
+
+def _variables(template: Mapping[str, Any], logical: str) -> Mapping[str, Any]:
+    properties = template["Resources"][logical]["Properties"]
+    return properties.get("Environment", {}).get("Variables", {})
+
+
 def label_functions(template: Mapping[str, Any]) -> dict[str, str]:
     frameworks = _framework_functions(template)
     sdk_calls = _sdk_call_functions(template)
-    on_event = set(frameworks.values())
+    names = _user_functions(template)
     labels = {}
     for logical, resource in resources_of_type(template, "AWS::Lambda::Function"):
+        handler = str(resource["Properties"].get("Handler", ""))
         if logical in frameworks:
-            labels[logical] = "topic provider framework"
+            name = names.get(frameworks[logical], "custom resource")
+            step = FRAMEWORK_STEPS.get(handler, "")
+            labels[logical] = f"{name} provider framework{step}"
         elif logical in sdk_calls:
             labels[logical] = "broker lookup (AwsCustomResource)"
-        elif logical in on_event:
-            labels[logical] = "topic on-event"
+        elif logical in names:
+            step = "is-complete" if handler.endswith(".is_complete") else "on-event"
+            labels[logical] = f"{names[logical]} {step}"
         elif str(resource["Properties"].get("Runtime", "")).startswith(PYTHON_RUNTIME_PREFIX):
             labels[logical] = "producer"
         else:
@@ -166,7 +214,12 @@ def _custom_resource_budget(template: Mapping[str, Any], on_event: str) -> float
 
 def _arn_of(resolver: Resolver, logical: str) -> str:
     kind = resolver.resources[logical]["Type"]
-    if kind in ("AWS::SecretsManager::Secret", "AWS::MSK::Cluster", "AWS::IAM::ManagedPolicy"):
+    if kind in (
+        "AWS::SecretsManager::Secret",
+        "AWS::MSK::Cluster",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::StepFunctions::StateMachine",
+    ):
         return str(resolver.ref(logical))
     return str(resolver.attribute(logical, "Arn"))
 
@@ -214,10 +267,25 @@ def platform_calls(resolver: Resolver, logical: str) -> list[Call]:
 def template_calls(resolver: Resolver, logical: str) -> list[Call]:
     """The calls of the CDK-provided Node.js functions, which cannot run here."""
     calls = []
-    target = _framework_functions(resolver.template).get(logical)
-    if target:
+    function = resolver.resources[logical]["Properties"]
+    variables = function.get("Environment", {}).get("Variables", {})
+    # framework.onEvent invokes the on-event handler and starts the waiter (asynchronous
+    # providers); framework.isComplete invokes the is-complete handler; onTimeout only answers
+    # CloudFormation's pre-signed URL.
+    invoked = {
+        "framework.onEvent": (ON_EVENT_VARIABLE,),
+        "framework.isComplete": (IS_COMPLETE_VARIABLE,),
+    }.get(str(function.get("Handler")), ())
+    for variable in invoked:
+        target = referenced_logical_id(variables.get(variable))
+        if target:
+            calls.append(
+                Call("lambda", "InvokeFunction", _arn_of(resolver, target), target, "template")
+            )
+    waiter = referenced_logical_id(variables.get(WAITER_VARIABLE))
+    if waiter and function.get("Handler") == "framework.onEvent":
         calls.append(
-            Call("lambda", "InvokeFunction", _arn_of(resolver, target), target, "template")
+            Call("states", "StartExecution", _arn_of(resolver, waiter), waiter, "template")
         )
     for custom in _sdk_call_functions(resolver.template).get(logical, []):
         properties = resolver.resources[custom]["Properties"]
@@ -296,26 +364,35 @@ def run_worker(  # noqa: PLR0917
     return json.loads(out_file.read_text())
 
 
-def _recorded(
+def recorded_calls(
     resolver: Resolver, physical: Mapping[str, str], raw: Mapping[str, Any], listener: str
-) -> Call:
+) -> list[Call]:
+    """The call, once per resource it acts on (UpdateClusterConfiguration: the cluster and the
+    configuration, each a resource of the IAM action); the timing counts once."""
     if raw["kind"] == "kafka":
-        return Call("kafka-cluster", f"{listener} connect", "brokers", origin="recorded")
-    logical = physical.get(raw["resource"]) or _logical_of(resolver, raw["resource"])
-    resource = _arn_of(resolver, logical) if logical else raw["resource"]
-    return Call(
-        raw["iam_prefix"],
-        raw["operation"],
-        resource,
-        logical,
-        "recorded",
-        endpoint_prefix=raw["endpoint_prefix"],
-        host=raw["host"],
-        timing={
-            k: raw[k]
-            for k in ("connect_timeout", "read_timeout", "retry_mode", "total_max_attempts")
-        },
-    )
+        return [Call("kafka-cluster", f"{listener} connect", "brokers", origin="recorded")]
+    calls = []
+    for index, named in enumerate([raw["resource"], *raw.get("extra_resources", [])]):
+        logical = physical.get(named) or _logical_of(resolver, named)
+        resource = _arn_of(resolver, logical) if logical else named
+        calls.append(
+            Call(
+                raw["iam_prefix"],
+                raw["operation"],
+                resource,
+                logical,
+                "recorded",
+                endpoint_prefix=raw["endpoint_prefix"],
+                host=raw["host"],
+                timing=None
+                if index
+                else {
+                    k: raw[k]
+                    for k in ("connect_timeout", "read_timeout", "retry_mode", "total_max_attempts")
+                },
+            )
+        )
+    return calls
 
 
 def rehearse(
@@ -337,7 +414,7 @@ def rehearse(
             if not str(properties.get("Runtime", "")).startswith(PYTHON_RUNTIME_PREFIX):
                 continue
             asset = assembly.directory / f"asset.{properties['Code']['S3Key'].removesuffix('.zip')}"
-            kind = "custom-resource" if label == "topic on-event" else "producer"
+            kind = WORKER_KINDS.get(label, "producer")
             python_jobs.setdefault((str(asset), properties["Handler"], kind), []).append(
                 {
                     "name": environment.name,
@@ -404,9 +481,10 @@ def _row(  # noqa: PLR0917, PLR0915 - one cell of the table after the other
                 r for r in invocation["calls"] if r["kind"] == "aws" and r.get("rehearsal_only")
             ]
             calls = [
-                _recorded(resolver, physical, raw, listener)
+                call
                 for raw in invocation["calls"]
                 if raw["kind"] != "kafka-request" and not raw.get("rehearsal_only")
+                for call in recorded_calls(resolver, physical, raw, listener)
             ]
             invocations.append((invocation["scenario"], calls))
             if invocation["problem"]:

@@ -89,6 +89,7 @@ class Resolver:
             "AWS::Partition": PARTITION,
             "AWS::URLSuffix": URL_SUFFIX,
             "AWS::StackName": self.stack_name,
+            "AWS::StackId": self.arn("cloudformation", f"stack/{self.stack_name}/rehearsal-uuid"),
         }
         if name in pseudo:
             return pseudo[name]
@@ -133,6 +134,13 @@ class Resolver:
             cluster = str(self.resolve(properties["ClusterArn"]))
             topic = self.resolve(properties["TopicName"])
             return cluster.replace(":cluster/", ":topic/", 1) + f"/{topic}"
+        if kind == "AWS::MSK::Configuration":
+            if attribute == "LatestRevision.Revision":
+                return 1
+            name = properties.get("Name", logical)
+            return self.arn("kafka", f"configuration/{name}/rehearsal-uuid")
+        if kind == "AWS::StepFunctions::StateMachine":
+            return self.arn("states", f"stateMachine:{logical}")
         if kind == "AWS::Lambda::Function":
             return self.arn("lambda", f"function:{logical}") if attribute == "Arn" else logical
         if kind == "AWS::IAM::Role":

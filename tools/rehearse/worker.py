@@ -32,10 +32,21 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tools.rehearse.bundle import HostBuildFinder, own_top_level_names, purge_modules
+from tools.rehearse.control_plane import CONTROL_PLANE
 from tools.rehearse.kafka_requests import install_recorder
 from tools.rehearse.template import Resolver, resources_of_type
 
-RESOURCE_PARAMETERS = ("QueueUrl", "SecretId", "ClusterArn", "FunctionName", "EventBusName")
+RESOURCE_PARAMETERS = (
+    "QueueUrl",
+    "SecretId",
+    "ClusterArn",
+    "FunctionName",
+    "EventBusName",
+    "StackName",
+)
+# A second resource of the same IAM action: kafka:UpdateClusterConfiguration acts on the
+# cluster and on the configuration it names (Service Authorization Reference).
+NESTED_RESOURCE_PARAMETERS = (("ConfigurationInfo", "Arn"),)
 LAMBDA_RUNTIME_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME")
 # Stand-in for Amazon's public CA, which MSK's certificates chain to: the local broker's
 # private CA. Rehearsal only; listed apart in the report.
@@ -73,6 +84,11 @@ class Recorder:
                 "endpoint_prefix": model.service_model.endpoint_prefix,
                 "operation": model.name,
                 "resource": next((str(params[p]) for p in RESOURCE_PARAMETERS if p in params), "*"),
+                "extra_resources": [
+                    str(params[outer][inner])
+                    for outer, inner in NESTED_RESOURCE_PARAMETERS
+                    if isinstance(params.get(outer), dict) and inner in params[outer]
+                ],
                 "connect_timeout": getattr(config, "connect_timeout", None),
                 "read_timeout": getattr(config, "read_timeout", None),
                 "retry_mode": retries.get("mode"),
@@ -154,6 +170,9 @@ def _install_botocore_hooks() -> None:
 
     handlers.BUILTIN_HANDLERS.append(("before-parameter-build", RECORDER.call))
     handlers.BUILTIN_HANDLERS.append(("request-created", RECORDER.request))
+    # MSK and CloudFormation answers moto lacks, only while an ACL enforcement handler runs.
+    handlers.BUILTIN_HANDLERS.append(("before-parameter-build", CONTROL_PLANE.parameters))
+    handlers.BUILTIN_HANDLERS.append(("before-call", CONTROL_PLANE.before_call))
 
 
 class Context:
@@ -342,6 +361,99 @@ def _custom_resource_scenarios(
     }
 
 
+def _enforcement_scenarios(kind: str, resolver: Resolver) -> list[tuple[str, Any, Check]]:
+    """The ACL enforcement handlers against the control plane's cluster, which starts on the
+    open configuration; each event sets the state its scenario needs."""
+    resource = next(
+        r for _, r in resources_of_type(resolver.template, "Custom::KafkaAclEnforcement")
+    )
+    properties = {
+        k: str(resolver.resolve(v))
+        for k, v in resource["Properties"].items()
+        if k != "ServiceToken"
+    }
+    open_configuration = (
+        properties["OpenConfigurationArn"],
+        int(properties["OpenConfigurationRevision"]),
+    )
+    enforced = (
+        properties["EnforcedConfigurationArn"],
+        int(properties["EnforcedConfigurationRevision"]),
+    )
+    stack_id = str(resolver.ref("AWS::StackId"))
+    base = {
+        "ServiceToken": resolver.arn("lambda", "function:framework"),
+        "ResponseURL": "https://cloudformation-custom-resource-response.example/",
+        "StackId": stack_id,
+        "RequestId": "rehearsal",
+        "ResourceType": "Custom::KafkaAclEnforcement",
+        "LogicalResourceId": "AclEnforcement",
+        "PhysicalResourceId": f"{properties['ClusterArn']}/allow-everyone-if-no-acl-found",
+        "ResourceProperties": properties,
+    }
+    to_enforced = properties["AllowEveryoneIfNoAclFound"] == "false"
+
+    def event(
+        request_type: str,
+        configuration: tuple[str, int],
+        stack_status: str = "UPDATE_IN_PROGRESS",
+        operation: list[str] | None = None,
+    ) -> Any:
+        def build() -> dict[str, Any]:
+            CONTROL_PLANE.reset(properties["ClusterArn"], stack_id, configuration)
+            CONTROL_PLANE.stack_status = stack_status
+            built: dict[str, Any] = {**base, "RequestType": request_type}
+            if operation:
+                built["Data"] = {"ClusterOperationArn": CONTROL_PLANE.operation(operation)}
+            return built
+
+        return build
+
+    def started(expected: bool) -> Check:
+        def check(result: Any, _: dict[str, int]) -> str | None:
+            if not isinstance(result, dict) or not result.get("PhysicalResourceId"):
+                return repr(result)
+            has_operation = bool(result.get("Data", {}).get("ClusterOperationArn"))
+            return None if has_operation == expected else f"operation started: {has_operation}"
+
+        return check
+
+    def complete(expected: bool) -> Check:
+        def check(result: Any, _: dict[str, int]) -> str | None:
+            return None if result == {"IsComplete": expected} else repr(result)
+
+        return check
+
+    def raised(result: Any, _: dict[str, int]) -> str | None:
+        return None if isinstance(result, Exception) else f"returned {result!r} instead of raising"
+
+    raised.accepts_errors = True  # type: ignore[attr-defined]
+    if kind == "acl-on-event":
+        return [
+            ("Create, cluster open", event("Create", open_configuration), started(to_enforced)),
+            ("Update, already applied", event("Update", enforced), started(not to_enforced)),
+            ("Delete, stack updating", event("Delete", enforced), started(True)),
+            (
+                "Delete, stack deleted",
+                event("Delete", enforced, stack_status="DELETE_IN_PROGRESS"),
+                started(False),
+            ),
+        ]
+    return [
+        (
+            "operation in progress",
+            event("Create", enforced, operation=["UPDATE_IN_PROGRESS"]),
+            complete(False),
+        ),
+        (
+            "operation done",
+            event("Create", enforced, operation=["UPDATE_COMPLETE"]),
+            complete(True),
+        ),
+        ("operation failed", event("Create", enforced, operation=["UPDATE_FAILED"]), raised),
+    ]
+
+
 def _moto_resources(resolver: Resolver, broker: dict[str, Any]) -> dict[str, str]:
     """Make the template's queues and secret in moto; returns physical id -> logical id."""
     import boto3  # noqa: PLC0415
@@ -409,6 +521,8 @@ def _scenarios(
     after the topic), the ACLs' Delete before the topic's."""
     if kind == "producer":
         return _producer_scenarios()
+    if kind in ("acl-on-event", "acl-is-complete"):
+        return _enforcement_scenarios(kind, resolver)
     topics, acls = {}, {}
     for resource_type, found in (("Custom::KafkaTopic", topics), ("Custom::KafkaAcls", acls)):
         for logical, resource in resources_of_type(resolver.template, resource_type):
@@ -461,6 +575,17 @@ def _stand_in_native_topics(resolver: Resolver, broker: dict[str, Any]) -> None:
                 admin.create_topics([NewTopic(name, 1, int(LOCAL_REPLICATION_FACTOR))])
     finally:
         admin.close()
+
+
+def _invoke(entry: Any, event: Any, context: Context, check: Check, state: dict[str, int]) -> Any:
+    """One invocation's problem, or None: a raise is one too, unless the check expects it."""
+    try:
+        return check(entry(event() if callable(event) else event, context), state)
+    except Exception as exc:  # an invocation that raised is an outcome, recorded
+        if getattr(check, "accepts_errors", False):
+            return check(exc, state)
+        traceback.print_exc()
+        return f"raised {type(exc).__name__}: {exc}"
 
 
 def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:
@@ -518,22 +643,16 @@ def _run_environment(job: dict[str, Any], environment: dict[str, Any]) -> dict[s
         for name, event, check in scenarios:
             RECORDER.invocation = list(import_calls)
             import_calls = []
-            outcome: str | None
-            try:
-                answer = entry(
-                    event() if callable(event) else event,
-                    Context(environment["function"], timeout_s),
-                )
-                outcome = check(answer, state)
-            except Exception as exc:  # an invocation that raised is an outcome, recorded
-                outcome = f"raised {type(exc).__name__}: {exc}"
-                traceback.print_exc()
+            outcome = _invoke(
+                entry, event, Context(environment["function"], timeout_s), check, state
+            )
             result["invocations"].append(
                 {"scenario": name, "calls": RECORDER.invocation, "problem": outcome}
             )
         if job["kind"] == "producer":
             result["invocations"].append(_asynchronous_failure(job, environment, timeout_s))
         RECORDER.invocation = None
+        CONTROL_PLANE.active = False
     result["physical"] = physical
     result["variables"] = sorted(variables)
     result["rehearsal_only"] = [*REHEARSAL_ONLY, *(IAM_AS_SCRAM_VARIABLES if secret_arn else ())]
