@@ -24,6 +24,8 @@ CLUSTER = "KafkaCluster21A1BE89"
 OPEN_CONFIGURATION = "KafkaConfiguration2E1CE142"
 ENFORCED_CONFIGURATION = "KafkaEnforcedConfiguration855AAC85"
 TOPIC = "TopicBFC7AF6E"
+NATIVE_TOPIC = "TopicNativeB969B9CE"
+ACLS = "AclsF9747DA2"
 HANDLER_ROLE_POLICY = "AclEnforcementHandlerRoleDefaultPolicy5E5DFA99"
 HANDLER_LOG_GROUP = "AclEnforcementHandlerLogGroupA38133FC"
 ALLOW_EVERYONE_LINE = "allow.everyone.if.no.acl.found=false"
@@ -58,10 +60,10 @@ def functions_of_the_enforcement(template: dict[str, Any]) -> dict[str, dict[str
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_resource_runs_after_the_acl_resource_and_the_cluster(env, synthesized):
     _, resource = enforcement(synthesized.template_json[env])
-    assert {TOPIC, CLUSTER} <= depends_on(resource)
-    topic = resources(synthesized.template_json[env])[TOPIC]
-    assert topic["Type"] == "Custom::KafkaTopic"
-    assert "AclPrincipal" in topic["Properties"]  # the resource that creates the ACLs
+    assert depends_on(resource) == {ACLS, CLUSTER}
+    acls = resources(synthesized.template_json[env])[ACLS]
+    assert acls["Type"] == "Custom::KafkaAcls"  # the resource that creates the ACLs
+    assert TOPIC in depends_on(acls)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -248,13 +250,13 @@ def test_scram_only_has_none_of_it(env, scram_only_synthesized):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_with_the_native_topic_the_cluster_stays_open(env, kafka3_variants):
-    """No ACLs are made with the native topic yet: the resource keeps the open configuration
-    and waits for nothing."""
+def test_with_the_native_topic_the_acls_are_enforced_after_the_acl_resource(env, kafka3_variants):
+    """The ACL resource serves the native topic too: the resource enforces after it."""
     template = kafka3_variants["native"].template_json[env]
     _, resource = enforcement(template)
-    assert resource["Properties"]["AllowEveryoneIfNoAclFound"] == "true"
-    assert depends_on(resource) == {CLUSTER}
+    assert resource["Properties"]["AllowEveryoneIfNoAclFound"] == "false"
+    assert depends_on(resource) == {ACLS, CLUSTER}
+    assert depends_on(resources(template)[ACLS]) >= {NATIVE_TOPIC}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
