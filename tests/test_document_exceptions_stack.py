@@ -32,6 +32,15 @@ PINNED_LOGICAL_IDS = {
     "ProducerRejectedQueueD60B6B07": "AWS::SQS::Queue",
     "ProducerFailedInvocationsQueue375BEACB": "AWS::SQS::Queue",
 }
+# With IAM (every environment in cdk.json): resources whose replacement would act on the
+# cluster. A configuration in use cannot be deleted; a replaced ACL resource's Delete removes
+# the bindings its successor just adopted; a replaced enforcement resource's Delete re-opens
+# the cluster its successor had just enforced.
+PINNED_IAM_LOGICAL_IDS = {
+    "KafkaEnforcedConfiguration855AAC85": "AWS::MSK::Configuration",
+    "AclsF9747DA2": "Custom::KafkaAcls",
+    "AclEnforcement5C1A9E32": "Custom::KafkaAclEnforcement",
+}
 PINNED_DEV_LOGICAL_IDS = {
     "NetworkVpc7FB7348F": "AWS::EC2::VPC",
     "NetworkVpcPrivateSubnet1Subnet6DD86AE6": "AWS::EC2::Subnet",
@@ -45,9 +54,11 @@ def outputs(synthesized, env: str) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_stateful_logical_ids_are_pinned(env, synthesized):
+def test_stateful_logical_ids_are_pinned(env, synthesized, environment_configs):
     resources = synthesized.template_json[env]["Resources"]
     pinned = PINNED_LOGICAL_IDS | (PINNED_DEV_LOGICAL_IDS if env == "dev" else {})
+    if environment_configs[env].kafka_auth == "iam":
+        pinned |= PINNED_IAM_LOGICAL_IDS
     assert {
         logical_id: resources.get(logical_id, {}).get("Type") for logical_id in pinned
     } == pinned
