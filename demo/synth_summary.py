@@ -155,24 +155,35 @@ def describe_topics(template: Mapping[str, Any]) -> str:
     )
 
 
+def describe_acls(template: Mapping[str, Any]) -> str:
+    """Whether this app keeps Kafka ACLs (the SCRAM app user's and the brokers') and sets
+    allow.everyone.if.no.acl.found=false ("enforced") once they exist."""
+    acls = [r["Properties"] for r in resources_of(template, "Custom::KafkaAcls").values()]
+    if not acls:
+        return "no ACLs"
+    enforcement = [
+        r["Properties"] for r in resources_of(template, "Custom::KafkaAclEnforcement").values()
+    ]
+    enforced = any(p.get("AllowEveryoneIfNoAclFound") == "false" for p in enforcement)
+    return "ACLs enforced" if enforced else "ACLs not enforced"
+
+
 def describe_functions(template: Mapping[str, Any]) -> str:
     """The project's functions by the service name they log under (the ACL enforcement's two
-    handlers once); the rest are CDK's."""
+    handlers once); CDK's own helper functions are not named."""
     roles = {
         PRODUCER_SERVICE: "producer",
         TOPIC_SERVICE: "topic",
         ACL_ENFORCEMENT_SERVICE: "ACLs",
     }
-    own: set[str] = set()
-    helpers = 0
-    for resource in resources_of(template, "AWS::Lambda::Function").values():
-        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
-        role = roles.get(variables.get(SERVICE_NAME_VARIABLE))
-        if role is None:
-            helpers += 1
-        else:
-            own.add(role)
-    return f"functions {' + '.join(sorted(own)) or 'NONE of the project'} + {helpers} CDK"
+    variables = (
+        resource["Properties"].get("Environment", {}).get("Variables", {})
+        for resource in resources_of(template, "AWS::Lambda::Function").values()
+    )
+    own = {
+        roles[v[SERVICE_NAME_VARIABLE]] for v in variables if v.get(SERVICE_NAME_VARIABLE) in roles
+    }
+    return f"functions {' + '.join(sorted(own)) or 'NONE of the project'}"
 
 
 def describe_queues(template: Mapping[str, Any]) -> str:
@@ -207,6 +218,7 @@ def facts(environment: SynthesizedEnvironment) -> dict[str, str]:
         "subnets": describe_subnets(template, cluster, environment.config),
         "removal": f"data {kept} on delete{guard}",
         "topic": describe_topics(template),
+        "acls": describe_acls(template),
         "functions": describe_functions(template),
         "queues": describe_queues(template),
     }

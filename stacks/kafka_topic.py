@@ -148,7 +148,7 @@ class TopicBootstrapProvider(Construct):
             "Provider",
             on_event_handler=self.on_event_function,
             log_group=provider_logs,
-            role=execution_role(
+            framework_on_event_role=execution_role(
                 self,
                 "ProviderRole",
                 log_group=provider_logs,
