@@ -1,20 +1,17 @@
 """The producer Lambda (`handler.handler`): document-access exceptions to Kafka.
 
-Event shapes, told apart by `event_shape`, each a plain function over `publishing.py` (one
-flush per invocation) and `rejected_queue.py` (where invalid messages are parked):
+Thin: `event_shapes.py` tells the three event shapes apart and unpacks them, `publishing.py`
+publishes one invocation's messages (one flush) and parks invalid ones in the queue of
+`rejected_queue.py`. Here, per shape, what the caller gets back:
 
 - SQS batches (`ReportBatchItemFailures`): a record not acknowledged, or invalid and not
-  parked, is a batch item failure; invalid records are parked with the reason. A record
-  whose envelope is malformed (not an object, no `messageId`, a `body` that is not a
-  string: only a direct invocation shaped like SQS sends those) is rejected on its own,
-  naming the field (`Records[2].body`), and parked whole.
-- EventBridge (detail-type `DocumentAccessException`, the message in `detail`): invalid
-  ones are parked; a failure raises `PublishFailedError` for Lambda's retries.
-- Direct invocation (one message, a list, or `{"messages": [...]}`): one result per message
-  (`published` with partition and offset, `rejected` with the field errors, `failed` with
-  a generic reason: the brokers and the login stay in the log), never a stack trace.
-  Asynchronous callers add `"raise_on_failure": true`: invalid messages are parked and any
-  failure raises `PublishFailedError`.
+  parked, is a batch item failure; a malformed envelope is rejected and parked whole.
+- EventBridge: invalid messages are parked; a failure raises `PublishFailedError` for
+  Lambda's retries.
+- Direct invocation: one result per message (`published` with partition and offset,
+  `rejected` with the field errors, `failed` with a generic reason: the brokers and the login
+  stay in the log), never a stack trace. Asynchronous callers (`"raise_on_failure": true`)
+  get invalid messages parked and any failure raised as `PublishFailedError`.
 
 Import does only cheap set-up: the producer, the secret and the SQS client are made on first
 use and reused by later invocations of the same container.
@@ -26,15 +23,16 @@ import gc
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
+import event_shapes
 import publishing
 from document_exceptions import names
-from document_exceptions.contract import FieldError, ValidationError
 from document_exceptions.echo import echo
 from document_exceptions.publisher import Publisher
+from event_shapes import EventShape, Prepared, event_shape
 from rejected_queue import RejectedQueue
 
 GC_YOUNG_THRESHOLD = 10_000  # CPython's default is 700; see tune_garbage_collector
@@ -43,8 +41,6 @@ logger = Logger(service=os.environ.get(names.SERVICE_NAME_VARIABLE, names.SERVIC
 metrics = Metrics(
     namespace=os.environ.get(names.METRICS_NAMESPACE_VARIABLE, names.METRICS_NAMESPACE)
 )
-
-EventShape = Literal["sqs", "eventbridge", "direct"]
 
 
 class PublishFailedError(RuntimeError):
@@ -93,24 +89,13 @@ def reset() -> None:
     _runtime = None
 
 
-def event_shape(event: Any) -> EventShape:
-    if isinstance(event, dict):
-        records = event.get("Records")
-        first = records[0] if isinstance(records, list) and records else None
-        if isinstance(first, dict) and first.get("eventSource") == "aws:sqs":
-            return "sqs"
-        if "detail-type" in event and "detail" in event and "source" in event:
-            return "eventbridge"
-    return "direct"
-
-
 def publish(
     items: list[Any],
     context: Any,
     shape: EventShape,
     *,
     park: bool,
-    prepared: list[ValidationError | None] | None = None,
+    prepared: Prepared = None,
 ) -> publishing.Batch:
     """Publish (and park) one invocation's messages; log and count what happened."""
     try:
@@ -145,27 +130,6 @@ def publish(
     return batch
 
 
-def sqs_envelope_error(index: int, record: Any) -> ValidationError | None:
-    """What is wrong with an SQS record's envelope (SQS itself always sends a string body and
-    a message id), naming the field; None for a well-formed record."""
-    where = f"Records[{index}]"
-    if not isinstance(record, dict):
-        return ValidationError([FieldError(where, f"expected an object, got {type_name(record)}")])
-    errors = []
-    message_id = record.get("messageId")
-    if not isinstance(message_id, str) or not message_id:
-        problem = "required" if message_id is None else f"{echo(message_id)} is not a message id"
-        errors.append(FieldError(f"{where}.messageId", problem))
-    if not isinstance(record.get("body"), str):
-        problem = f"expected a string, got {type_name(record.get('body'))}"
-        errors.append(FieldError(f"{where}.body", problem))
-    return ValidationError(errors) if errors else None
-
-
-def type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
 def handle_sqs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Publish the batch; report the records to retry (`batchItemFailures`).
 
@@ -174,19 +138,14 @@ def handle_sqs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     parked cannot be reported, so it is logged).
     """
     records = event["Records"]
-    envelope = [sqs_envelope_error(index, record) for index, record in enumerate(records)]
-    items = [
-        record if error is not None else record["body"]
-        for record, error in zip(records, envelope, strict=True)
-    ]
+    items, envelope = event_shapes.sqs_items(records)
     batch = publish(items, context, "sqs", park=True, prepared=envelope)
     failed: list[str] = []
     unreported = 0
     for record, outcome in zip(records, batch.outcomes, strict=True):
         if publishing.failure_reason(outcome) is None:
             continue
-        message_id = record.get("messageId") if isinstance(record, dict) else None
-        if isinstance(message_id, str) and message_id:
+        if (message_id := event_shapes.sqs_message_id(record)) is not None:
             failed.append(message_id)
         else:
             unreported += 1
@@ -200,12 +159,8 @@ def handle_sqs(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def handle_eventbridge(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    detail_type = event.get("detail-type")
-    prepared = None
-    if detail_type != names.EVENTBRIDGE_DETAIL_TYPE:
-        problem = f"{echo(detail_type)} is not {names.EVENTBRIDGE_DETAIL_TYPE!r}"
-        prepared = [ValidationError([FieldError("detail-type", problem)])]
-    batch = publish([event.get("detail")], context, "eventbridge", park=True, prepared=prepared)
+    items, prepared = event_shapes.eventbridge_items(event)
+    batch = publish(items, context, "eventbridge", park=True, prepared=prepared)
     event_id = echo(event.get("id"))
     logger.info("EventBridge event", extra={"event_id": event_id, **batch.counts()})
     (outcome,) = batch.outcomes
@@ -215,12 +170,8 @@ def handle_eventbridge(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def handle_direct(event: Any, context: Any) -> dict[str, Any]:
-    asynchronous = isinstance(event, dict) and event.get("raise_on_failure") is True
-    messages = event.get("messages", event) if isinstance(event, dict) else event
-    items = messages if isinstance(messages, list) else [messages]
-    prepared = None
-    if isinstance(event, dict) and "messages" in event and not isinstance(messages, list):
-        prepared = [ValidationError([FieldError("messages", "expected a list of messages")])]
+    asynchronous = event_shapes.is_asynchronous(event)
+    items, prepared = event_shapes.direct_messages(event)
     batch = publish(items, context, "direct", park=asynchronous, prepared=prepared)
     counts = batch.counts()
     logger.info("direct invocation", extra={"messages": len(items), **counts})
@@ -248,7 +199,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         raise
     except Exception:  # a synchronous caller gets a clear answer, never a stack trace
         logger.exception("direct invocation failed")
-        if isinstance(event, dict) and event.get("raise_on_failure") is True:
+        if event_shapes.is_asynchronous(event):
             raise
         error = f"the invocation failed ({publishing.LOG_HINT})"
         return {"results": [], "published": 0, "rejected": 0, "failed": 0, "error": error}

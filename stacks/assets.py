@@ -172,7 +172,7 @@ class LocalPythonBundling:
 PRODUCER_ASSET = LambdaAsset(
     name="producer",
     runtime_dir=REPO_ROOT / "lambda_src",
-    runtime_modules=("handler.py", "publishing.py", "rejected_queue.py"),
+    runtime_modules=("event_shapes.py", "handler.py", "publishing.py", "rejected_queue.py"),
     library_modules=(
         "__init__.py",
         "aws_clients.py",

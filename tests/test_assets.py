@@ -55,6 +55,7 @@ WHEELS_OF_BOTH = {
 }
 TOP_LEVEL = {
     "producer": {
+        "event_shapes.py",
         "handler.py",
         "publishing.py",
         "rejected_queue.py",

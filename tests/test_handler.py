@@ -111,18 +111,6 @@ def captured_logs() -> Iterator[io.StringIO]:
         log_handler.setStream(previous)
 
 
-# --- event shapes -------------------------------------------------------------------------
-
-
-def test_event_shapes_are_told_apart() -> None:
-    assert handler.event_shape(sqs_event(["{}"])) == "sqs"
-    assert handler.event_shape(eventbridge_event({})) == "eventbridge"
-    assert handler.event_shape(message(1)) == "direct"
-    assert handler.event_shape({"messages": [message(1)]}) == "direct"
-    assert handler.event_shape([message(1)]) == "direct"
-    assert handler.event_shape({"Records": []}) == "direct"
-
-
 def test_importing_and_preparing_the_container_connects_to_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
