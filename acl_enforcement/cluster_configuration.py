@@ -33,6 +33,7 @@ from document_exceptions.names import (
     ENFORCEMENT_OPEN_ARN,
     ENFORCEMENT_OPEN_REVISION,
     ENFORCEMENT_OPERATION_ARN,
+    ENFORCEMENT_PHYSICAL_ID_SUFFIX,
 )
 
 REQUEST_TYPES = ("Create", "Update", "Delete")
@@ -43,7 +44,6 @@ OPERATION_WAITING = frozenset({"PENDING", "UPDATE_IN_PROGRESS"})
 OPERATION_DONE = "UPDATE_COMPLETE"
 OPERATION_FAILED = "UPDATE_FAILED"
 NOT_FOUND = "NotFoundException"
-PHYSICAL_ID_SUFFIX = "/allow-everyone-if-no-acl-found"
 # MSK's own error text is quoted in the reason up to this many characters.
 MAX_QUOTED_CHARS = 400
 
@@ -90,7 +90,7 @@ class Request:
 
 def physical_resource_id(cluster_arn: str) -> str:
     """Stable for the cluster's life: CloudFormation never replaces (and so deletes) it."""
-    return cluster_arn + PHYSICAL_ID_SUFFIX
+    return cluster_arn + ENFORCEMENT_PHYSICAL_ID_SUFFIX
 
 
 def one_line(text: str, limit: int = MAX_QUOTED_CHARS) -> str:

@@ -20,8 +20,14 @@ from typing import Any
 
 from demo import REPO_ROOT
 from demo.console import INDENT, WIDTH, Console, StepFailedError
+from document_exceptions.names import (
+    ACL_ENFORCEMENT_RESOURCE_TYPE,
+    ACL_RESOURCE_TYPE,
+    ENFORCEMENT_ALLOW_EVERYONE,
+    SERVICE_NAME_VARIABLE,
+    TOPIC_RESOURCE_TYPE,
+)
 from document_exceptions.names import SERVICE_NAME as PRODUCER_SERVICE
-from document_exceptions.names import SERVICE_NAME_VARIABLE
 from stacks.acl_enforcement import SERVICE_NAME as ACL_ENFORCEMENT_SERVICE
 from stacks.kafka_topic import SERVICE_NAME as TOPIC_SERVICE
 
@@ -145,7 +151,7 @@ def describe_auth(cluster: Mapping[str, Any]) -> str:
 
 
 def describe_topics(template: Mapping[str, Any]) -> str:
-    topics = resources_of(template, "Custom::KafkaTopic")
+    topics = resources_of(template, TOPIC_RESOURCE_TYPE)
     if not topics:
         return "topic: NO topic resource"
     return " + ".join(
@@ -158,13 +164,13 @@ def describe_topics(template: Mapping[str, Any]) -> str:
 def describe_acls(template: Mapping[str, Any]) -> str:
     """Whether this app keeps Kafka ACLs (the SCRAM app user's and the brokers') and sets
     allow.everyone.if.no.acl.found=false ("enforced") once they exist."""
-    acls = [r["Properties"] for r in resources_of(template, "Custom::KafkaAcls").values()]
+    acls = [r["Properties"] for r in resources_of(template, ACL_RESOURCE_TYPE).values()]
     if not acls:
         return "no ACLs"
     enforcement = [
-        r["Properties"] for r in resources_of(template, "Custom::KafkaAclEnforcement").values()
+        r["Properties"] for r in resources_of(template, ACL_ENFORCEMENT_RESOURCE_TYPE).values()
     ]
-    enforced = any(p.get("AllowEveryoneIfNoAclFound") == "false" for p in enforcement)
+    enforced = any(p.get(ENFORCEMENT_ALLOW_EVERYONE) == "false" for p in enforcement)
     return "ACLs enforced" if enforced else "ACLs not enforced"
 
 

@@ -22,6 +22,7 @@ from kafka import KafkaAdminClient
 from demo.console import Console, StepFailedError
 from demo.local_kafka import iam_environment
 from document_exceptions.connection import from_environment
+from document_exceptions.names import TOPIC_RESOURCE_TYPE
 from tests.harness import SaslSslBroker
 from tests.topic_bootstrap_asset import load
 
@@ -103,7 +104,7 @@ def create_event(config: Any, properties: dict[str, Any]) -> dict[str, Any]:
         ),
         "RequestId": str(uuid.uuid4()),
         "LogicalResourceId": "DocumentExceptionsTopic",
-        "ResourceType": "Custom::KafkaTopic",
+        "ResourceType": TOPIC_RESOURCE_TYPE,
         "ResourceProperties": properties,
     }
 

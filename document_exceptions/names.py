@@ -41,8 +41,11 @@ ACL_RESOURCE_TYPE = "Custom::KafkaAcls"
 
 # The custom resource that points the cluster at the configuration with
 # `allow.everyone.if.no.acl.found=false` after the Kafka ACLs exist (acl_enforcement/,
-# stacks/acl_enforcement.py): the properties the construct sets and the handler reads, and
-# the Data key that carries MSK's operation from `on_event` to `is_complete`.
+# stacks/acl_enforcement.py): its type, the properties the construct sets and the handler
+# reads, the suffix of its physical id (the cluster's ARN before it), and the Data key that
+# carries MSK's operation from `on_event` to `is_complete`.
+ACL_ENFORCEMENT_RESOURCE_TYPE = "Custom::KafkaAclEnforcement"
+ENFORCEMENT_PHYSICAL_ID_SUFFIX = "/allow-everyone-if-no-acl-found"
 ENFORCEMENT_CLUSTER_ARN = "ClusterArn"
 ENFORCEMENT_KAFKA_VERSION = "KafkaVersion"
 ENFORCEMENT_OPEN_ARN = "OpenConfigurationArn"

@@ -28,6 +28,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct, IDependable
 
 from document_exceptions.names import (
+    ACL_ENFORCEMENT_RESOURCE_TYPE,
     ENFORCEMENT_ALLOW_EVERYONE,
     ENFORCEMENT_CLUSTER_ARN,
     ENFORCEMENT_ENFORCED_ARN,
@@ -44,7 +45,7 @@ from stacks.kafka_cluster import KafkaCluster
 from stacks.log_groups import EncryptedLogGroups
 from stacks.vpc_function import execution_role
 
-RESOURCE_TYPE = "Custom::KafkaAclEnforcement"
+RESOURCE_TYPE = ACL_ENFORCEMENT_RESOURCE_TYPE
 ON_EVENT_HANDLER = "handler.on_event"
 IS_COMPLETE_HANDLER = "handler.is_complete"
 SERVICE_NAME = "document-exceptions-acl-enforcement"

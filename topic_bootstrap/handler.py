@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -123,7 +124,8 @@ def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
 
 
-def _handler_for(event: dict[str, Any]) -> Any:
+def _handler_for(event: dict[str, Any]) -> Callable[[Mapping[str, Any], Runtime], dict[str, Any]]:
+    """The handler of the event's ResourceType, or `EventError` naming the field."""
     resource_type = event.get("ResourceType")
     if resource_type == TOPIC_RESOURCE_TYPE:
         return handle_event

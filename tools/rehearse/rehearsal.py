@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from document_exceptions.names import KAFKA_AUTH_IAM, KAFKA_AUTH_VARIABLE
+from document_exceptions.names import (
+    ACL_ENFORCEMENT_RESOURCE_TYPE,
+    ACL_RESOURCE_TYPE,
+    KAFKA_AUTH_IAM,
+    KAFKA_AUTH_VARIABLE,
+    TOPIC_RESOURCE_TYPE,
+)
 from stacks.config import IAM_PORT, SCRAM_PORT
 from stacks.vpc_function import ENI_ACTIONS
 from tools.rehearse import checks
@@ -30,17 +36,17 @@ from tools.rehearse.template import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON_RUNTIME_PREFIX = "python"
-CUSTOM_RESOURCE_KINDS = ("Custom::KafkaTopic", "Custom::KafkaAcls")
+CUSTOM_RESOURCE_KINDS = (TOPIC_RESOURCE_TYPE, ACL_RESOURCE_TYPE)
 # Rehearsed beside cdk.json's environments: dev as a new environment on Kafka 3.x gets, with
 # MSK's native topic resource, the provider for the ACL resource alone.
 NATIVE_VARIANT = "dev-native"
 NATIVE_VARIANT_KAFKA_VERSION = "3.8.x"
 # This app's custom resources, by the name their functions are labelled with.
 CUSTOM_RESOURCE_NAMES = {
-    "Custom::KafkaTopic": "topic",
+    TOPIC_RESOURCE_TYPE: "topic",
     # The ACL resource shares the topic's provider (alone beside a native topic).
-    "Custom::KafkaAcls": "topic",
-    "Custom::KafkaAclEnforcement": "ACL enforcement",
+    ACL_RESOURCE_TYPE: "topic",
+    ACL_ENFORCEMENT_RESOURCE_TYPE: "ACL enforcement",
 }
 # The CDK Provider framework's functions point at the handlers with these variables.
 ON_EVENT_VARIABLE = "USER_ON_EVENT_FUNCTION_ARN"

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from document_exceptions.names import TOPIC_RESOURCE_TYPE
+
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
 KAFKA_TOPIC_DATA = ("TopicName", "Partitions", "ReplicationFactor")
@@ -169,7 +171,7 @@ class Resolver:
             return self.arn("events", f"event-bus/{name}") if attribute == "Arn" else name
         if kind == "AWS::Events::Rule":
             return self.arn("events", f"rule/{logical}")
-        if kind == "Custom::KafkaTopic" and attribute in KAFKA_TOPIC_DATA:
+        if kind == TOPIC_RESOURCE_TYPE and attribute in KAFKA_TOPIC_DATA:
             # The topic handler answers with its own properties as Data.
             return self.resolve(properties[attribute])
         if attribute == "Ref":

@@ -31,6 +31,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from document_exceptions.names import (
+    ACL_ENFORCEMENT_RESOURCE_TYPE,
+    ACL_RESOURCE_TYPE,
+    ENFORCEMENT_ALLOW_EVERYONE,
+    ENFORCEMENT_CLUSTER_ARN,
+    ENFORCEMENT_ENFORCED_ARN,
+    ENFORCEMENT_ENFORCED_REVISION,
+    ENFORCEMENT_OPEN_ARN,
+    ENFORCEMENT_OPEN_REVISION,
+    ENFORCEMENT_OPERATION_ARN,
+    ENFORCEMENT_PHYSICAL_ID_SUFFIX,
+    TOPIC_RESOURCE_TYPE,
+)
 from tools.rehearse.bundle import HostBuildFinder, own_top_level_names, purge_modules
 from tools.rehearse.control_plane import CONTROL_PLANE
 from tools.rehearse.kafka_requests import install_recorder
@@ -365,7 +378,7 @@ def _enforcement_scenarios(kind: str, resolver: Resolver) -> list[tuple[str, Any
     """The ACL enforcement handlers against the control plane's cluster, which starts on the
     open configuration; each event sets the state its scenario needs."""
     resource = next(
-        r for _, r in resources_of_type(resolver.template, "Custom::KafkaAclEnforcement")
+        r for _, r in resources_of_type(resolver.template, ACL_ENFORCEMENT_RESOURCE_TYPE)
     )
     properties = {
         k: str(resolver.resolve(v))
@@ -373,25 +386,26 @@ def _enforcement_scenarios(kind: str, resolver: Resolver) -> list[tuple[str, Any
         if k != "ServiceToken"
     }
     open_configuration = (
-        properties["OpenConfigurationArn"],
-        int(properties["OpenConfigurationRevision"]),
+        properties[ENFORCEMENT_OPEN_ARN],
+        int(properties[ENFORCEMENT_OPEN_REVISION]),
     )
     enforced = (
-        properties["EnforcedConfigurationArn"],
-        int(properties["EnforcedConfigurationRevision"]),
+        properties[ENFORCEMENT_ENFORCED_ARN],
+        int(properties[ENFORCEMENT_ENFORCED_REVISION]),
     )
+    cluster_arn = properties[ENFORCEMENT_CLUSTER_ARN]
     stack_id = str(resolver.ref("AWS::StackId"))
     base = {
         "ServiceToken": resolver.arn("lambda", "function:framework"),
         "ResponseURL": "https://cloudformation-custom-resource-response.example/",
         "StackId": stack_id,
         "RequestId": "rehearsal",
-        "ResourceType": "Custom::KafkaAclEnforcement",
+        "ResourceType": ACL_ENFORCEMENT_RESOURCE_TYPE,
         "LogicalResourceId": "AclEnforcement",
-        "PhysicalResourceId": f"{properties['ClusterArn']}/allow-everyone-if-no-acl-found",
+        "PhysicalResourceId": cluster_arn + ENFORCEMENT_PHYSICAL_ID_SUFFIX,
         "ResourceProperties": properties,
     }
-    to_enforced = properties["AllowEveryoneIfNoAclFound"] == "false"
+    to_enforced = properties[ENFORCEMENT_ALLOW_EVERYONE] == "false"
 
     def event(
         request_type: str,
@@ -400,11 +414,11 @@ def _enforcement_scenarios(kind: str, resolver: Resolver) -> list[tuple[str, Any
         operation: list[str] | None = None,
     ) -> Any:
         def build() -> dict[str, Any]:
-            CONTROL_PLANE.reset(properties["ClusterArn"], stack_id, configuration)
+            CONTROL_PLANE.reset(cluster_arn, stack_id, configuration)
             CONTROL_PLANE.stack_status = stack_status
             built: dict[str, Any] = {**base, "RequestType": request_type}
             if operation:
-                built["Data"] = {"ClusterOperationArn": CONTROL_PLANE.operation(operation)}
+                built["Data"] = {ENFORCEMENT_OPERATION_ARN: CONTROL_PLANE.operation(operation)}
             return built
 
         return build
@@ -413,7 +427,7 @@ def _enforcement_scenarios(kind: str, resolver: Resolver) -> list[tuple[str, Any
         def check(result: Any, _: dict[str, int]) -> str | None:
             if not isinstance(result, dict) or not result.get("PhysicalResourceId"):
                 return repr(result)
-            has_operation = bool(result.get("Data", {}).get("ClusterOperationArn"))
+            has_operation = bool(result.get("Data", {}).get(ENFORCEMENT_OPERATION_ARN))
             return None if has_operation == expected else f"operation started: {has_operation}"
 
         return check
@@ -479,7 +493,7 @@ def _moto_resources(resolver: Resolver, broker: dict[str, Any]) -> dict[str, str
         for field in ("BootstrapBrokerStringSaslScram", "BootstrapBrokerStringSaslIam"):
             resolver.overrides[(logical, field)] = broker["bootstrap"]
     for logical, resource in resolver.resources.items():
-        if resource["Type"] == "Custom::KafkaTopic":
+        if resource["Type"] == TOPIC_RESOURCE_TYPE:
             for attribute in ("TopicName", "Partitions", "ReplicationFactor"):
                 resolver.overrides[(logical, attribute)] = resource["Properties"][attribute]
             # The local broker is one node: Kafka (and the handler) refuse a larger factor.
@@ -524,14 +538,14 @@ def _scenarios(
     if kind in ("acl-on-event", "acl-is-complete"):
         return _enforcement_scenarios(kind, resolver)
     topics, acls = {}, {}
-    for resource_type, found in (("Custom::KafkaTopic", topics), ("Custom::KafkaAcls", acls)):
+    for resource_type, found in ((TOPIC_RESOURCE_TYPE, topics), (ACL_RESOURCE_TYPE, acls)):
         for logical, resource in resources_of_type(resolver.template, resource_type):
             properties = {
                 k: resolver.resolve(v)
                 for k, v in resource["Properties"].items()
                 if k != "ServiceToken"
             }
-            if secret_arn is not None and resource_type == "Custom::KafkaTopic":
+            if secret_arn is not None and resource_type == TOPIC_RESOURCE_TYPE:
                 properties["SecretArn"] = secret_arn  # an IAM topic resource run as SCRAM
             found.update(_custom_resource_scenarios(resource_type, logical, properties))
     if acls and secret_arn is not None:
